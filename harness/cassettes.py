@@ -1,0 +1,281 @@
+"""The only module that knows the cassette file format.
+
+A cassette is a vcrpy version-1 YAML file (so plain vcrpy and pytest-recording can replay it), one
+per case, made for review: bodies are pretty-printed JSON in literal blocks, and each interaction
+carries a ``harness:`` block with the prompt and the answer as multi-line text, so a changed answer
+is a few changed lines in ``git diff``. Only an allow-list of headers is kept, which is how no key,
+cookie, date or request id can reach the file; any known secret value is also scrubbed from every
+string. Writes are atomic (temp file + rename), and a re-recording that got the same answer leaves
+the file untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from . import __version__
+from .errors import UserError
+from .request import canonical_form, request_key
+
+_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+#: Headers worth keeping. content-type lets vcrpy's body matcher compare JSON bodies semantically;
+#: everything else (auth, cookies, dates, ids, rate-limit counters, SDK fingerprints) is dropped.
+KEPT_HEADERS = frozenset({"content-type"})
+REDACTED = "<redacted>"
+
+
+@dataclass
+class Interaction:
+    """One recorded HTTP exchange, already stripped of everything volatile or secret."""
+
+    method: str
+    uri: str
+    path: str
+    query: dict[str, str]
+    body: Any  # the request's JSON body
+    status: int
+    response_headers: dict[str, str]
+    response_text: str  # JSON (pretty-printed) or server-sent events, decoded
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. {"role": "judge"}
+
+    @property
+    def key(self) -> str:
+        return request_key(canonical_form(self.method, self.path, self.query, self.body))
+
+    def same_exchange(self, other: "Interaction") -> bool:
+        """Equal request and answer; timing and server address do not count as a change."""
+        return (self.key == other.key and self.status == other.status
+                and self.response_text == other.response_text
+                and self.response_headers == other.response_headers and self.extra == other.extra)
+
+
+class _LiteralDumper(_Dumper):  # type: ignore[misc, valid-type]
+    pass
+
+
+def _str_representer(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_LiteralDumper.add_representer(str, _str_representer)
+
+
+def _readable_text(text: str) -> str:
+    # Trailing spaces forbid YAML literal blocks; this copy is for reading, the body is the truth.
+    return "\n".join(line.rstrip() for line in text.splitlines())
+
+
+def _readable_content(content: Any) -> Any:
+    if isinstance(content, str):
+        return _readable_text(content)
+    if isinstance(content, list):
+        out = []
+        for part in content:
+            if isinstance(part, dict) and part.get("type") == "text":
+                out.append(_readable_text(str(part.get("text", ""))))
+            elif isinstance(part, dict) and part.get("type") == "image_url":
+                url = str(part.get("image_url", {}).get("url", ""))
+                if url.startswith("data:"):
+                    url = f"{url.split(',', 1)[0]},... ({len(url)} chars)"
+                out.append({"image": url})
+            else:
+                out.append(part)
+        return out
+    return content
+
+
+def _readable(interaction: Interaction) -> dict[str, Any]:
+    """The review view: who said what, and what came back."""
+    view: dict[str, Any] = {"path": interaction.path}
+    if interaction.query:
+        view["query"] = dict(interaction.query)
+    view.update(interaction.extra)
+    body = interaction.body if isinstance(interaction.body, dict) else {}
+    prompt = []
+    for msg in body.get("messages", []) or []:
+        if isinstance(msg, dict):
+            prompt.append({str(msg.get("role")): _readable_content(msg.get("content"))})
+    if prompt:
+        view["prompt"] = prompt
+    from .output import parse_response  # local: output imports nothing from here
+
+    out = parse_response(interaction.status, interaction.response_headers, interaction.response_text)
+    if out.error:
+        view["error"] = out.error
+    else:
+        if out.content is not None:
+            view["answer"] = _readable_text(out.content)
+        if out.tool_calls:
+            view["tool_calls"] = [
+                {c.name: c.arguments if c.arguments is not None else c.raw_arguments}
+                for c in out.tool_calls]
+        view["finish_reason"] = out.finish_reason
+    if interaction.latency_ms is not None:
+        view["latency_ms"] = round(interaction.latency_ms)
+    if interaction.ttft_ms is not None:
+        view["ttft_ms"] = round(interaction.ttft_ms)
+    return view
+
+
+def _pretty_body(text: str, content_type: str) -> str:
+    if "json" in content_type:
+        try:
+            return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        except ValueError:
+            return text
+    return text
+
+
+def scrub(value: Any, secrets: Iterable[str]) -> Any:
+    """Replace every occurrence of a secret value in every string, recursively."""
+    found = [s for s in secrets if s]
+    if not found:
+        return value
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, str):
+            for s in found:
+                if s in v:
+                    v = v.replace(s, REDACTED)
+            return v
+        if isinstance(v, dict):
+            return {walk(k): walk(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        return v
+
+    return walk(value)
+
+
+def scrub_interaction(interaction: Interaction, secrets: Iterable[str]) -> Interaction:
+    """A copy with every secret value replaced, in the request and in the answer."""
+    return Interaction(**scrub(dict(vars(interaction)), list(secrets)))
+
+
+def to_document(case_label: str, interactions: list[Interaction], rerecord: str) -> str:
+    """Serialise to vcrpy's version-1 layout, plus the readable ``harness:`` block."""
+    items = []
+    for it in interactions:
+        content_type = it.response_headers.get("content-type", "application/json")
+        items.append({
+            "harness": _readable(it),
+            "request": {
+                "method": it.method,
+                "uri": it.uri,
+                "body": json.dumps(it.body, indent=2, ensure_ascii=False),
+                "headers": {"content-type": ["application/json"]},
+            },
+            "response": {
+                "status": {"code": it.status, "message": _reason(it.status)},
+                "headers": {k: [v] for k, v in sorted(it.response_headers.items())},
+                "body": {"string": _pretty_body(it.response_text, content_type)},
+            },
+        })
+    header = (f"# harness {__version__} cassette for {case_label}\n"
+              f"# Re-record: {rerecord}\n")
+    text = yaml.dump({"interactions": items, "version": 1}, Dumper=_LiteralDumper,
+                     sort_keys=False, allow_unicode=True, width=1 << 30, default_flow_style=False)
+    return header + text
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def from_document(text: str, path: Path) -> list[Interaction]:
+    """Parse a cassette written by harness (or by vcrpy for the same request)."""
+    try:
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - safe loader
+        out = []
+        for item in data["interactions"]:
+            req, resp, meta = item["request"], item["response"], dict(item.get("harness") or {})
+            raw_body = req.get("body")
+            body = json.loads(raw_body) if isinstance(raw_body, str) and raw_body.strip() else raw_body
+            headers = {k.lower(): (v[0] if isinstance(v, list) else v)
+                       for k, v in (resp.get("headers") or {}).items()}
+            from urllib.parse import parse_qsl, urlsplit
+
+            parts = urlsplit(req["uri"])
+            path = meta.get("path") or parts.path
+            query = meta.get("query") or dict(parse_qsl(parts.query))
+            extra = {k: meta[k] for k in ("role",) if k in meta}
+            resp_body = resp.get("body", {}).get("string", "")
+            if isinstance(resp_body, bytes):
+                resp_body = resp_body.decode("utf-8")
+            out.append(Interaction(
+                method=req["method"], uri=req["uri"], path=path, query=dict(query), body=body,
+                status=int(resp["status"]["code"]),
+                response_headers={k: v for k, v in headers.items() if k in KEPT_HEADERS},
+                response_text=resp_body, latency_ms=meta.get("latency_ms"),
+                ttft_ms=meta.get("ttft_ms"), extra=extra))
+        return out
+    except (yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UserError(f"unreadable cassette ({type(exc).__name__}: {exc}); delete it and "
+                        "re-record", file=str(path)) from None
+
+
+def load(path: Path) -> list[Interaction] | None:
+    """The case's interactions, or None when it has no cassette."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    return from_document(text, path)
+
+
+def find(interactions: list[Interaction], key: str, role: str | None = None) -> Interaction | None:
+    for it in interactions:
+        if it.key == key and it.extra.get("role") == role:
+            return it
+    return None
+
+
+def save(path: Path, case_label: str, interactions: list[Interaction], *, secrets: Iterable[str],
+         rerecord: str) -> bool:
+    """Write atomically; return False (and leave the file alone) when nothing but timing changed."""
+    secrets = [s for s in secrets if s and len(s) >= 4]
+    clean = [scrub_interaction(it, secrets) for it in interactions]
+    try:
+        old = load(path)
+    except UserError:
+        old = None
+    if old is not None and len(old) == len(clean) and all(a.same_exchange(b) for a, b in zip(old, clean)):
+        return False
+    text = scrub(to_document(case_label, clean, rerecord), secrets)
+    atomic_write(path, text)
+    return True
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Temp file in the same folder, fsync, rename: readers see the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,123 @@
+"""The ``harness`` command: parse arguments, call the road, print, exit.
+
+Exit status: 0 all passed, 1 a check failed, 2 a user error, 3 missing or stale cassettes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from rich.console import Console
+from rich.markup import escape
+
+from . import __version__
+from .errors import EXIT_OK, EXIT_USER_ERROR, HarnessError
+from .runner import RECORD_MODES, RunOptions, collect, execute, exit_code, plan, select_cases
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> "NoReturn":  # type: ignore[name-defined]  # noqa: F821
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USER_ERROR, f"harness: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="harness", description="Offline prompt tests and regressions for "
+                     "OpenAI-style chat APIs.")
+    parser.add_argument("--version", action="version", version=f"harness {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="replay (or record) suites and check the answers")
+    run.add_argument("paths", nargs="*", default=["suites"],
+                     help="suite files or folders; FILE::CASE selects one case (default: suites)")
+    run.add_argument("--record-mode", choices=RECORD_MODES, default="none",
+                     help="none: replay only (default); once: record missing cassettes; "
+                     "new_episodes: also re-record stale ones; all: re-record everything")
+    run.add_argument("--concurrency", type=int, default=8, metavar="N",
+                     help="cases recorded at the same time (default 8)")
+    run.add_argument("--base-url", metavar="URL",
+                     help="send to this OpenAI-compatible server instead of the suite's provider")
+    run.add_argument("-k", dest="keyword", metavar="EXPR",
+                     help="only cases whose id matches: words with and/or/not, like pytest -k")
+    run.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default 120)")
+    run.add_argument("--max-retries", type=int, default=2, help="SDK retries per request when recording")
+    run.add_argument("-q", "--quiet", action="store_true", help="only failures and the summary")
+
+    val = sub.add_parser("validate", help="check suites against the schema and render every case")
+    val.add_argument("paths", nargs="*", default=["suites"])
+
+    sub.add_parser("schema", help="print the path of the suite JSON Schema (for editors)")
+    return parser
+
+
+def _print_errors(console: Console, errors: Sequence[HarnessError]) -> None:
+    for err in errors:
+        console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+
+
+def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from .report.terminal import print_problems, print_table, summary_line
+
+    if args.concurrency < 1:
+        raise HarnessError("--concurrency must be at least 1")
+    start = time.perf_counter()
+    suites, selected = collect(args.paths)
+    cases = select_cases(suites, selected, args.keyword)
+    planned, errors = plan(cases, base_url=args.base_url)
+    if errors:
+        _print_errors(err, errors)
+        return EXIT_USER_ERROR
+    options = RunOptions(record_mode=args.record_mode, concurrency=args.concurrency,
+                         base_url=args.base_url, keyword=args.keyword, timeout=args.timeout,
+                         max_retries=args.max_retries)
+    results = execute(planned, options)
+    if not args.quiet:
+        print_table(out, results)
+    print_problems(out, results, args.record_mode)
+    out.print(summary_line(results, time.perf_counter() - start), highlight=False)
+    return exit_code(results, [])
+
+
+def _cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
+    suites, selected = collect(args.paths)
+    cases = select_cases(suites, selected, None)
+    planned, errors = plan(cases)
+    if errors:
+        _print_errors(err, errors)
+        return EXIT_USER_ERROR
+    out.print(f"{len(suites)} suite(s), {len(planned)} case(s): valid", highlight=False)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out = Console(highlight=False)
+    err = Console(stderr=True, highlight=False)
+    try:
+        if args.command == "run":
+            return _cmd_run(args, out, err)
+        if args.command == "validate":
+            return _cmd_validate(args, out, err)
+        from importlib import resources
+
+        out.print(str(resources.files("harness").joinpath("suite.schema.json")))
+        return EXIT_OK
+    except HarnessError as exc:
+        _print_errors(err, [exc])
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    entry()

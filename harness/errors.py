@@ -1,0 +1,63 @@
+"""One exception family for everything a user can cause.
+
+The CLI and the pytest plugin print these without a traceback; each carries the file, the line and
+the case so the message alone is enough to find the mistake.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USER_ERROR = 2
+EXIT_CASSETTE = 3
+
+
+class HarnessError(Exception):
+    """Base of every error a user can cause and fix; never shown with a traceback."""
+
+    exit_code = EXIT_USER_ERROR
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | Path | None = None,
+        line: int | None = None,
+        case: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = str(file) if file is not None else None
+        self.line = line
+        self.case = case
+
+    def located(self, *, file: str | Path | None = None, line: int | None = None,
+                case: str | None = None) -> "HarnessError":
+        """Fill in location details a lower layer could not know, keeping any it did."""
+        if self.file is None and file is not None:
+            self.file = str(file)
+        if self.line is None and line is not None:
+            self.line = line
+        if self.case is None and case is not None:
+            self.case = case
+        return self
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file:
+            where = self.file + (f":{self.line}" if self.line else "")
+        if self.case:
+            where = f"{where} [case {self.case}]" if where else f"[case {self.case}]"
+        return f"{where}: {self.message}" if where else self.message
+
+
+class UserError(HarnessError):
+    """Bad suite, bad template, unknown check, bad option: exit status 2."""
+
+
+class CassetteError(HarnessError):
+    """A cassette is missing or stale while recording is not allowed: exit status 3."""
+
+    exit_code = EXIT_CASSETTE

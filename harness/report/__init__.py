@@ -1,0 +1,1 @@
+"""Reports: one module per output format, each reading the same list of CaseResults."""

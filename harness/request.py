@@ -1,0 +1,136 @@
+"""Case -> canonical Request: the exact JSON body and endpoint one case sends.
+
+The canonical form (method, endpoint path, query, body with sorted keys) is the case's identity: its
+hash decides whether a cassette still answers this request. Hosts, ports and headers are left out,
+so the same recording replays against any server address and no key can leak into the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import UserError
+from .render import Renderer
+from .suite import Case, Message, Provider
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A provider resolved against the environment: where to send and which key variable to read."""
+
+    type: str
+    base_url: str | None
+    azure_endpoint: str | None
+    deployment: str | None
+    api_version: str | None
+    key_env: str
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one case sends. ``body`` is exactly the JSON body; ``path`` is relative to the API root."""
+
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...]
+    body: dict[str, Any]
+    endpoint: Endpoint
+
+    def canonical(self) -> dict[str, Any]:
+        return canonical_form(self.method, self.path, dict(self.query), self.body)
+
+    @property
+    def key(self) -> str:
+        return request_key(self.canonical())
+
+
+def canonical_form(method: str, path: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+    return {"method": method.upper(), "path": path, "query": dict(sorted(query.items())), "body": body}
+
+
+def canonical_text(form: dict[str, Any]) -> str:
+    """Sorted, compact JSON: the same request always gives the same bytes."""
+    return json.dumps(form, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def request_key(form: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_text(form).encode("utf-8")).hexdigest()
+
+
+def resolve_endpoint(provider: Provider, *, base_url_override: str | None = None,
+                     case: Case | None = None) -> Endpoint:
+    """Fill provider defaults from the environment (OPENAI_BASE_URL, AZURE_OPENAI_ENDPOINT, ...)."""
+    if provider.type == "azure":
+        version = provider.api_version or os.environ.get("OPENAI_API_VERSION")
+        if not version:
+            raise UserError("the azure provider needs api_version (in the suite, or OPENAI_API_VERSION)",
+                            file=str(case.suite_path) if case else None, line=case.line if case else None,
+                            case=case.id if case else None)
+        endpoint = base_url_override or provider.endpoint or os.environ.get("AZURE_OPENAI_ENDPOINT")
+        return Endpoint("azure", None, endpoint, provider.deployment or (case.model if case else None),
+                        version, provider.key_env)
+    base = base_url_override or provider.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+    return Endpoint(provider.type, base.rstrip("/"), None, None, None, provider.key_env)
+
+
+def _render_content(msg: Message, renderer: Renderer, case: Case) -> Any:
+    if msg.file is not None:
+        return renderer.render_file(msg.file, case.vars, line=msg.line, case=case.id)
+    content = msg.content
+    if isinstance(content, str):
+        return renderer.render_string(content, case.vars, line=msg.line, case=case.id,
+                                      what=f"{msg.role} message")
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if part.get("type") == "text":
+                text = renderer.render_string(part.get("text", ""), case.vars, line=msg.line,
+                                              case=case.id, what=f"{msg.role} text part")
+                parts.append({"type": "text", "text": text})
+            else:
+                image = dict(part["image_url"])
+                if "file" in image:
+                    image["url"] = renderer.data_url(
+                        renderer.render_string(image.pop("file"), case.vars, line=msg.line,
+                                               case=case.id, what="image file name"),
+                        line=msg.line, case=case.id)
+                else:
+                    image["url"] = renderer.render_string(image["url"], case.vars, line=msg.line,
+                                                          case=case.id, what="image url")
+                parts.append({"type": "image_url", "image_url": image})
+        return parts
+    return content
+
+
+def build_messages(case: Case, renderer: Renderer) -> list[dict[str, Any]]:
+    out = []
+    for msg in case.messages:
+        item: dict[str, Any] = {"role": msg.role, "content": _render_content(msg, renderer, case)}
+        item.update(dict(msg.extra))
+        out.append(item)
+    return out
+
+
+def build_request(case: Case, renderer: Renderer, *, base_url_override: str | None = None) -> Request:
+    """Render the case's templates and assemble the request body the SDK will send."""
+    endpoint = resolve_endpoint(case.provider, base_url_override=base_url_override, case=case)
+    body: dict[str, Any] = {"model": case.model, "messages": build_messages(case, renderer)}
+    params = dict(case.params)
+    extra = params.pop("extra_body", None) or {}
+    body.update(params)
+    if body.get("stream") and "stream_options" not in body and "stream_options" not in extra:
+        # Without it a streamed answer carries no usage, and cost/tokens checks would be blind.
+        body["stream_options"] = {"include_usage": True}
+    body.update(extra)
+    if endpoint.type == "azure":
+        path = f"/deployments/{endpoint.deployment}/chat/completions"
+        query: tuple[tuple[str, str], ...] = (("api-version", str(endpoint.api_version)),)
+    else:
+        path, query = "/chat/completions", ()
+    return Request(method="POST", path=path, query=query, body=body, endpoint=endpoint)

@@ -1,0 +1,331 @@
+"""Load a YAML suite, validate it against suite.schema.json, and expand it into Cases.
+
+A Case is everything needed to build one request and judge its answer; it still holds templates,
+because rendering belongs to render.py. Expansion (matrix x models x samples) happens here, once,
+so every door (CLI, pytest) sees the same ids.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from .errors import UserError
+from .yamlio import LineDict, LineList, line_of, load_yaml
+
+#: Request keys a suite or a case may set; a case's value replaces the suite's.
+REQUEST_KEYS = (
+    "temperature", "top_p", "max_tokens", "max_completion_tokens", "seed", "stop", "tools",
+    "tool_choice", "parallel_tool_calls", "response_format", "stream", "reasoning_effort",
+    "extra_body",
+)
+#: Keys that a case inherits from its suite when it does not set them itself.
+_INHERITED = REQUEST_KEYS + ("provider", "model", "models", "messages", "prompt", "system",
+                             "samples", "auto_checks")
+
+
+@dataclass(frozen=True)
+class Provider:
+    """Where requests go. Keys are named by environment variable, never stored in a suite."""
+
+    type: str = "openai"  # openai | azure | compatible
+    base_url: str | None = None
+    api_key_env: str | None = None
+    endpoint: str | None = None
+    deployment: str | None = None
+    api_version: str | None = None
+
+    @property
+    def key_env(self) -> str:
+        if self.api_key_env:
+            return self.api_key_env
+        return "AZURE_OPENAI_API_KEY" if self.type == "azure" else "OPENAI_API_KEY"
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One check as written in YAML: its name, argument, weight and where it was written."""
+
+    name: str
+    arg: Any
+    file: str
+    line: int | None
+    weight: float = 1.0
+    negate: bool = False
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message template: content is a string, a list of parts, or a file name to render."""
+
+    role: str
+    content: Any
+    line: int | None
+    file: str | None = None
+    extra: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request to make and judge: a suite case after matrix/model/sample expansion."""
+
+    suite_name: str
+    suite_path: Path
+    cassette_root: Path
+    id: str
+    base_id: str
+    line: int | None
+    model: str
+    provider: Provider
+    messages: tuple[Message, ...]
+    params: dict[str, Any]
+    vars: dict[str, Any]
+    checks: tuple[CheckSpec, ...]
+    sample: int = 0
+    auto_checks: bool = True
+    skip: str | None = None
+    description: str = ""
+
+    @property
+    def node_id(self) -> str:
+        """The id shared by the CLI and pytest: ``suites/x.yaml::case-id``."""
+        return f"{self.suite_path.as_posix()}::{self.id}"
+
+    @property
+    def cassette_path(self) -> Path:
+        """cassettes/<suite>/<case-id>.yaml; extra samples add ``#<n>``."""
+        name = self.id if self.sample == 0 else f"{self.id}#{self.sample}"
+        return self.cassette_root / self.suite_name / f"{name}.yaml"
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A loaded suite: its file, its name, and its expanded cases."""
+
+    path: Path
+    name: str
+    cases: tuple[Case, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=1)
+def suite_schema() -> dict[str, Any]:
+    """The JSON Schema shipped in the package (editors can point at the same file)."""
+    text = resources.files("harness").joinpath("suite.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.protocols.Validator:
+    schema = suite_schema()
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)
+
+
+def looks_like_suite(path: Path) -> bool:
+    """A cheap sniff used when walking folders: a top-level ``cases:`` key."""
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return any(line.startswith("cases:") for line in fh)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _node_at(doc: Any, path: list[Any]) -> tuple[Any, Any]:
+    parent, key = doc, None
+    node = doc
+    for step in path:
+        parent, key = node, step
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            break
+    return parent, key
+
+
+def _schema_error(doc: Any, file: Path) -> None:
+    errors = sorted(_validator().iter_errors(doc), key=lambda e: (len(e.absolute_path), e.message))
+    if not errors:
+        return
+    err = jsonschema.exceptions.best_match(errors)
+    parent, key = _node_at(doc, list(err.absolute_path))
+    line = line_of(parent, key) if key is not None else line_of(doc)
+    where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+    case = None
+    path = list(err.absolute_path)
+    if len(path) >= 2 and path[0] == "cases" and isinstance(doc.get("cases"), list):
+        raw = doc["cases"][path[1]]
+        case = raw.get("id") if isinstance(raw, dict) else None
+    message = err.message
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = err.schema.get("properties", {})
+        extra = [k for k in err.instance if k not in allowed]
+        if extra:
+            line = line_of(err.instance, extra[0]) or line
+            close = difflib.get_close_matches(str(extra[0]), list(allowed), n=1)
+            if close:
+                message = f"{message}; did you mean {close[0]!r}?"
+    if err.validator == "additionalProperties":
+        message = f"{message}; allowed keys are listed in harness/suite.schema.json"
+    raise UserError(f"invalid suite at {where}: {message}", file=file, line=line, case=case)
+
+
+def _slug(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    text = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
+    return text[:40] or "_"
+
+
+def _parse_checks(raw: Any, file: Path) -> list[CheckSpec]:
+    specs: list[CheckSpec] = []
+    for i, item in enumerate(raw or []):
+        line = line_of(raw, i)
+        weight = 1.0
+        if isinstance(item, str):
+            name, arg = item, None
+        else:
+            meta = {k: v for k, v in item.items() if k in ("weight",)}
+            names = [k for k in item if k not in meta]
+            if len(names) != 1:
+                raise UserError(
+                    f"a check must have exactly one name, found {names or 'none'} "
+                    "(write each check as its own list item)", file=file, line=line)
+            name = str(names[0])
+            arg = item[name]
+            if "weight" in meta:
+                if not isinstance(meta["weight"], (int, float)) or meta["weight"] < 0:
+                    raise UserError("check weight must be a number >= 0", file=file, line=line)
+                weight = float(meta["weight"])
+        specs.append(CheckSpec(name=name, arg=arg, file=str(file), line=line, weight=weight))
+    return specs
+
+
+def _parse_messages(raw: Any) -> tuple[Message, ...]:
+    out = []
+    for i, msg in enumerate(raw):
+        extra = tuple((k, v) for k, v in msg.items() if k not in ("role", "content", "file"))
+        out.append(Message(role=msg["role"], content=msg.get("content"), line=line_of(raw, i),
+                           file=msg.get("file"), extra=extra))
+    return tuple(out)
+
+
+def _messages_for(settings: dict[str, Any], lines: dict[str, int | None]) -> tuple[Message, ...]:
+    msgs: list[Message] = []
+    if "system" in settings:
+        msgs.append(Message("system", settings["system"], lines.get("system")))
+    if "messages" in settings:
+        msgs.extend(_parse_messages(settings["messages"]))
+    if "prompt" in settings:
+        msgs.append(Message("user", settings["prompt"], lines.get("prompt")))
+    return tuple(msgs)
+
+
+def default_cassette_root(suite_path: Path) -> Path:
+    """The nearest existing ``cassettes/`` folder beside the suite or one of its parents (up to
+    the project root); else ``cassettes/`` at the project root (pyproject.toml or .git); else in
+    the current folder."""
+    for parent in suite_path.resolve().parents:
+        if (parent / "cassettes").is_dir():
+            return parent / "cassettes"
+        if (parent / "pyproject.toml").exists() or (parent / ".git").exists():
+            return parent / "cassettes"
+    return Path.cwd().resolve() / "cassettes"
+
+
+def _display_path(path: Path) -> Path:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
+
+
+def load_suite(path: Path) -> Suite:
+    """Parse, validate and expand one suite file."""
+    display = _display_path(path)
+    doc = load_yaml(path)
+    if not isinstance(doc, dict):
+        raise UserError("a suite must be a YAML mapping with a 'cases' list", file=display, line=1)
+    _schema_error(doc, display)
+    name = doc.get("name") or re.sub(r"[^A-Za-z0-9._-]+", "_", path.stem)
+    root = (path.parent / doc["cassette_dir"]).resolve() if "cassette_dir" in doc \
+        else default_cassette_root(path)
+    suite_checks = _parse_checks(doc.get("checks"), display)
+    suite_vars = dict(doc.get("vars") or {})
+    suite_matrix = dict(doc.get("matrix") or {})
+    cases: list[Case] = []
+    seen: dict[str, int | None] = {}
+    for index, raw in enumerate(doc["cases"]):
+        case_line = line_of(doc["cases"], index)
+        settings = {k: doc[k] for k in _INHERITED if k in doc}
+        lines = {k: line_of(doc, k) for k in settings}
+        own = {k: raw[k] for k in _INHERITED if k in raw}
+        if "model" in own:
+            settings.pop("models", None)
+        if "models" in own:
+            settings.pop("model", None)
+        if own.keys() & {"messages", "prompt", "system"}:
+            for k in ("messages", "prompt", "system"):
+                settings.pop(k, None)
+        settings.update(own)
+        lines.update({k: line_of(raw, k) for k in own})
+        models = settings.get("models") or ([settings["model"]] if "model" in settings else [])
+        if not models:
+            raise UserError("no model: set 'model' or 'models' on the suite or the case",
+                            file=display, line=case_line, case=raw["id"])
+        messages = _messages_for(settings, lines)
+        if not messages:
+            raise UserError("no messages: set 'messages', 'prompt' or 'system'",
+                            file=display, line=case_line, case=raw["id"])
+        provider = Provider(**settings.get("provider", {}))
+        params = {k: _plain(settings[k]) for k in REQUEST_KEYS if k in settings}
+        matrix = {**suite_matrix, **dict(raw.get("matrix") or {})}
+        combos = [dict(zip(matrix, values)) for values in itertools.product(*matrix.values())] \
+            if matrix else [{}]
+        checks = tuple(suite_checks + _parse_checks(raw.get("checks"), display))
+        samples = int(settings.get("samples", 1))
+        skip = raw.get("skip")
+        for combo in combos:
+            for model in models:
+                labels = [_slug(v) for v in combo.values()]
+                if len(models) > 1:
+                    labels.append(_slug(model))
+                case_id = raw["id"] + (f"[{'-'.join(labels)}]" if labels else "")
+                if case_id in seen:
+                    raise UserError(f"duplicate case id {case_id!r} (first at line {seen[case_id]})",
+                                    file=display, line=case_line, case=case_id)
+                seen[case_id] = case_line
+                for sample in range(samples):
+                    cases.append(Case(
+                        suite_name=name, suite_path=display, cassette_root=root, id=case_id,
+                        base_id=raw["id"], line=case_line, model=model, provider=provider,
+                        messages=messages, params=params,
+                        vars={**suite_vars, **dict(raw.get("vars") or {}), **combo},
+                        checks=checks, sample=sample,
+                        auto_checks=bool(settings.get("auto_checks", True)),
+                        skip=(skip if isinstance(skip, str) else "skipped") if skip else None,
+                        description=raw.get("description", ""),
+                    ))
+    options = {k: doc[k] for k in doc if k not in _INHERITED and k not in ("cases", "checks", "vars", "matrix")}
+    return Suite(path=display, name=name, cases=tuple(cases), options=options)
+
+
+def _plain(value: Any) -> Any:
+    """Strip the line-tracking subclasses so values compare and serialise as plain data."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+__all__ = ["Case", "CheckSpec", "Message", "Provider", "Suite", "load_suite", "looks_like_suite",
+           "suite_schema", "default_cassette_root", "REQUEST_KEYS", "LineDict", "LineList"]
