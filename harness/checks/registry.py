@@ -44,6 +44,19 @@ class CheckError(Exception):
     """Raised inside a check when it cannot judge (e.g. an unparseable judge answer)."""
 
 
+class NeedsRecording(Exception):
+    """Raised by a service (the judge) when replay lacks an exchange the check needs.
+
+    It is not turned into a verdict: the runner marks the whole case stale or missing, because a
+    changed rubric is a changed request, exactly like a changed prompt.
+    """
+
+    def __init__(self, status: str, detail: str = "") -> None:
+        super().__init__(status)
+        self.status = status  # "stale" or "missing"
+        self.detail = detail
+
+
 @dataclass
 class CheckContext:
     """Everything a check may look at; ``services`` holds run-level helpers (pricing, judge)."""
@@ -106,6 +119,8 @@ class BoundCheck:
     def run(self, ctx: CheckContext) -> Verdict:
         try:
             res = self.definition.fn(self.arg, ctx)
+        except NeedsRecording:
+            raise
         except CheckError as exc:
             return Verdict(self.label, False, f"check error: {exc}", weight=self.spec.weight, error=True)
         except Exception as exc:  # noqa: BLE001 - a broken check must not take the run down
