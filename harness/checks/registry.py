@@ -8,8 +8,11 @@ inside a check into an error verdict instead of a traceback.
 
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 from ..errors import UserError
 from ..output import Output
@@ -160,13 +163,28 @@ def bind(spec: CheckSpec, *, case: str | None = None) -> BoundCheck:
                         case=case)
     if definition.validate is not None:
         try:
-            arg = definition.validate(arg)
+            with _suite_on_path(spec.file):
+                arg = definition.validate(arg)
         except UserError as exc:
             raise exc.located(file=spec.file, line=spec.line, case=case) from None
         except (ValueError, TypeError, KeyError) as exc:
             raise UserError(f"bad argument for check {spec.name!r}: {exc}", file=spec.file,
                             line=spec.line, case=case) from None
     return BoundCheck(spec, definition, arg, negate)
+
+
+@contextmanager
+def _suite_on_path(file: str) -> Iterator[None]:
+    """Let ``python: module:function`` checks import modules that sit beside the suite."""
+    folder = str(Path(file).resolve().parent)
+    added = folder not in sys.path
+    if added:
+        sys.path.insert(0, folder)
+    try:
+        yield
+    finally:
+        if added and folder in sys.path:
+            sys.path.remove(folder)
 
 
 def _close_names(name: str, table: dict[str, CheckDef]) -> list[str]:
