@@ -55,8 +55,10 @@ class Interaction:
 
     def same_exchange(self, other: "Interaction") -> bool:
         """Equal request and answer; timing and server address do not count as a change."""
+        content_type = self.response_headers.get("content-type", "")
         return (self.key == other.key and self.status == other.status
-                and self.response_text == other.response_text
+                and _pretty_body(self.response_text, content_type)
+                == _pretty_body(other.response_text, content_type)
                 and self.response_headers == other.response_headers and self.extra == other.extra)
 
 

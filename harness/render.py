@@ -49,7 +49,8 @@ def _template_line(exc: BaseException, name: str) -> int | None:
     tb = exc.__traceback__
     found = None
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename in (name, "<template>"):
+        filename = tb.tb_frame.f_code.co_filename
+        if filename == "<template>" or filename == name or filename.endswith("/" + name):
             found = tb.tb_lineno
         tb = tb.tb_next
     return found

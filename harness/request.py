@@ -117,6 +117,17 @@ def build_messages(case: Case, renderer: Renderer) -> list[dict[str, Any]]:
     return out
 
 
+def raw_request(endpoint: Endpoint, body: dict[str, Any]) -> Request:
+    """A request built from a ready body (the judge's), sent to the same provider as its case."""
+    if endpoint.type == "azure":
+        from dataclasses import replace
+
+        endpoint = replace(endpoint, deployment=str(body.get("model")))
+        return Request("POST", f"/deployments/{endpoint.deployment}/chat/completions",
+                       (("api-version", str(endpoint.api_version)),), body, endpoint)
+    return Request("POST", "/chat/completions", (), body, endpoint)
+
+
 def build_request(case: Case, renderer: Renderer, *, base_url_override: str | None = None) -> Request:
     """Render the case's templates and assemble the request body the SDK will send."""
     endpoint = resolve_endpoint(case.provider, base_url_override=base_url_override, case=case)

@@ -8,19 +8,21 @@ reported at once, with its file, line and case.
 from __future__ import annotations
 
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from . import cassettes
-from .checks.registry import BoundCheck, CheckContext, Verdict, bind
+from .cassettes import Interaction
+from .checks.registry import BoundCheck, CheckContext, NeedsRecording, Verdict, bind
 from .diff import request_diff
 from .errors import EXIT_CASSETTE, EXIT_FAILED, EXIT_OK, EXIT_USER_ERROR, HarnessError, UserError
 from .output import Output
 from .redact import redact_text, secret_values
 from .render import Renderer
-from .request import Request, build_request, canonical_form
+from .request import Request, build_request, canonical_form, raw_request
 from .suite import Case, Suite, load_suite, looks_like_suite
 from .transport import LiveSession, replay_output
 
@@ -161,20 +163,24 @@ def rerecord_command(cases: Iterable[Case], mode: str = "new_episodes") -> str:
     return f"harness run {ids} --record-mode {mode}"
 
 
-def judge(planned: PlannedCase, output: Output, services: dict) -> list[Verdict]:
-    ctx = CheckContext(planned.case, planned.request, output, services)
-    if output.error:
-        return [Verdict("response", False, output.error, error=True)]
-    return [bound.run(ctx) for bound in planned.checks]
-
-
-def _status_from(verdicts: list[Verdict]) -> str:
+def _status_from(verdicts: list[Verdict], threshold: float | None = None) -> str:
     if any(v.error for v in verdicts):
         return "error"
+    if threshold is not None and verdicts:
+        return "passed" if weighted_score(verdicts) >= threshold else "failed"
     return "passed" if all(v.passed for v in verdicts) else "failed"
 
 
-def _decide(planned: PlannedCase, mode: str) -> tuple[str, list[cassettes.Interaction] | None, cassettes.Interaction | None]:
+def weighted_score(verdicts: list[Verdict]) -> float:
+    """Weighted mean of the checks' scores (a check without a score counts 1 or 0)."""
+    total = sum(v.weight for v in verdicts)
+    if total == 0:
+        return 1.0
+    got = sum(v.weight * (v.score if v.score is not None else float(v.passed)) for v in verdicts)
+    return got / total
+
+
+def _decide(planned: PlannedCase, mode: str) -> tuple[str, list[Interaction] | None, Interaction | None]:
     """'replay', 'record', 'missing' or 'stale', with the cassette's interactions."""
     stored = cassettes.load(planned.case.cassette_path)
     if mode == "all":
@@ -187,85 +193,150 @@ def _decide(planned: PlannedCase, mode: str) -> tuple[str, list[cassettes.Intera
     return ("record" if mode == "new_episodes" else "stale"), stored, None
 
 
-def _stale_detail(planned: PlannedCase, stored: list[cassettes.Interaction]) -> str:
-    main = next((i for i in stored if not i.extra.get("role")), stored[0] if stored else None)
-    if main is None:
+def _main_of(stored: list[Interaction] | None) -> Interaction | None:
+    return next((i for i in stored or [] if not i.extra.get("role")), None)
+
+
+def _stale_detail(new: Request, old: Interaction | None) -> str:
+    if old is None:
         return ""
-    old = canonical_form(main.method, main.path, main.query, main.body)
-    return request_diff(old, planned.request.canonical())
+    return request_diff(canonical_form(old.method, old.path, old.query, old.body), new.canonical())
+
+
+class _LazySession:
+    """Opens the connection pool only when something is recorded: replay never imports openai."""
+
+    def __init__(self, options: RunOptions) -> None:
+        self.options = options
+        self._session: LiveSession | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> LiveSession:
+        with self._lock:
+            if self._session is None:
+                self._session = LiveSession(timeout=self.options.timeout,
+                                            max_retries=self.options.max_retries,
+                                            max_connections=max(self.options.concurrency, 1))
+            return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+
+
+class _Judge:
+    """The ``judge`` service of one case: replays its judge exchanges, or records them."""
+
+    def __init__(self, planned: PlannedCase, stored: list[Interaction] | None, may_record: bool,
+                 session: _LazySession) -> None:
+        self.planned = planned
+        self.stored = [i for i in stored or [] if i.extra.get("role") == "judge"]
+        self.may_record = may_record
+        self.session = session
+        self.used: list[Interaction] = []
+        self.recorded = False
+
+    def __call__(self, body: dict) -> Output:
+        request = raw_request(self.planned.request.endpoint, body)
+        hit = cassettes.find(self.stored, request.key, role="judge")
+        if hit is not None:
+            self.used.append(hit)
+            return replay_output(hit)
+        if not self.may_record:
+            old = self.stored[0] if self.stored else None
+            raise NeedsRecording("stale", _stale_detail(request, old))
+        live = self.session.get().send(request, role="judge")
+        if live.interaction is None:
+            return live.output
+        self.used.append(live.interaction)
+        self.recorded = True
+        return replay_output(live.interaction)
+
+
+def _run_case(item: PlannedCase, options: RunOptions, session: _LazySession, secrets: list[str],
+              services: dict) -> CaseResult:
+    """One case down the road: decide, replay or record, judge, save. Never raises."""
+    if item.case.skip:
+        return CaseResult(item, "skipped", message=item.case.skip)
+    mode = options.record_mode
+    try:
+        action, stored, hit = _decide(item, mode)
+    except HarnessError as exc:
+        return CaseResult(item, "error", message=str(exc))
+    if action == "missing":
+        return CaseResult(item, "missing", message=f"no cassette at {item.case.cassette_path}")
+    if action == "stale":
+        return CaseResult(item, "stale", message="the request changed since it was recorded",
+                          detail=_stale_detail(item.request, _main_of(stored)))
+    old_main = _main_of(stored)
+    baseline = replay_output(old_main) if action == "record" and old_main is not None else None
+    if action == "record":
+        try:
+            live = session.get().send(item.request)
+        except Exception as exc:  # noqa: BLE001 - one case's failure must not stop the others
+            text = str(exc) if isinstance(exc, HarnessError) else f"{type(exc).__name__}: {exc}"
+            return CaseResult(item, "error", message=redact_text(text, secrets), baseline=baseline)
+        if live.interaction is None:
+            message = redact_text(live.output.error or "request failed", secrets)
+            return CaseResult(item, "error", output=live.output,
+                              message=f"{message} (no cassette written)", baseline=baseline)
+        main = cassettes.scrub_interaction(live.interaction, secrets)
+        stored_for_judge = None if mode == "all" else stored
+    else:
+        main = hit
+        stored_for_judge = stored
+    output = replay_output(main)
+    judge = _Judge(item, stored_for_judge, may_record=mode in ("new_episodes", "all") or action == "record",
+                   session=session)
+    ctx = CheckContext(item.case, item.request, output, {**services, "judge": judge})
+    try:
+        verdicts = [Verdict("response", False, redact_text(output.error, secrets), error=True)] \
+            if output.error else [bound.run(ctx) for bound in item.checks]
+    except NeedsRecording as need:
+        return CaseResult(item, need.status, output=output, detail=need.detail,
+                          message="the judge request changed since it was recorded")
+    except HarnessError as exc:
+        return CaseResult(item, "error", output=output, message=redact_text(str(exc), secrets))
+    if action == "record" or judge.recorded:
+        cassettes.save(item.case.cassette_path, item.case.node_id, [main, *judge.used],
+                       secrets=secrets, rerecord=rerecord_command([item.case], "all"))
+    return CaseResult(item, _status_from(verdicts, item.case.threshold), verdicts, output,
+                      recorded=action == "record", baseline=baseline)
 
 
 def execute(planned: list[PlannedCase], options: RunOptions,
-            progress: "callable | None" = None) -> list[CaseResult]:
-    """Replay or record every planned case, then judge it. Never raises for a single case."""
+            progress: Callable[[CaseResult], None] | None = None) -> list[CaseResult]:
+    """Replay or record every planned case, then judge it. Never raises for a single case.
+
+    Replays run in this thread (they are a file read and a parse); cases that need the network
+    run in a pool of ``concurrency`` threads, each with its own SDK client.
+    """
     if options.record_mode not in RECORD_MODES:
         raise UserError(f"unknown record mode {options.record_mode!r} (use {', '.join(RECORD_MODES)})")
-    results: dict[int, CaseResult] = {}
-    to_record: list[tuple[int, PlannedCase, list[cassettes.Interaction] | None]] = []
     secrets = secret_values({p.request.endpoint.key_env for p in planned})
     services: dict = {}
+    session = _LazySession(options)
+    results: list[CaseResult | None] = [None] * len(planned)
+    live: list[int] = []
     for index, item in enumerate(planned):
-        if item.case.skip:
-            results[index] = CaseResult(item, "skipped", message=item.case.skip)
-            continue
-        try:
-            action, stored, hit = _decide(item, options.record_mode)
-        except HarnessError as exc:
-            results[index] = CaseResult(item, "error", message=str(exc))
-            continue
-        if action == "replay":
-            output = replay_output(hit)
-            verdicts = judge(item, output, services)
-            results[index] = CaseResult(item, _status_from(verdicts), verdicts, output)
-        elif action == "missing":
-            results[index] = CaseResult(
-                item, "missing", message=f"no cassette at {item.case.cassette_path}")
-        elif action == "stale":
-            results[index] = CaseResult(
-                item, "stale", message="the request changed since it was recorded",
-                detail=_stale_detail(item, stored or []))
+        if options.record_mode == "none":
+            results[index] = _run_case(item, options, session, secrets, services)
+            if progress:
+                progress(results[index])
         else:
-            to_record.append((index, item, stored))
-        if progress and index in results:
-            progress(results[index])
-    if to_record:
-        session = LiveSession(timeout=options.timeout, max_retries=options.max_retries,
-                              max_connections=max(options.concurrency, 1))
-        try:
+            live.append(index)
+    try:
+        if live:
             with ThreadPoolExecutor(max_workers=max(options.concurrency, 1)) as pool:
-                futures = {pool.submit(_record_one, item, stored, session, secrets, services): index
-                           for index, item, stored in to_record}
+                futures = {pool.submit(_run_case, planned[i], options, session, secrets, services): i
+                           for i in live}
                 for future, index in futures.items():
                     results[index] = future.result()
                     if progress:
                         progress(results[index])
-        finally:
-            session.close()
-    return [results[i] for i in range(len(planned))]
-
-
-def _record_one(item: PlannedCase, stored: list[cassettes.Interaction] | None, session: LiveSession,
-                secrets: list[str], services: dict) -> CaseResult:
-    baseline = None
-    if stored:
-        main = next((i for i in stored if not i.extra.get("role")), None)
-        baseline = replay_output(main) if main is not None else None
-    try:
-        live = session.send(item.request)
-    except HarnessError as exc:
-        return CaseResult(item, "error", message=redact_text(str(exc), secrets), baseline=baseline)
-    except Exception as exc:  # noqa: BLE001 - one case's failure must not stop the others
-        return CaseResult(item, "error", message=redact_text(f"{type(exc).__name__}: {exc}", secrets),
-                          baseline=baseline)
-    if live.interaction is None:
-        message = redact_text(live.output.error or "request failed", secrets)
-        return CaseResult(item, "error", output=live.output, message=f"{message} (no cassette written)",
-                          baseline=baseline)
-    cassettes.save(item.case.cassette_path, item.case.node_id, [live.interaction], secrets=secrets,
-                   rerecord=rerecord_command([item.case], "all"))
-    output = replay_output(cassettes.scrub_interaction(live.interaction, secrets))
-    verdicts = judge(item, output, services)
-    return CaseResult(item, _status_from(verdicts), verdicts, output, recorded=True, baseline=baseline)
+    finally:
+        session.close()
+    return [r for r in results if r is not None]
 
 
 def exit_code(results: list[CaseResult], errors: list[HarnessError]) -> int:

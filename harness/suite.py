@@ -30,7 +30,7 @@ REQUEST_KEYS = (
 )
 #: Keys that a case inherits from its suite when it does not set them itself.
 _INHERITED = REQUEST_KEYS + ("provider", "model", "models", "messages", "prompt", "system",
-                             "samples", "auto_checks")
+                             "samples", "auto_checks", "threshold")
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,7 @@ class Case:
     auto_checks: bool = True
     skip: str | None = None
     description: str = ""
+    threshold: float | None = None
 
     @property
     def node_id(self) -> str:
@@ -313,6 +314,7 @@ def load_suite(path: Path) -> Suite:
                         auto_checks=bool(settings.get("auto_checks", True)),
                         skip=(skip if isinstance(skip, str) else "skipped") if skip else None,
                         description=raw.get("description", ""),
+                        threshold=settings.get("threshold"),
                     ))
     options = {k: doc[k] for k in doc if k not in _INHERITED and k not in ("cases", "checks", "vars", "matrix")}
     return Suite(path=display, name=name, cases=tuple(cases), options=options)

@@ -1,0 +1,37 @@
+"""Re-record the example suites' cassettes against the loopback fake server.
+
+The shipped cassettes under cassettes/ were made by this script: it starts
+harness.testing.fake_openai on 127.0.0.1 with the scripted answers in example_answers.yaml and runs
+``harness run suites/ --record-mode all`` against it (OpenAI and Azure paths), with throwaway keys.
+To record the same suites against a real API instead, run ``harness run suites/ --record-mode all``
+with OPENAI_API_KEY (and AZURE_OPENAI_* for the Azure suite) set.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from harness.testing.fake_answers import Rule
+from harness.testing.fake_openai import FakeOpenAI
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    rules = [Rule.from_mapping(r) for r in yaml.safe_load((ROOT / "scripts" / "example_answers.yaml").read_text())]
+    with FakeOpenAI(rules=rules) as server:
+        env = dict(os.environ, OPENAI_API_KEY="fake-recording-key", OPENAI_BASE_URL=server.base_url,
+                   AZURE_OPENAI_API_KEY="fake-recording-key", AZURE_OPENAI_ENDPOINT=server.azure_endpoint)
+        suites = [str(p.relative_to(ROOT)) for p in sorted((ROOT / "suites").glob("*.yaml"))]
+        done = subprocess.run([sys.executable, "-m", "harness.cli", "run", *suites, "--record-mode", "all"],
+                              cwd=ROOT, env=env, check=False)
+    return done.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
