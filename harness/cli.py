@@ -16,7 +16,8 @@ from rich.markup import escape
 
 from . import __version__
 from .errors import EXIT_OK, EXIT_USER_ERROR, HarnessError
-from .runner import RECORD_MODES, RunOptions, collect, execute, exit_code, plan, select_cases
+from .runner import (RECORD_MODES, RunOptions, collect, execute, exit_code, plan, select_cases,
+                     suite_gates)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,12 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_errors(console: Console, errors: Sequence[HarnessError]) -> None:
-    for err in errors:
+def _print_errors(console: Console, errors: Sequence[HarnessError], limit: int = 50) -> None:
+    for err in errors[:limit]:
         console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+    if len(errors) > limit:
+        console.print(f"[bold red]... and {len(errors) - limit} more errors[/]")
 
 
 def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from .report.ifeval_table import print_ifeval
     from .report.terminal import print_problems, print_table, summary_line
 
     if args.concurrency < 1:
@@ -78,8 +82,11 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     if not args.quiet:
         print_table(out, results)
     print_problems(out, results, args.record_mode)
+    print_ifeval(out, results)
+    for met, text in suite_gates(results, suites).values():
+        out.print(("[green]gate met:[/] " if met else "[red]gate failed:[/] ") + escape(text))
     out.print(summary_line(results, time.perf_counter() - start), highlight=False)
-    return exit_code(results, [])
+    return exit_code(results, [], suites)
 
 
 def _cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:

@@ -36,7 +36,7 @@ def _environment(root: Path) -> SandboxedEnvironment:
         loader=_SuiteLoader(str(root)),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
-        keep_trailing_newline=False,
+        keep_trailing_newline=True,  # send exactly what the suite says (YAML "|-" strips it)
         auto_reload=False,
     )
 
