@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -18,3 +19,15 @@ def request_diff(recorded: dict[str, Any], current: dict[str, Any], *, max_lines
     if len(lines) > max_lines:
         lines = lines[:max_lines] + [f"... ({len(lines) - max_lines} more diff lines)"]
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Change:
+    """How a new answer differs from its baseline. Filled by ``answer_diff``."""
+
+    changed: bool
+    kind: str  # "unchanged" | "text" | "json" | "tool_calls" | "status"
+    summary: str
+    text_diff: str = ""
+    similarity: float = 1.0
+    details: dict[str, Any] = field(default_factory=dict)

@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 from . import cassettes
 from .cassettes import Interaction
 from .checks.registry import BoundCheck, CheckContext, NeedsRecording, Verdict, bind
-from .diff import request_diff
+from .diff import Change, request_diff
 from .errors import EXIT_CASSETTE, EXIT_FAILED, EXIT_OK, EXIT_USER_ERROR, HarnessError, UserError
 from .output import Output
 from .redact import redact_text, secret_values
@@ -56,7 +56,9 @@ class CaseResult:
     message: str = ""
     detail: str = ""
     recorded: bool = False
-    baseline: Output | None = None
+    baseline: Output | None = None  # the answer the cassette held before this run re-recorded it
+    cost_usd: float | None = None  # from the price table; None when the model's price is unknown
+    change: "Change | None" = None  # baseline vs new answer, for re-recorded cases
 
     @property
     def case(self) -> Case:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-_FAMILIES = ("text", "json_checks", "tools")
+_FAMILIES = ("text", "group", "json_checks", "tools", "auto", "usage", "custom", "rubric", "ifeval")
 _loaded = False
 
 

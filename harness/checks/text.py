@@ -1,9 +1,15 @@
-"""Text checks on the answer's content."""
+"""Text checks on the answer's content: substrings, prefixes, patterns and length.
+
+Case-insensitive variants compare ``str.casefold()`` forms, not ``lower()``: casefold is the Unicode
+caseless match (``"Straße"`` matches ``"STRASSE"``), which is what a person means by "ignore case".
+Every check reads ``output.text`` (empty when the model answered with tool calls only), so an empty
+answer is judged like any other text and never crashes a check.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable
 
 from .registry import CheckContext, Result, check, trim
 
@@ -18,46 +24,141 @@ def _string(arg: Any) -> str:
     return str(arg)
 
 
+def _nonempty_string(arg: Any) -> str:
+    text = _string(arg)
+    if not text:
+        raise ValueError("expected a non-empty string (an empty string is found in every answer)")
+    return text
+
+
+def _strings(arg: Any) -> tuple[str, ...]:
+    if not isinstance(arg, list) or not arg:
+        raise ValueError("expected a non-empty list of strings")
+    return tuple(_nonempty_string(item) for item in arg)
+
+
 @check("equals", validate=_string)
 def equals(arg: str, ctx: CheckContext) -> Result:
     """The whole answer equals the text (surrounding whitespace ignored)."""
     got = _text(ctx).strip()
     if got == arg.strip():
         return Result(True, "answer equals the expected text")
-    return Result(False, f"expected {trim(arg)!s}, got {trim(got)!s}")
+    return Result(False, f"expected {trim(arg)!r}, got {trim(got)!r}")
 
 
-@check("contains", validate=_string)
+def _contains(arg: str, text: str, fold: bool) -> Result:
+    if (arg.casefold() in text.casefold()) if fold else (arg in text):
+        return Result(True, f"found {trim(arg, 60)!r}")
+    how = " (ignoring case)" if fold else ""
+    return Result(False, f"{trim(arg, 60)!r} not found{how} in {trim(text)!r}")
+
+
+@check("contains", validate=_nonempty_string)
 def contains(arg: str, ctx: CheckContext) -> Result:
     """The answer contains the text (case-sensitive)."""
+    return _contains(arg, _text(ctx), fold=False)
+
+
+@check("icontains", validate=_nonempty_string)
+def icontains(arg: str, ctx: CheckContext) -> Result:
+    """The answer contains the text, ignoring case."""
+    return _contains(arg, _text(ctx), fold=True)
+
+
+def _found(needles: tuple[str, ...], text: str, fold: bool) -> tuple[list[str], list[str]]:
+    hay = text.casefold() if fold else text  # fold the (possibly huge) answer once, not per needle
+    found, missing = [], []
+    for needle in needles:
+        (found if (needle.casefold() if fold else needle) in hay else missing).append(needle)
+    return found, missing
+
+
+def _any(needles: tuple[str, ...], ctx: CheckContext, fold: bool) -> Result:
     text = _text(ctx)
-    if arg in text:
-        return Result(True, f"found {trim(arg, 60)!r}")
-    return Result(False, f"{trim(arg, 60)!r} not found in {trim(text)!r}")
+    found, _ = _found(needles, text, fold)
+    if found:
+        return Result(True, f"found {trim(found, 80)}")
+    how = " (ignoring case)" if fold else ""
+    return Result(False, f"none of {trim(list(needles), 80)} found{how} in {trim(text)!r}")
 
 
-def _regex(arg: Any) -> re.Pattern[str]:
+def _all(needles: tuple[str, ...], ctx: CheckContext, fold: bool) -> Result:
+    text = _text(ctx)
+    _, missing = _found(needles, text, fold)
+    if not missing:
+        return Result(True, f"found all {len(needles)}")
+    how = " (ignoring case)" if fold else ""
+    return Result(False, f"missing {trim(missing, 80)}{how} "
+                         f"({len(needles) - len(missing)} of {len(needles)} found) in {trim(text)!r}")
+
+
+@check("contains-any", validate=_strings)
+def contains_any(arg: tuple[str, ...], ctx: CheckContext) -> Result:
+    """The answer contains at least one of the texts (case-sensitive)."""
+    return _any(arg, ctx, fold=False)
+
+
+@check("icontains-any", validate=_strings)
+def icontains_any(arg: tuple[str, ...], ctx: CheckContext) -> Result:
+    """The answer contains at least one of the texts, ignoring case."""
+    return _any(arg, ctx, fold=True)
+
+
+@check("contains-all", validate=_strings)
+def contains_all(arg: tuple[str, ...], ctx: CheckContext) -> Result:
+    """The answer contains every one of the texts (case-sensitive)."""
+    return _all(arg, ctx, fold=False)
+
+
+@check("icontains-all", validate=_strings)
+def icontains_all(arg: tuple[str, ...], ctx: CheckContext) -> Result:
+    """The answer contains every one of the texts, ignoring case."""
+    return _all(arg, ctx, fold=True)
+
+
+@check("starts-with", validate=_nonempty_string)
+def starts_with(arg: str, ctx: CheckContext) -> Result:
+    """The answer starts with the text (leading whitespace of the answer ignored)."""
+    text = _text(ctx).lstrip()
+    if text.startswith(arg):
+        return Result(True, f"starts with {trim(arg, 60)!r}")
+    return Result(False, f"expected to start with {trim(arg, 60)!r}, got {trim(text[:len(arg) + 40])!r}")
+
+
+@check("ends-with", validate=_nonempty_string)
+def ends_with(arg: str, ctx: CheckContext) -> Result:
+    """The answer ends with the text (trailing whitespace of the answer ignored)."""
+    text = _text(ctx).rstrip()
+    if text.endswith(arg):
+        return Result(True, f"ends with {trim(arg, 60)!r}")
+    tail = text[-(len(arg) + 40):]
+    return Result(False, f"expected to end with {trim(arg, 60)!r}, got {'…' if len(tail) < len(text) else ''}"
+                         f"{trim(tail)!r}")
+
+
+_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
+
+
+def regex_arg(arg: Any) -> re.Pattern[str]:
+    """A pattern, or {pattern, flags}; shared with json-path's ``matches``."""
     if isinstance(arg, str):
         pattern, flags = arg, ""
-    elif isinstance(arg, dict) and "pattern" in arg:
-        pattern, flags = str(arg["pattern"]), str(arg.get("flags", ""))
+    elif isinstance(arg, dict) and "pattern" in arg and set(arg) <= {"pattern", "flags"}:
+        pattern, flags = str(arg["pattern"]), str(arg.get("flags") or "")
     else:
-        raise ValueError("expected a pattern, or {pattern: ..., flags: 'ims'}")
+        raise ValueError("expected a pattern, or {pattern: ..., flags: 'imsx'}")
     bits = 0
     for flag in flags:
-        bits |= {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}.get(flag, 0) \
-            or _bad_flag(flag)
+        if flag not in _FLAGS:
+            raise ValueError(f"unknown regex flag {flag!r} (use i, m, s, x)")
+        bits |= _FLAGS[flag]
     try:
         return re.compile(pattern, bits)
     except re.error as exc:
         raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
 
 
-def _bad_flag(flag: str) -> int:
-    raise ValueError(f"unknown regex flag {flag!r} (use i, m, s, x)")
-
-
-@check("regex", validate=_regex)
+@check("regex", validate=regex_arg)
 def regex(arg: re.Pattern[str], ctx: CheckContext) -> Result:
     """The answer matches the regular expression somewhere (re.search)."""
     text = _text(ctx)
@@ -65,3 +166,74 @@ def regex(arg: re.Pattern[str], ctx: CheckContext) -> Result:
     if match:
         return Result(True, f"matched {trim(match.group(0), 60)!r}")
     return Result(False, f"/{trim(arg.pattern, 60)}/ did not match {trim(text)!r}")
+
+
+# ---------------------------------------------------------------- length
+
+_SENTENCE_END = re.compile(r"[.!?。！？]+(?=\s|$)")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n\s*")
+
+
+def _sentences(text: str) -> int:
+    """Sentences end with . ! ? (or their CJK forms) followed by a space or the end; a trailing
+    fragment without a final stop still counts as one."""
+    if not text:
+        return 0
+    ends = _SENTENCE_END.findall(text)
+    tail = _SENTENCE_END.split(text)[-1].strip() if ends else text
+    return len(ends) + (1 if tail else 0)
+
+
+#: How each unit is counted, on the answer with surrounding whitespace stripped.
+UNITS: dict[str, Callable[[str], int]] = {
+    "chars": len,  # Unicode code points, not bytes
+    "words": lambda t: len(t.split()),
+    "sentences": _sentences,
+    "lines": lambda t: len(t.splitlines()),
+    "paragraphs": lambda t: len([p for p in _BLANK_LINE.split(t) if p.strip()]) if t else 0,
+}
+
+
+def _bound(value: Any, what: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{what} must be a whole number >= 0, got {value!r}")
+    return value
+
+
+def _length(arg: Any) -> dict[str, tuple[int | None, int | None]]:
+    if not isinstance(arg, dict) or not arg:
+        raise ValueError("expected {chars|words|sentences|lines|paragraphs: {min: N, max: M}}")
+    if set(arg) <= {"min", "max"}:  # bare bounds count characters
+        arg = {"chars": arg}
+    out = {}
+    for unit, limits in arg.items():
+        if unit not in UNITS:
+            raise ValueError(f"unknown unit {unit!r} (use {', '.join(UNITS)})")
+        if not isinstance(limits, dict) or not limits or not set(limits) <= {"min", "max"}:
+            raise ValueError(f"{unit}: expected {{min: N, max: M}} (one or both)")
+        low, high = _bound(limits.get("min"), f"{unit}.min"), _bound(limits.get("max"), f"{unit}.max")
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"{unit}: min {low} is greater than max {high}")
+        out[unit] = (low, high)
+    return out
+
+
+@check("length", validate=_length)
+def length(arg: dict[str, tuple[int | None, int | None]], ctx: CheckContext) -> Result:
+    """The answer's length in chars, words, sentences, lines or paragraphs is within bounds."""
+    text = _text(ctx).strip()
+    problems, seen = [], []
+    counts: dict[str, int] = {}
+    for unit, (low, high) in arg.items():
+        n = counts[unit] = UNITS[unit](text)
+        if low is not None and n < low:
+            problems.append(f"{unit}: {n} < min {low}")
+        elif high is not None and n > high:
+            problems.append(f"{unit}: {n} > max {high}")
+        else:
+            seen.append(f"{unit}: {n} within [{'' if low is None else low}, {'' if high is None else high}]")
+    if problems:
+        return Result(False, "; ".join(problems) + f" in {trim(text, 80)!r}", details=counts)
+    return Result(True, "; ".join(seen), details=counts)
