@@ -11,6 +11,7 @@ the file untouched.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -262,6 +263,8 @@ def save(path: Path, case_label: str, interactions: list[Interaction], *, secret
         return False
     text = scrub(to_document(case_label, clean, rerecord), secrets)
     atomic_write(path, text)
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        leftover.unlink(missing_ok=True)  # from a process killed mid-write (SIGKILL)
     return True
 
 

@@ -1,21 +1,25 @@
 """The ``harness`` command: parse arguments, call the road, print, exit.
 
-Exit status: 0 all passed, 1 a check failed, 2 a user error, 3 missing or stale cassettes.
+Exit status: 0 all passed, 1 a check failed, 2 a user error, 3 missing or stale cassettes,
+130 stopped by Ctrl-C or SIGTERM (finished cassettes are kept).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from rich.console import Console
 from rich.markup import escape
 
 from . import __version__
-from .errors import EXIT_OK, EXIT_USER_ERROR, HarnessError
+from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USER_ERROR, HarnessError
 from .runner import (RECORD_MODES, RunOptions, collect, execute, exit_code, plan, select_cases,
                      suite_gates)
 
@@ -45,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-k", dest="keyword", metavar="EXPR",
                      help="only cases whose id matches: words with and/or/not, like pytest -k")
     run.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default 120)")
-    run.add_argument("--max-retries", type=int, default=2, help="SDK retries per request when recording")
+    run.add_argument("--max-retries", type=int, default=4, metavar="N",
+                     help="retries of 408/409/429/5xx, timeouts and connection errors (default 4)")
     run.add_argument("-q", "--quiet", action="store_true", help="only failures and the summary")
 
     val = sub.add_parser("validate", help="check suites against the schema and render every case")
@@ -62,8 +67,31 @@ def _print_errors(console: Console, errors: Sequence[HarnessError], limit: int =
         console.print(f"[bold red]... and {len(errors) - limit} more errors[/]")
 
 
+@contextmanager
+def _stop_on_signals(stop: threading.Event, err: Console) -> Iterator[None]:
+    """First Ctrl-C or SIGTERM: stop starting requests, let those in flight finish and save.
+    A second Ctrl-C aborts at once (cassettes already written stay whole: writes are atomic)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        err.print("stopping: no new requests; waiting for those in flight (Ctrl-C again to abort)")
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from .report.ifeval_table import print_ifeval
+    from .report.progress import LiveProgress
     from .report.terminal import print_problems, print_table, summary_line
 
     if args.concurrency < 1:
@@ -78,7 +106,10 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     options = RunOptions(record_mode=args.record_mode, concurrency=args.concurrency,
                          base_url=args.base_url, keyword=args.keyword, timeout=args.timeout,
                          max_retries=args.max_retries)
-    results = execute(planned, options)
+    stop = threading.Event()
+    with _stop_on_signals(stop, err), LiveProgress(out, len(planned),
+                                                   enabled=args.record_mode != "none") as bar:
+        results = execute(planned, options, progress=bar.update, stop=stop)
     if not args.quiet:
         print_table(out, results)
     print_problems(out, results, args.record_mode)
@@ -86,6 +117,11 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     for met, text in suite_gates(results, suites).values():
         out.print(("[green]gate met:[/] " if met else "[red]gate failed:[/] ") + escape(text))
     out.print(summary_line(results, time.perf_counter() - start), highlight=False)
+    if stop.is_set():
+        kept = sum(1 for r in results if r.recorded)
+        err.print(f"stopped: {kept} cassette(s) recorded and kept; cases not started are listed "
+                  "as skipped. Run again with --record-mode once to record only what is missing.")
+        return EXIT_INTERRUPTED
     return exit_code(results, [], suites)
 
 
@@ -119,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("interrupted")
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def entry() -> None:

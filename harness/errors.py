@@ -12,6 +12,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USER_ERROR = 2
 EXIT_CASSETTE = 3
+EXIT_INTERRUPTED = 130
 
 
 class HarnessError(Exception):

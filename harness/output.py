@@ -110,6 +110,7 @@ def _from_sse(text: str) -> Output:
     finish = model = None
     usage = None
     saw_content = False
+    seen = 0
     for line in text.splitlines():
         if not line.startswith("data:"):
             continue
@@ -120,6 +121,7 @@ def _from_sse(text: str) -> Output:
             chunk = json.loads(payload)
         except ValueError:
             continue
+        seen += 1
         model = chunk.get("model") or model
         if chunk.get("usage"):
             usage = Usage.from_json(chunk["usage"])
@@ -135,6 +137,9 @@ def _from_sse(text: str) -> Output:
                 slot["name"] += fn.get("name") or ""
                 slot["args"].append(fn.get("arguments") or "")
             finish = choice.get("finish_reason") or finish
+    if not seen:
+        return Output(content=None, error="the server sent an empty event stream (no data chunks)",
+                      streamed=True)
     tool_calls = tuple(ToolCall(name=c["name"], raw_arguments="".join(c["args"]), id=c["id"])
                        for _, c in sorted(calls.items()))
     return Output(content="".join(content) if saw_content else None, tool_calls=tool_calls,
@@ -159,4 +164,4 @@ def parse_response(status: int, headers: dict[str, str], text: str, *,
         out = _from_json(data)
     return Output(content=out.content, tool_calls=out.tool_calls, finish_reason=out.finish_reason,
                   usage=out.usage, model=out.model, status=status, latency_ms=latency_ms,
-                  ttft_ms=ttft_ms, streamed=out.streamed, extra=out.extra)
+                  ttft_ms=ttft_ms, streamed=out.streamed, extra=out.extra, error=out.error)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -24,6 +24,7 @@ from .redact import redact_text, secret_values
 from .render import Renderer
 from .request import Request, build_request, canonical_form, raw_request
 from .suite import Case, Suite, load_suite, looks_like_suite
+from .limiter import AdaptiveLimiter
 from .transport import LiveSession, replay_output
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
@@ -37,7 +38,7 @@ class RunOptions:
     base_url: str | None = None
     keyword: str | None = None
     timeout: float = 120.0
-    max_retries: int = 2
+    max_retries: int = 4
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,13 @@ def _decide(planned: PlannedCase, mode: str) -> tuple[str, list[Interaction] | N
     return ("record" if mode == "new_episodes" else "stale"), stored, None
 
 
+def _shown(path: Path) -> str:
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def _main_of(stored: list[Interaction] | None) -> Interaction | None:
     return next((i for i in stored or [] if not i.extra.get("role")), None)
 
@@ -218,18 +226,31 @@ def _stale_detail(new: Request, old: Interaction | None) -> str:
 class _LazySession:
     """Opens the connection pool only when something is recorded: replay never imports openai."""
 
-    def __init__(self, options: RunOptions) -> None:
+    def __init__(self, options: RunOptions, stop: threading.Event) -> None:
         self.options = options
+        self.stop = stop
         self._session: LiveSession | None = None
         self._lock = threading.Lock()
 
     def get(self) -> LiveSession:
         with self._lock:
             if self._session is None:
+                ceiling = max(self.options.concurrency, 1)
                 self._session = LiveSession(timeout=self.options.timeout,
                                             max_retries=self.options.max_retries,
-                                            max_connections=max(self.options.concurrency, 1))
+                                            max_connections=ceiling,
+                                            limiter=AdaptiveLimiter(ceiling), stop=self.stop)
             return self._session
+
+    @property
+    def started(self) -> LiveSession | None:
+        return self._session
+
+    def stats(self) -> dict[str, float]:
+        if self._session is None:
+            return {}
+        lim = self._session.limiter
+        return {"retries": self._session.retries, "limit_cuts": lim.cuts, "lowest_limit": lim.lowest}
 
     def close(self) -> None:
         if self._session is not None:
@@ -270,13 +291,15 @@ def _run_case(item: PlannedCase, options: RunOptions, session: _LazySession, sec
     """One case down the road: decide, replay or record, judge, save. Never raises."""
     if item.case.skip:
         return CaseResult(item, "skipped", message=item.case.skip)
+    if session.stop.is_set():
+        return CaseResult(item, "skipped", message=NOT_STARTED)
     mode = options.record_mode
     try:
         action, stored, hit = _decide(item, mode)
     except HarnessError as exc:
         return CaseResult(item, "error", message=str(exc))
     if action == "missing":
-        return CaseResult(item, "missing", message=f"no cassette at {item.case.cassette_path}")
+        return CaseResult(item, "missing", message=f"no cassette at {_shown(item.case.cassette_path)}")
     if action == "stale":
         return CaseResult(item, "stale", message="the request changed since it was recorded",
                           detail=_stale_detail(item.request, _main_of(stored)))
@@ -288,6 +311,8 @@ def _run_case(item: PlannedCase, options: RunOptions, session: _LazySession, sec
         except Exception as exc:  # noqa: BLE001 - one case's failure must not stop the others
             text = str(exc) if isinstance(exc, HarnessError) else f"{type(exc).__name__}: {exc}"
             return CaseResult(item, "error", message=redact_text(text, secrets), baseline=baseline)
+        if live.interrupted:
+            return CaseResult(item, "skipped", message=NOT_STARTED, baseline=baseline)
         if live.interaction is None:
             message = redact_text(live.output.error or "request failed", secrets)
             return CaseResult(item, "error", output=live.output,
@@ -316,18 +341,24 @@ def _run_case(item: PlannedCase, options: RunOptions, session: _LazySession, sec
                       recorded=action == "record", baseline=baseline)
 
 
+NOT_STARTED = "not started: the run was stopped"
+
+
 def execute(planned: list[PlannedCase], options: RunOptions,
-            progress: Callable[[CaseResult], None] | None = None) -> list[CaseResult]:
+            progress: Callable[[CaseResult], None] | None = None,
+            stop: threading.Event | None = None) -> list[CaseResult]:
     """Replay or record every planned case, then judge it. Never raises for a single case.
 
-    Replays run in this thread (they are a file read and a parse); cases that need the network
-    run in a pool of ``concurrency`` threads, each with its own SDK client.
+    In replay-only mode everything runs in this thread (a file read and a parse per case). When
+    recording, cases run in a thread pool, each with its own SDK client; an adaptive limiter keeps
+    at most ``concurrency`` requests in flight. Setting ``stop`` (Ctrl-C) lets requests in flight
+    finish and save, and reports the rest as not started.
     """
     if options.record_mode not in RECORD_MODES:
         raise UserError(f"unknown record mode {options.record_mode!r} (use {', '.join(RECORD_MODES)})")
     secrets = secret_values({p.request.endpoint.key_env for p in planned})
     services: dict = {}
-    session = _LazySession(options)
+    session = _LazySession(options, stop or threading.Event())
     results: list[CaseResult | None] = [None] * len(planned)
     live: list[int] = []
     for index, item in enumerate(planned):
@@ -339,10 +370,13 @@ def execute(planned: list[PlannedCase], options: RunOptions,
             live.append(index)
     try:
         if live:
-            with ThreadPoolExecutor(max_workers=max(options.concurrency, 1)) as pool:
+            # Twice the in-flight limit in threads: a case sleeping before a retry holds a thread
+            # but not a slot, so the others keep the limit busy.
+            with ThreadPoolExecutor(max_workers=2 * max(options.concurrency, 1)) as pool:
                 futures = {pool.submit(_run_case, planned[i], options, session, secrets, services): i
                            for i in live}
-                for future, index in futures.items():
+                for future in as_completed(futures):
+                    index = futures[future]
                     results[index] = future.result()
                     if progress:
                         progress(results[index])

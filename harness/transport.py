@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +21,7 @@ import httpx2
 from . import cassettes
 from .cassettes import Interaction
 from .errors import UserError
+from .limiter import AdaptiveLimiter
 from .output import Output, parse_response
 from .request import Endpoint, Request, canonical_form, canonical_text
 
@@ -93,16 +96,45 @@ class LiveResult:
     interaction: Interaction | None
     output: Output
     attempts: int
+    interrupted: bool = False
+
+
+RETRY_STATUSES = frozenset({408, 409, 429})
+MAX_RETRY_AFTER = 120.0
+
+
+def _retry_after(headers: dict[str, str]) -> float | None:
+    """Seconds the server asked us to wait (retry-after-ms wins, as in the SDK)."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value:
+            try:
+                return min(max(float(value) * scale, 0.0), MAX_RETRY_AFTER)
+            except ValueError:
+                continue
+    return None
 
 
 class LiveSession:
-    """Shared connection pool and settings for one recording run."""
+    """Shared connection pool, retry policy and in-flight limit for one recording run.
 
-    def __init__(self, *, timeout: float = 120.0, max_retries: int = 2, max_connections: int = 64) -> None:
+    The SDK's own retries are off (max_retries=0): this loop retries 408/409/429/5xx, timeouts
+    and connection errors with exponential backoff and full jitter, honours Retry-After, and
+    releases its in-flight slot while it sleeps.
+    """
+
+    def __init__(self, *, timeout: float = 120.0, max_retries: int = 4, max_connections: int = 64,
+                 limiter: AdaptiveLimiter | None = None, stop: threading.Event | None = None,
+                 backoff: float = 0.5, backoff_max: float = 8.0) -> None:
         self.timeout = timeout
         self.max_retries = max_retries
+        self.limiter = limiter or AdaptiveLimiter(max_connections)
+        self.stop = stop or threading.Event()
+        self.backoff = backoff
+        self.backoff_max = backoff_max
         self.pool = httpx2.HTTPTransport(limits=httpx2.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections))
+        self.retries = 0
 
     def close(self) -> None:
         self.pool.close()
@@ -121,18 +153,17 @@ class LiveSession:
             return openai.AzureOpenAI(api_key=key, azure_endpoint=endpoint.azure_endpoint,
                                       azure_deployment=endpoint.deployment,
                                       api_version=endpoint.api_version, http_client=http_client,
-                                      max_retries=self.max_retries, timeout=self.timeout)
+                                      max_retries=0, timeout=self.timeout)
         if not key:
             if endpoint.type == "openai" and "api.openai.com" in (endpoint.base_url or ""):
                 raise UserError(f"set {endpoint.key_env} to record against the OpenAI API "
                                 "(or pass --base-url for an OpenAI-compatible server)")
             key = "no-key"  # local OpenAI-compatible servers usually ignore it
         return openai.OpenAI(api_key=key, base_url=endpoint.base_url, http_client=http_client,
-                             max_retries=self.max_retries, timeout=self.timeout,
-                             organization=None, project=None)
+                             max_retries=0, timeout=self.timeout, organization=None, project=None)
 
-    def send(self, request: Request, *, role: str | None = None) -> LiveResult:
-        """Send through the SDK; return the last exchange it made, checked against the request."""
+    def _attempt(self, request: Request) -> tuple[Captured | None, str | None]:
+        """One try through the SDK: the exchange it made, or why it made none."""
         import openai
 
         capture = _CaptureTransport(self.pool)
@@ -148,19 +179,62 @@ class LiveSession:
                     pass
         except openai.APIStatusError:
             pass  # the captured exchange carries the status and the error body
-        except openai.APIError as exc:  # connection errors, timeouts
+        except openai.APIError as exc:  # connection errors, timeouts, a broken stream
             failure = f"{type(exc).__name__}: {exc}"
         finally:
             client.close()
-        if not capture.captured:
-            return LiveResult(None, Output(content=None, status=0, error=failure or "no response"), 0)
-        last = capture.captured[-1]
+        return (capture.captured[-1] if capture.captured else None), failure
+
+    def _sleep(self, attempt: int, hint: float | None) -> bool:
+        """Wait before retry ``attempt``; False when the run is being stopped."""
+        if hint is None:
+            hint = random.uniform(0, min(self.backoff_max, self.backoff * (2 ** (attempt - 1))))
+        return not self.stop.wait(hint)
+
+    def send(self, request: Request, *, role: str | None = None) -> LiveResult:
+        """Send with retries; return the last exchange, checked against the request."""
+        attempts = 0
+        while True:
+            if not self.limiter.acquire(self.stop):
+                return LiveResult(None, Output(content=None, status=0, error="not sent: the run was stopped"),
+                                  attempts, interrupted=True)
+            last: Captured | None = None
+            failure: str | None = None
+            try:
+                last, failure = self._attempt(request)
+            finally:
+                status = last.status if last is not None else 0
+                self.limiter.release(rate_limited=status == 429,
+                                     success=failure is None and 0 < status < 400)
+            attempts += 1
+            retryable = failure is not None or status in RETRY_STATUSES or status >= 500
+            if not retryable or attempts > self.max_retries:
+                break
+            self.retries += 1
+            hint = _retry_after(last.headers) if last is not None else None
+            if not self._sleep(attempts, hint):
+                break
+        if last is None:
+            return LiveResult(None, Output(content=None, status=0, error=failure or "no response"), attempts)
         text = last.content.decode("utf-8", errors="replace")
         output = parse_response(last.status, last.headers, text, latency_ms=last.latency_ms,
                                 ttft_ms=last.ttft_ms)
-        if failure is not None or last.status >= 400:
-            return LiveResult(None, output if output.error else Output(
-                content=None, status=last.status, error=failure), len(capture.captured))
+        if failure is not None or last.status >= 400 or output.error:
+            error = output.error or failure or f"HTTP {last.status}"
+            suffix = f" after {attempts} attempts" if attempts > 1 else ""
+            return LiveResult(None, Output(content=None, status=last.status, error=error + suffix), attempts)
+        self._verify(request, last)
+        interaction = Interaction(
+            method=last.method, uri=last.url, path=request.path, query=dict(request.query),
+            body=request.body, status=last.status,
+            response_headers={k: v for k, v in last.headers.items() if k in cassettes.KEPT_HEADERS},
+            response_text=text, latency_ms=last.latency_ms, ttft_ms=last.ttft_ms,
+            extra={"role": role} if role else {})
+        return LiveResult(interaction, output, attempts)
+
+    @staticmethod
+    def _verify(request: Request, last: Captured) -> None:
+        """The bytes on the wire must be the request harness hashed, or replay would miss."""
         parts = urlsplit(last.url)
         prefix = _api_prefix(request.endpoint)
         path = parts.path[len(prefix):] if prefix and parts.path.startswith(prefix) else parts.path
@@ -169,13 +243,6 @@ class LiveSession:
             raise RuntimeError("the SDK sent a different request than harness computed; "
                                f"sent {canonical_text(sent)[:300]} expected "
                                f"{canonical_text(request.canonical())[:300]}")
-        interaction = Interaction(
-            method=last.method, uri=last.url, path=request.path, query=dict(request.query),
-            body=request.body, status=last.status,
-            response_headers={k: v for k, v in last.headers.items() if k in cassettes.KEPT_HEADERS},
-            response_text=text, latency_ms=last.latency_ms, ttft_ms=last.ttft_ms,
-            extra={"role": role} if role else {})
-        return LiveResult(interaction, output, len(capture.captured))
 
 
 def replay_output(interaction: Interaction) -> Output:

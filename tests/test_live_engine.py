@@ -1,0 +1,171 @@
+"""Recording under load and faults: adaptive limit, retries, timeouts, Ctrl-C, SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.limiter import AdaptiveLimiter
+from harness.output import parse_response
+from harness.testing.fake_openai import FakeOpenAI, Rule
+
+from conftest import CANARY, Project
+
+ONE = "model: gpt-4o\ncases:\n  - id: a\n    prompt: hello there\n"
+
+
+def _many(n: int) -> str:
+    return "model: gpt-4o\ncases:\n" + "".join(f"  - id: c{i:03d}\n    prompt: question {i}\n" for i in range(n))
+
+
+def test_limiter_cuts_once_per_cooldown_and_grows_back() -> None:
+    now = [0.0]
+    lim = AdaptiveLimiter(8, cooldown=1.0, clock=lambda: now[0])
+    for _ in range(3):
+        assert lim.acquire()
+    for _ in range(3):  # a burst of 429s from one overload counts once
+        lim.release(rate_limited=True)
+    assert lim.limit == 6.0 and lim.cuts == 1
+    now[0] = 2.0
+    assert lim.acquire()
+    lim.release(rate_limited=True)
+    assert lim.limit == 4.5 and lim.cuts == 2
+    for _ in range(10):
+        assert lim.acquire()
+        lim.release(success=True)
+    assert lim.limit == 8.0
+
+
+def test_limiter_blocks_at_the_limit_and_honours_stop() -> None:
+    lim = AdaptiveLimiter(1)
+    assert lim.acquire()
+    stop = threading.Event()
+    got: list[bool] = []
+    waiter = threading.Thread(target=lambda: got.append(lim.acquire(stop)))
+    waiter.start()
+    time.sleep(0.1)
+    assert got == []  # still waiting for the one slot
+    stop.set()
+    waiter.join(2)
+    assert got == [False]
+
+
+def test_5xx_is_retried_then_recorded(project: Project, fake: FakeOpenAI) -> None:
+    project.suite("s.yaml", ONE)
+    fake.add_rule(Rule(contains="hello", status=503, times=2))
+    result = project.record(fake, "suites")
+    assert result.code == 0, result.text
+    assert len(fake.requests) == 3
+
+
+def test_retry_after_is_honoured(project: Project, fake: FakeOpenAI) -> None:
+    project.suite("s.yaml", ONE)
+    fake.add_rule(Rule(contains="hello", status=429, retry_after=0.4, times=1))
+    started = time.monotonic()
+    assert project.record(fake, "suites").code == 0
+    assert time.monotonic() - started >= 0.4
+    assert len(fake.requests) == 2
+
+
+def test_persistent_failure_gives_up_after_max_retries(project: Project, fake: FakeOpenAI) -> None:
+    project.suite("s.yaml", ONE)
+    fake.add_rule(Rule(contains="hello", status=500))
+    result = project.run("run", "suites", "--record-mode", "once", "--base-url", fake.base_url,
+                         "--max-retries", "2", env={"OPENAI_API_KEY": CANARY})
+    assert result.code == 1
+    assert "HTTP 500" in result.out and "after 3 attempts" in result.out
+    assert len(fake.requests) == 3
+    assert project.cassette_files() == []
+
+
+def test_timeout_is_an_error_not_a_hang(project: Project) -> None:
+    project.suite("s.yaml", ONE)
+    with FakeOpenAI(latency=2.0) as slow:
+        started = time.monotonic()
+        result = project.run("run", "suites", "--record-mode", "once", "--base-url", slow.base_url,
+                             "--timeout", "0.3", "--max-retries", "0", env={"OPENAI_API_KEY": CANARY})
+        assert time.monotonic() - started < 1.8
+    assert result.code == 1 and "Timeout" in result.out
+    assert project.cassette_files() == []
+
+
+def test_connection_refused_is_an_error(project: Project) -> None:
+    project.suite("s.yaml", ONE)
+    server = FakeOpenAI().start()
+    url = server.base_url
+    server.stop()
+    result = project.run("run", "suites", "--record-mode", "once", "--base-url", url,
+                         "--max-retries", "1", env={"OPENAI_API_KEY": CANARY})
+    assert result.code == 1 and "APIConnectionError" in result.out
+
+
+def test_empty_event_stream_is_an_error() -> None:
+    out = parse_response(200, {"content-type": "text/event-stream"}, "")
+    assert out.error and "empty event stream" in out.error
+
+
+def _spawn(project: Project, url: str, *args: str) -> subprocess.Popen[str]:
+    env = dict(os.environ, OPENAI_API_KEY=CANARY, PYTHONUNBUFFERED="1")
+    return subprocess.Popen([sys.executable, "-m", "harness.cli", "run", "suites", "-q", "--record-mode", "once",
+                             "--base-url", url, *args], cwd=project.root, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _wait_for_cassettes(root: Path, n: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(list((root / "cassettes").rglob("*.yaml"))) >= n:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"fewer than {n} cassettes after {timeout}s")
+
+
+def _all_whole(root: Path) -> int:
+    files = list((root / "cassettes").rglob("*.yaml"))
+    for path in files:
+        data = yaml.safe_load(path.read_text())
+        assert data["version"] == 1 and data["interactions"], path
+    return len(files)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_keeps_finished_cassettes_and_once_records_the_rest(project: Project, sig: int) -> None:
+    project.suite("s.yaml", _many(40))
+    with FakeOpenAI(latency=0.15) as server:
+        proc = _spawn(project, server.base_url, "--concurrency", "2")
+        _wait_for_cassettes(project.root, 3)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=20)
+        assert proc.returncode == 130, out + err
+        assert "stopped:" in err and "--record-mode once" in err
+        kept = _all_whole(project.root)
+        assert 3 <= kept < 40
+        sent = len(server.requests)
+        assert sent <= kept + 2  # at most the requests in flight were lost, none started after
+        server.clear_requests()
+        result = project.record(server, "suites")
+        assert result.code == 0, result.text
+        assert len(server.requests) == 40 - kept  # only the missing ones
+    assert _all_whole(project.root) == 40
+
+
+def test_sigkill_mid_run_leaves_no_partial_cassette(project: Project) -> None:
+    project.suite("s.yaml", _many(60))
+    with FakeOpenAI(latency=0.05) as server:
+        proc = _spawn(project, server.base_url, "--concurrency", "8")
+        _wait_for_cassettes(project.root, 10)
+        proc.kill()
+        proc.wait(10)
+        kept = _all_whole(project.root)  # every cassette on disk parses: none is half-written
+        assert 10 <= kept < 60
+        assert project.record(server, "suites").code == 0
+    assert _all_whole(project.root) == 60
+    assert not list((project.root / "cassettes").rglob("*.tmp"))
