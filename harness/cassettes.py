@@ -32,6 +32,9 @@ _Dumper: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 #: everything else (auth, cookies, dates, ids, rate-limit counters, SDK fingerprints) is dropped.
 KEPT_HEADERS = frozenset({"content-type"})
 REDACTED = "<redacted>"
+#: Facts about an interaction kept in its ``harness:`` block: whose request it was (the case's
+#: own, or the judge's) and whether it was recorded through the Batch API (for batch prices).
+EXTRA_KEYS = ("role", "batch")
 
 
 @dataclass
@@ -218,7 +221,7 @@ def from_document(text: str, path: Path) -> list[Interaction]:
             parts = urlsplit(req["uri"])
             path = meta.get("path") or parts.path
             query = meta.get("query") or dict(parse_qsl(parts.query))
-            extra = {k: meta[k] for k in ("role",) if k in meta}
+            extra = {k: meta[k] for k in EXTRA_KEYS if k in meta}
             resp_body = resp.get("body", {}).get("string", "")
             if isinstance(resp_body, bytes):
                 resp_body = resp_body.decode("utf-8")

@@ -51,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default 120)")
     run.add_argument("--max-retries", type=int, default=4, metavar="N",
                      help="retries of 408/409/429/5xx, timeouts and connection errors (default 4)")
+    run.add_argument("--batch", action="store_true",
+                     help="record pending cases through the Batch API (half price; resumable)")
+    run.add_argument("--batch-poll", type=float, default=10.0, metavar="SECONDS",
+                     help="how often to poll a batch's status (default 10)")
     run.add_argument("-q", "--quiet", action="store_true", help="only failures and the summary")
 
     val = sub.add_parser("validate", help="check suites against the schema and render every case")
@@ -105,11 +109,15 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         return EXIT_USER_ERROR
     options = RunOptions(record_mode=args.record_mode, concurrency=args.concurrency,
                          base_url=args.base_url, keyword=args.keyword, timeout=args.timeout,
-                         max_retries=args.max_retries)
+                         max_retries=args.max_retries, batch=args.batch, batch_poll=args.batch_poll)
+    if args.batch and args.record_mode == "none":
+        raise HarnessError("--batch records pending cases: use it with --record-mode once, "
+                           "new_episodes or all")
     stop = threading.Event()
     with _stop_on_signals(stop, err), LiveProgress(out, len(planned),
                                                    enabled=args.record_mode != "none") as bar:
-        results = execute(planned, options, progress=bar.update, stop=stop)
+        results = execute(planned, options, progress=bar.update, stop=stop,
+                          notify=lambda text: err.print(escape(text), highlight=False))
     if not args.quiet:
         print_table(out, results)
     print_problems(out, results, args.record_mode)

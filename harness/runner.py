@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import cassettes
+from .batch import run_batch
 from .cassettes import Interaction
 from .checks.registry import BoundCheck, CheckContext, NeedsRecording, Verdict, bind
 from .diff import Change, request_diff
@@ -39,6 +40,8 @@ class RunOptions:
     keyword: str | None = None
     timeout: float = 120.0
     max_retries: int = 4
+    batch: bool = False
+    batch_poll: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -293,9 +296,8 @@ def _run_case(item: PlannedCase, options: RunOptions, session: _LazySession, sec
         return CaseResult(item, "skipped", message=item.case.skip)
     if session.stop.is_set():
         return CaseResult(item, "skipped", message=NOT_STARTED)
-    mode = options.record_mode
     try:
-        action, stored, hit = _decide(item, mode)
+        action, stored, hit = _decide(item, options.record_mode)
     except HarnessError as exc:
         return CaseResult(item, "error", message=str(exc))
     if action == "missing":
@@ -303,29 +305,41 @@ def _run_case(item: PlannedCase, options: RunOptions, session: _LazySession, sec
     if action == "stale":
         return CaseResult(item, "stale", message="the request changed since it was recorded",
                           detail=_stale_detail(item.request, _main_of(stored)))
+    if action == "replay":
+        return _finish(item, hit, stored, False, options, session, secrets, services)
+    try:
+        live = session.get().send(item.request)
+    except Exception as exc:  # noqa: BLE001 - one case's failure must not stop the others
+        text = str(exc) if isinstance(exc, HarnessError) else f"{type(exc).__name__}: {exc}"
+        return _failed_record(item, stored, redact_text(text, secrets))
+    if live.interrupted:
+        return CaseResult(item, "skipped", message=NOT_STARTED)
+    if live.interaction is None:
+        return _failed_record(item, stored, redact_text(live.output.error or "request failed", secrets),
+                              live.output)
+    return _finish(item, live.interaction, stored, True, options, session, secrets, services)
+
+
+def _failed_record(item: PlannedCase, stored: list[Interaction] | None, message: str,
+                   output: Output | None = None) -> CaseResult:
+    old = _main_of(stored)
+    return CaseResult(item, "error", output=output, message=f"{message} (no cassette written)",
+                      baseline=replay_output(old) if old is not None else None)
+
+
+def _finish(item: PlannedCase, main: Interaction, stored: list[Interaction] | None, recorded: bool,
+            options: RunOptions, session: _LazySession, secrets: list[str], services: dict) -> CaseResult:
+    """Judge the answer (the judge may replay or record its own exchange), then save if new."""
+    mode = options.record_mode
     old_main = _main_of(stored)
-    baseline = replay_output(old_main) if action == "record" and old_main is not None else None
-    if action == "record":
-        try:
-            live = session.get().send(item.request)
-        except Exception as exc:  # noqa: BLE001 - one case's failure must not stop the others
-            text = str(exc) if isinstance(exc, HarnessError) else f"{type(exc).__name__}: {exc}"
-            return CaseResult(item, "error", message=redact_text(text, secrets), baseline=baseline)
-        if live.interrupted:
-            return CaseResult(item, "skipped", message=NOT_STARTED, baseline=baseline)
-        if live.interaction is None:
-            message = redact_text(live.output.error or "request failed", secrets)
-            return CaseResult(item, "error", output=live.output,
-                              message=f"{message} (no cassette written)", baseline=baseline)
-        main = cassettes.scrub_interaction(live.interaction, secrets)
-        stored_for_judge = None if mode == "all" else stored
-    else:
-        main = hit
-        stored_for_judge = stored
+    baseline = replay_output(old_main) if recorded and old_main is not None else None
+    if recorded:
+        main = cassettes.scrub_interaction(main, secrets)
     output = replay_output(main)
-    judge = _Judge(item, stored_for_judge, may_record=mode in ("new_episodes", "all") or action == "record",
-                   session=session)
-    ctx = CheckContext(item.case, item.request, output, {**services, "judge": judge})
+    judge = _Judge(item, None if mode == "all" else stored,
+                   may_record=recorded or mode in ("new_episodes", "all"), session=session)
+    ctx = CheckContext(item.case, item.request, output,
+                       {**services, "judge": judge, "batch": bool(main.extra.get("batch"))})
     try:
         verdicts = [Verdict("response", False, redact_text(output.error, secrets), error=True)] \
             if output.error else [bound.run(ctx) for bound in item.checks]
@@ -334,11 +348,38 @@ def _run_case(item: PlannedCase, options: RunOptions, session: _LazySession, sec
                           message="the judge request changed since it was recorded")
     except HarnessError as exc:
         return CaseResult(item, "error", output=output, message=redact_text(str(exc), secrets))
-    if action == "record" or judge.recorded:
+    if recorded or judge.recorded:
         cassettes.save(item.case.cassette_path, item.case.node_id, [main, *judge.used],
                        secrets=secrets, rerecord=rerecord_command([item.case], "all"))
     return CaseResult(item, _status_from(verdicts, item.case.threshold), verdicts, output,
-                      recorded=action == "record", baseline=baseline)
+                      recorded=recorded, baseline=baseline)
+
+
+def _execute_batch(planned: list[PlannedCase], indexes: list[int], options: RunOptions,
+                   session: _LazySession, secrets: list[str], services: dict,
+                   notify: Callable[[str], None]) -> dict[int, CaseResult]:
+    """Record the cases that need it through one Batch API job, then judge and save each."""
+    pending: list[tuple[int, list[Interaction] | None]] = []
+    out: dict[int, CaseResult] = {}
+    for index in indexes:
+        item = planned[index]
+        action, stored, _hit = _decide(item, options.record_mode)
+        if action == "record" and not item.case.skip:
+            pending.append((index, stored))
+        else:
+            out[index] = _run_case(item, options, session, secrets, services)
+    outcomes = run_batch([planned[i].request for i, _ in pending], poll_interval=options.batch_poll,
+                         stop=session.stop, say=notify)
+    for n, (index, stored) in enumerate(pending):
+        item = planned[index]
+        if outcomes is None:
+            out[index] = CaseResult(item, "skipped", message="waiting for the batch (run again to resume)")
+        elif outcomes[n].interaction is None:
+            out[index] = _failed_record(item, stored, redact_text(outcomes[n].output.error or "", secrets))
+        else:
+            out[index] = _finish(item, outcomes[n].interaction, stored, True, options, session,
+                                 secrets, services)
+    return out
 
 
 NOT_STARTED = "not started: the run was stopped"
@@ -346,7 +387,8 @@ NOT_STARTED = "not started: the run was stopped"
 
 def execute(planned: list[PlannedCase], options: RunOptions,
             progress: Callable[[CaseResult], None] | None = None,
-            stop: threading.Event | None = None) -> list[CaseResult]:
+            stop: threading.Event | None = None,
+            notify: Callable[[str], None] | None = None) -> list[CaseResult]:
     """Replay or record every planned case, then judge it. Never raises for a single case.
 
     In replay-only mode everything runs in this thread (a file read and a parse per case). When
@@ -361,6 +403,16 @@ def execute(planned: list[PlannedCase], options: RunOptions,
     session = _LazySession(options, stop or threading.Event())
     results: list[CaseResult | None] = [None] * len(planned)
     live: list[int] = []
+    if options.batch and options.record_mode != "none":
+        try:
+            done = _execute_batch(planned, list(range(len(planned))), options, session, secrets,
+                                  services, notify or (lambda _m: None))
+        finally:
+            session.close()
+        for index in sorted(done):
+            if progress:
+                progress(done[index])
+        return [done[i] for i in range(len(planned))]
     for index, item in enumerate(planned):
         if options.record_mode == "none":
             results[index] = _run_case(item, options, session, secrets, services)
