@@ -19,7 +19,7 @@ import yaml
 
 from .group import binding_spec
 from .registry import CheckContext, Result, check, trim
-from .text import regex_arg
+from .text import quote, regex_arg
 
 _FENCE = re.compile(r"^\s*```[A-Za-z0-9_+-]*[ \t]*\n(.*?)\n?```\s*$", re.DOTALL)
 
@@ -36,7 +36,7 @@ def parse_json_text(text: str, *, allow_fence: bool) -> tuple[Any, str | None]:
         return json.loads(text), None
     except ValueError as exc:
         hint = " (a markdown code fence? use fence: true)" if text.lstrip().startswith("```") else ""
-        return None, f"not valid JSON ({exc}){hint}: {trim(text, 80)!r}"
+        return None, f"not valid JSON ({exc}){hint}: {quote(text, 80)}"
 
 
 def json_path_text(path: Any) -> str:
@@ -184,7 +184,7 @@ def json_schema(arg: dict[str, Any], ctx: CheckContext) -> Result:
 # ("$.languages has 2 items, no [5]"), which a general engine does not report. ~50 lines beat a
 # dependency with its own grammar, error types and (different) semantics for the same syntax.
 
-_STEP = re.compile(r"""\.(?P<key>[^.\[\]]+)|\[(?P<index>-?\d+)\]|\[(?P<star>\*)\]|\.(?P<dotstar>\*)"""
+_STEP = re.compile(r"""\.(?P<dotstar>\*)|\.(?P<key>[^.\[\]]+)|\[(?P<index>-?\d+)\]|\[(?P<star>\*)\]"""
                    r"""|\[(?P<q>["'])(?P<qkey>(?:\\.|(?!(?P=q)).)*)(?P=q)\]""")
 
 
@@ -260,7 +260,7 @@ def json_equal(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
     return type(a) is type(b) and a == b
 
 
@@ -310,7 +310,8 @@ def json_path(arg: dict[str, Any], ctx: CheckContext) -> Result:
             return Result(True, f"{path} does not exist ({why})")
         return Result(False, f"{path} not found: {why}")
     if arg.get("exists") is False:
-        return Result(False, f"expected {path} not to exist, got {trim(values[0] if len(values) == 1 else values)}")
+        found = values[0] if len(values) == 1 else values
+        return Result(False, f"expected {path} not to exist, got {trim(found, 80)}")
     many = any(kind == "star" for kind, _ in arg["steps"])
     got = values if many else values[0]
     problems = []
@@ -325,7 +326,7 @@ def json_path(arg: dict[str, Any], ctx: CheckContext) -> Result:
                 problems.append(f"{trim(v, 60)} is {_kind(v)}, not a string to match")
                 break
             if not pattern.search(v):
-                problems.append(f"/{trim(pattern.pattern, 60)}/ did not match {trim(v, 80)!r}")
+                problems.append(f"/{trim(pattern.pattern, 60)}/ did not match {quote(v, 80)}")
                 break
     if problems:
         return Result(False, f"{path}: " + "; ".join(problems))

@@ -14,6 +14,12 @@ from typing import Any, Callable
 from .registry import CheckContext, Result, check, trim
 
 
+def quote(text: str, limit: int = 120) -> str:
+    """A quoted, trimmed rendering of answer text for a reason (``trim(text)!r`` would escape the
+    backslash of each newline twice); only the head is rendered, so a 1 MB answer costs nothing."""
+    return trim(repr(text[: limit + 1]), limit)
+
+
 def _text(ctx: CheckContext) -> str:
     return ctx.output.text
 
@@ -43,14 +49,14 @@ def equals(arg: str, ctx: CheckContext) -> Result:
     got = _text(ctx).strip()
     if got == arg.strip():
         return Result(True, "answer equals the expected text")
-    return Result(False, f"expected {trim(arg)!r}, got {trim(got)!r}")
+    return Result(False, f"expected {quote(arg)}, got {quote(got)}")
 
 
 def _contains(arg: str, text: str, fold: bool) -> Result:
     if (arg.casefold() in text.casefold()) if fold else (arg in text):
-        return Result(True, f"found {trim(arg, 60)!r}")
+        return Result(True, f"found {quote(arg, 60)}")
     how = " (ignoring case)" if fold else ""
-    return Result(False, f"{trim(arg, 60)!r} not found{how} in {trim(text)!r}")
+    return Result(False, f"{quote(arg, 60)} not found{how} in {quote(text)}")
 
 
 @check("contains", validate=_nonempty_string)
@@ -79,7 +85,7 @@ def _any(needles: tuple[str, ...], ctx: CheckContext, fold: bool) -> Result:
     if found:
         return Result(True, f"found {trim(found, 80)}")
     how = " (ignoring case)" if fold else ""
-    return Result(False, f"none of {trim(list(needles), 80)} found{how} in {trim(text)!r}")
+    return Result(False, f"none of {trim(list(needles), 80)} found{how} in {quote(text)}")
 
 
 def _all(needles: tuple[str, ...], ctx: CheckContext, fold: bool) -> Result:
@@ -89,7 +95,7 @@ def _all(needles: tuple[str, ...], ctx: CheckContext, fold: bool) -> Result:
         return Result(True, f"found all {len(needles)}")
     how = " (ignoring case)" if fold else ""
     return Result(False, f"missing {trim(missing, 80)}{how} "
-                         f"({len(needles) - len(missing)} of {len(needles)} found) in {trim(text)!r}")
+                         f"({len(needles) - len(missing)} of {len(needles)} found) in {quote(text)}")
 
 
 @check("contains-any", validate=_strings)
@@ -121,8 +127,8 @@ def starts_with(arg: str, ctx: CheckContext) -> Result:
     """The answer starts with the text (leading whitespace of the answer ignored)."""
     text = _text(ctx).lstrip()
     if text.startswith(arg):
-        return Result(True, f"starts with {trim(arg, 60)!r}")
-    return Result(False, f"expected to start with {trim(arg, 60)!r}, got {trim(text[:len(arg) + 40])!r}")
+        return Result(True, f"starts with {quote(arg, 60)}")
+    return Result(False, f"expected to start with {quote(arg, 60)}, got {quote(text[:len(arg) + 40])}")
 
 
 @check("ends-with", validate=_nonempty_string)
@@ -130,10 +136,10 @@ def ends_with(arg: str, ctx: CheckContext) -> Result:
     """The answer ends with the text (trailing whitespace of the answer ignored)."""
     text = _text(ctx).rstrip()
     if text.endswith(arg):
-        return Result(True, f"ends with {trim(arg, 60)!r}")
+        return Result(True, f"ends with {quote(arg, 60)}")
     tail = text[-(len(arg) + 40):]
-    return Result(False, f"expected to end with {trim(arg, 60)!r}, got {'…' if len(tail) < len(text) else ''}"
-                         f"{trim(tail)!r}")
+    more = "…" if len(tail) < len(text) else ""
+    return Result(False, f"expected to end with {quote(arg, 60)}, got {more}{quote(tail)}")
 
 
 _FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
@@ -164,19 +170,19 @@ def regex(arg: re.Pattern[str], ctx: CheckContext) -> Result:
     text = _text(ctx)
     match = arg.search(text)
     if match:
-        return Result(True, f"matched {trim(match.group(0), 60)!r}")
-    return Result(False, f"/{trim(arg.pattern, 60)}/ did not match {trim(text)!r}")
+        return Result(True, f"matched {quote(match.group(0), 60)}")
+    return Result(False, f"/{trim(arg.pattern, 60)}/ did not match {quote(text)}")
 
 
 # ---------------------------------------------------------------- length
 
-_SENTENCE_END = re.compile(r"[.!?。！？]+(?=\s|$)")
+_SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)|[。！？]+")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n\s*")
 
 
 def _sentences(text: str) -> int:
-    """Sentences end with . ! ? (or their CJK forms) followed by a space or the end; a trailing
-    fragment without a final stop still counts as one."""
+    """Sentences end with . ! ? followed by a space or the end (so 3.14 is no end), or with the
+    CJK 。！？; a trailing fragment without a final stop still counts as one."""
     if not text:
         return 0
     ends = _SENTENCE_END.findall(text)
@@ -222,7 +228,8 @@ def _length(arg: Any) -> dict[str, tuple[int | None, int | None]]:
 
 @check("length", validate=_length)
 def length(arg: dict[str, tuple[int | None, int | None]], ctx: CheckContext) -> Result:
-    """The answer's length in chars, words, sentences, lines or paragraphs is within bounds."""
+    """The answer's length in chars, words, sentences, lines or paragraphs is within bounds
+    (bare ``{min, max}`` count chars); counted on the answer without surrounding whitespace."""
     text = _text(ctx).strip()
     problems, seen = [], []
     counts: dict[str, int] = {}
@@ -235,5 +242,5 @@ def length(arg: dict[str, tuple[int | None, int | None]], ctx: CheckContext) -> 
         else:
             seen.append(f"{unit}: {n} within [{'' if low is None else low}, {'' if high is None else high}]")
     if problems:
-        return Result(False, "; ".join(problems) + f" in {trim(text, 80)!r}", details=counts)
+        return Result(False, "; ".join(problems) + f" in {quote(text, 80)}", details=counts)
     return Result(True, "; ".join(seen), details=counts)

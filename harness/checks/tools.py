@@ -13,6 +13,7 @@ from typing import Any
 from ..output import ToolCall
 from .json_checks import check_schema_valid, json_equal, schema_errors
 from .registry import CheckContext, Result, check, trim
+from .text import quote
 
 
 def declared_tools(ctx: CheckContext) -> dict[str, dict[str, Any]]:
@@ -67,7 +68,7 @@ def _call_problem(call: ToolCall, arg: dict[str, Any], declared: dict[str, dict[
     """Why this one call does not meet the expectations, or None when it does."""
     args, err = call.parsed
     if err:
-        return f"{err}: {trim(call.raw_arguments, 80)!r}"
+        return f"{err}: {quote(call.raw_arguments, 80)}"
     schema = declared.get(call.name)
     if schema is not None:
         errors = schema_errors(args, schema)

@@ -1,0 +1,122 @@
+"""Budget checks: tokens, cost and latency of one answer.
+
+A budget that cannot be measured is an error verdict, not a pass: an answer without usage (a
+streamed answer recorded without ``include_usage``), a model without a price, or a replay without
+timings must never make a budget look kept.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..pricing import PriceTable
+from .registry import CheckContext, CheckError, Result, check
+
+_TOKEN_KINDS = {"prompt": "prompt_tokens", "completion": "completion_tokens", "total": "total_tokens",
+                "cached": "cached_tokens", "reasoning": "reasoning_tokens"}
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"{what} must be a number >= 0, got {value!r}")
+    return value
+
+
+def _tokens_arg(arg: Any) -> dict[str, tuple[float | None, float | None]]:
+    if not isinstance(arg, dict) or not arg:
+        raise ValueError("expected {prompt|completion|total|cached|reasoning: {min: N, max: M}}")
+    out = {}
+    for kind, limits in arg.items():
+        if kind not in _TOKEN_KINDS:
+            raise ValueError(f"unknown token kind {kind!r} (use {', '.join(_TOKEN_KINDS)})")
+        if not isinstance(limits, dict):  # a bare number is a maximum
+            limits = {"max": limits}
+        if not limits or not set(limits) <= {"min", "max"}:
+            raise ValueError(f"{kind}: expected {{min: N, max: M}} (one or both), or a number (max)")
+        low = _number(limits["min"], f"{kind}.min") if "min" in limits else None
+        high = _number(limits["max"], f"{kind}.max") if "max" in limits else None
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"{kind}: min {low} is greater than max {high}")
+        out[kind] = (low, high)
+    return out
+
+
+@check("tokens", validate=_tokens_arg)
+def tokens(arg: dict[str, tuple[float | None, float | None]], ctx: CheckContext) -> Result:
+    """Token counts reported by the API (prompt, completion, total, cached, reasoning) are in bounds."""
+    usage = ctx.output.usage
+    if usage is None:
+        raise CheckError("the answer carries no usage (streamed without stream_options.include_usage?)")
+    problems, ok = [], []
+    for kind, (low, high) in arg.items():
+        n = getattr(usage, _TOKEN_KINDS[kind])
+        if low is not None and n < low:
+            problems.append(f"{kind} tokens {n} < min {low:g}")
+        elif high is not None and n > high:
+            problems.append(f"{kind} tokens {n} > max {high:g}")
+        else:
+            ok.append(f"{kind} tokens {n}")
+    details = {k: getattr(usage, v) for k, v in _TOKEN_KINDS.items()}
+    if problems:
+        return Result(False, "; ".join(problems), details=details)
+    return Result(True, "; ".join(ok) + " within bounds", details=details)
+
+
+def _limit(arg: Any, key: str, check_name: str) -> float:
+    if isinstance(arg, dict):
+        if set(arg) != {key}:
+            raise ValueError(f"{check_name} expects {{{key}: N}} or a bare number")
+        arg = arg[key]
+    return _number(arg, key)
+
+
+def _model_of(ctx: CheckContext) -> str | None:
+    return ctx.output.model or ctx.request.body.get("model") or ctx.case.model
+
+
+@check("cost", validate=lambda arg: _limit(arg, "max_usd", "cost"))
+def cost(arg: float, ctx: CheckContext) -> Result:
+    """The answer cost at most ``max_usd`` at the run's price table (batch prices in batch runs)."""
+    usage = ctx.output.usage
+    if usage is None:
+        raise CheckError("cost unknown: the answer carries no usage")
+    table = ctx.services.get("pricing")
+    if not isinstance(table, PriceTable):
+        table = PriceTable()
+    batch = bool(ctx.services.get("batch", False))
+    # The answer's model may be a dated snapshot of the requested one, or a name the table lacks.
+    names = [n for n in (ctx.output.model, ctx.request.body.get("model"), ctx.case.model) if n]
+    model = next((n for n in names if table.price(n) is not None), None)
+    if model is None:
+        raise CheckError(f"cost unknown: no price for model {_model_of(ctx)!r} "
+                         "(add it under pricing: in the suite or the config file)")
+    usd = table.cost(model, usage, batch=batch)
+    if usd is None:
+        raise CheckError(f"cost unknown for model {model!r}")
+    how = " (batch prices)" if batch else ""
+    details = {"usd": usd, "model": model, "batch": batch}
+    if usd <= arg:
+        return Result(True, f"cost ${usd:.6f} <= ${arg:.6f}{how}", details=details)
+    return Result(False, f"cost ${usd:.6f} > max ${arg:.6f}{how} ({usage.prompt_tokens} prompt, "
+                         f"{usage.cached_tokens} cached, {usage.completion_tokens} completion tokens "
+                         f"of {model})", details=details)
+
+
+def _timing(value: float | None, limit: float, what: str) -> Result:
+    if value is None:
+        raise CheckError(f"{what} was not recorded for this answer")
+    if value <= limit:
+        return Result(True, f"{what} {value:.0f} ms <= {limit:g} ms", details={"ms": value})
+    return Result(False, f"{what} {value:.0f} ms > max {limit:g} ms", details={"ms": value})
+
+
+@check("latency", validate=lambda arg: _limit(arg, "max_ms", "latency"))
+def latency(arg: float, ctx: CheckContext) -> Result:
+    """The whole answer took at most ``max_ms`` milliseconds."""
+    return _timing(ctx.output.latency_ms, arg, "latency")
+
+
+@check("ttft", validate=lambda arg: _limit(arg, "max_ms", "ttft"))
+def ttft(arg: float, ctx: CheckContext) -> Result:
+    """The first token (of a streamed answer) came within ``max_ms`` milliseconds."""
+    return _timing(ctx.output.ttft_ms, arg, "time to first token")
