@@ -59,10 +59,8 @@ class Interaction:
 
     def same_exchange(self, other: "Interaction") -> bool:
         """Equal request and answer; timing and server address do not count as a change."""
-        content_type = self.response_headers.get("content-type", "")
         return (self.key == other.key and self.status == other.status
-                and _pretty_body(self.response_text, content_type)
-                == _pretty_body(other.response_text, content_type)
+                and _answer_of(self.response_text) == _answer_of(other.response_text)
                 and self.response_headers == other.response_headers and self.extra == other.extra)
 
 
@@ -133,6 +131,35 @@ def _readable(interaction: Interaction) -> dict[str, Any]:
     if interaction.ttft_ms is not None:
         view["ttft_ms"] = round(interaction.ttft_ms)
     return view
+
+
+#: Response fields a server makes up anew for every call, even for the very same answer.
+_VOLATILE_FIELDS = frozenset({"id", "created", "system_fingerprint"})
+
+
+def _strip_volatile(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_volatile(v) for k, v in value.items() if k not in _VOLATILE_FIELDS}
+    if isinstance(value, list):
+        return [_strip_volatile(v) for v in value]
+    return value
+
+
+def _answer_of(text: str) -> Any:
+    """A response body without its per-call ids and timestamps (JSON, or each SSE event)."""
+    try:
+        return _strip_volatile(json.loads(text))
+    except ValueError:
+        pass
+    events = []
+    for line in text.splitlines():
+        if line.startswith("data:"):
+            payload = line[5:].strip()
+            try:
+                events.append(_strip_volatile(json.loads(payload)))
+            except ValueError:
+                events.append(payload)
+    return events if events else text
 
 
 def _pretty_body(text: str, content_type: str) -> str:

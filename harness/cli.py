@@ -55,12 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
                      help="record pending cases through the Batch API (half price; resumable)")
     run.add_argument("--batch-poll", type=float, default=10.0, metavar="SECONDS",
                      help="how often to poll a batch's status (default 10)")
+    run.add_argument("--max-cost", type=float, metavar="USD",
+                     help="stop starting requests before the estimated spend passes USD")
+    run.add_argument("--config", type=Path, metavar="FILE",
+                     help="YAML with pricing: overrides (default: harness.yaml here, if present)")
     run.add_argument("-q", "--quiet", action="store_true", help="only failures and the summary")
+    run.add_argument("--report", action="append", default=[], metavar="FORMAT=PATH",
+                     help="also write a report: json=PATH, junit=PATH, markdown=PATH, html=PATH (repeatable)")
+    run.add_argument("--fail-on", choices=("failed", "changed", "regressed"), default="failed",
+                     help="exit 1 on: failed (default) any failing case; changed: also any re-recorded "
+                     "answer that changed; regressed: only cases whose baseline passed, or new ones")
 
     val = sub.add_parser("validate", help="check suites against the schema and render every case")
     val.add_argument("paths", nargs="*", default=["suites"])
 
     sub.add_parser("schema", help="print the path of the suite JSON Schema (for editors)")
+    from . import cli_diff
+    cli_diff.add_parser(sub)
     return parser
 
 
@@ -100,14 +111,20 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     if args.concurrency < 1:
         raise HarnessError("--concurrency must be at least 1")
+    from .report import parse_specs, write_reports
+    report_specs = parse_specs(args.report)  # a bad --report fails before any request is made
     start = time.perf_counter()
     suites, selected = collect(args.paths)
     cases = select_cases(suites, selected, args.keyword)
-    planned, errors = plan(cases, base_url=args.base_url)
+    config = args.config or (Path("harness.yaml") if Path("harness.yaml").is_file() else None)
+    if config is not None and not config.is_file():
+        raise HarnessError(f"config file not found: {config}")
+    planned, errors = plan(cases, base_url=args.base_url, check_limits=args.record_mode != "none",
+                           config=config)
     if errors:
         _print_errors(err, errors)
         return EXIT_USER_ERROR
-    options = RunOptions(record_mode=args.record_mode, concurrency=args.concurrency,
+    options = RunOptions(max_cost=args.max_cost, record_mode=args.record_mode, concurrency=args.concurrency,
                          base_url=args.base_url, keyword=args.keyword, timeout=args.timeout,
                          max_retries=args.max_retries, batch=args.batch, batch_poll=args.batch_poll)
     if args.batch and args.record_mode == "none":
@@ -122,15 +139,24 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         print_table(out, results)
     print_problems(out, results, args.record_mode)
     print_ifeval(out, results)
-    for met, text in suite_gates(results, suites).values():
-        out.print(("[green]gate met:[/] " if met else "[red]gate failed:[/] ") + escape(text))
+    from dataclasses import replace
+    from .gates import evaluate
+    from .report.records import from_results
+    from .report.terminal import print_changes, print_gates
+    print_changes(out, results)
+    record = from_results(results, suites, record_mode=args.record_mode,
+                          elapsed_s=time.perf_counter() - start)
+    code, gates = evaluate(record, fail_on=args.fail_on)
+    print_gates(out, [g for g in gates if g.name != "failures"])
     out.print(summary_line(results, time.perf_counter() - start), highlight=False)
+    for path in write_reports(report_specs, replace(record, gates=tuple(gates))):
+        out.print(f"report written: {escape(str(path))}", highlight=False)
     if stop.is_set():
         kept = sum(1 for r in results if r.recorded)
         err.print(f"stopped: {kept} cassette(s) recorded and kept; cases not started are listed "
                   "as skipped. Run again with --record-mode once to record only what is missing.")
         return EXIT_INTERRUPTED
-    return exit_code(results, [], suites)
+    return code
 
 
 def _cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -147,13 +173,16 @@ def _cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    out = Console(highlight=False)
-    err = Console(stderr=True, highlight=False)
+    from .report.terminal import make_console
+    out, err = make_console(), make_console(stderr=True)
     try:
         if args.command == "run":
             return _cmd_run(args, out, err)
         if args.command == "validate":
             return _cmd_validate(args, out, err)
+        if args.command == "diff":
+            from . import cli_diff
+            return cli_diff.run(args, out, err)
         from importlib import resources
 
         out.print(str(resources.files("harness").joinpath("suite.schema.json")))

@@ -80,12 +80,17 @@ class Output:
             return None, f"content is not valid JSON: {exc}"
 
 
-def _error_message(status: int, text: str) -> str:
+def _error_message(status: int, text: str, limit: int = 300) -> str:
+    """One line, trimmed: some servers put a whole traceback in their error body."""
     try:
-        err = json.loads(text).get("error") or {}
+        data = json.loads(text)
+        err = data.get("error") or data.get("detail") or {}
         message = err.get("message") if isinstance(err, dict) else str(err)
     except (ValueError, AttributeError):
-        message = text[:200]
+        message = text
+    message = " ".join(str(message or "").split())
+    if len(message) > limit:
+        message = message[: limit - 1] + "…"
     return f"HTTP {status}: {message}"
 
 

@@ -66,7 +66,8 @@ class CaseItem(pytest.Item):
         return "all" if mode == "rewrite" else mode
 
     def runtest(self) -> None:
-        planned = plan_case(self.case, base_url=self.config.getoption("--harness-base-url"))
+        planned = plan_case(self.case, base_url=self.config.getoption("--harness-base-url"),
+                            check_limits=self._mode() != "none")
         options = RunOptions(record_mode=self._mode(), concurrency=1,
                              base_url=self.config.getoption("--harness-base-url"))
         result = execute([planned], options)[0]

@@ -117,6 +117,15 @@ def build_messages(case: Case, renderer: Renderer) -> list[dict[str, Any]]:
     return out
 
 
+def _as_json_object(body: dict[str, Any]) -> dict[str, Any]:
+    """llama.cpp rejects response_format json_schema but enforces {type: json_object, schema}."""
+    fmt = body.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        schema = (fmt.get("json_schema") or {}).get("schema", {})
+        body = {**body, "response_format": {"type": "json_object", "schema": schema}}
+    return body
+
+
 def raw_request(endpoint: Endpoint, body: dict[str, Any]) -> Request:
     """A request built from a ready body (the judge's), sent to the same provider as its case."""
     if endpoint.type == "azure":
@@ -139,6 +148,8 @@ def build_request(case: Case, renderer: Renderer, *, base_url_override: str | No
         # Without it a streamed answer carries no usage, and cost/tokens checks would be blind.
         body["stream_options"] = {"include_usage": True}
     body.update(extra)
+    if case.provider.json_schema_mode == "json_object":
+        body = _as_json_object(body)
     if endpoint.type == "azure":
         path = f"/deployments/{endpoint.deployment}/chat/completions"
         query: tuple[tuple[str, str], ...] = (("api-version", str(endpoint.api_version)),)

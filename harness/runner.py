@@ -7,7 +7,6 @@ reported at once, with its file, line and case.
 
 from __future__ import annotations
 
-import re
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -16,17 +15,23 @@ from typing import Callable, Iterable
 
 from . import cassettes
 from .batch import run_batch
+from .budget import Budget, estimate
 from .cassettes import Interaction
+from .checks.auto import auto_specs
 from .checks.registry import BoundCheck, CheckContext, NeedsRecording, Verdict, bind
-from .diff import Change, request_diff
+from .diff import Change
+from .limiter import AdaptiveLimiter
 from .errors import EXIT_CASSETTE, EXIT_FAILED, EXIT_OK, EXIT_USER_ERROR, HarnessError, UserError
 from .output import Output
+from .pricing import PriceTable
 from .redact import redact_text, secret_values
 from .render import Renderer
-from .request import Request, build_request, canonical_form, raw_request
-from .suite import Case, Suite, load_suite, looks_like_suite
-from .limiter import AdaptiveLimiter
-from .transport import LiveSession, replay_output
+from .request import Request, build_request
+from .collect import collect, select_cases  # noqa: F401 - re-exported for the doors
+from .suite import Case, Suite
+from .tokens import check_fits
+from .session import Judge, LazySession, stale_detail
+from .transport import replay_output
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
 STATUSES = ("passed", "failed", "error", "stale", "missing", "skipped")
@@ -42,6 +47,7 @@ class RunOptions:
     max_retries: int = 4
     batch: bool = False
     batch_poll: float = 10.0
+    max_cost: float | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,7 @@ class PlannedCase:
     case: Case
     request: Request
     checks: tuple[BoundCheck, ...]
+    prices: PriceTable = field(default_factory=PriceTable)
 
 
 @dataclass
@@ -69,94 +76,44 @@ class CaseResult:
         return self.planned.case
 
 
-# ---------------------------------------------------------------- collect
-
-def _suite_files(target: Path) -> list[Path]:
-    if target.is_dir():
-        found = sorted(p for p in target.rglob("*.y*ml") if p.suffix in (".yaml", ".yml")
-                       and "cassettes" not in p.parts and looks_like_suite(p))
-        return found
-    if target.is_file():
-        return [target]
-    raise UserError(f"no such file or folder: {target}")
-
-
-def collect(paths: Iterable[str]) -> tuple[list[Suite], dict[Path, set[str]]]:
-    """Load suites from files/folders; ``file::case`` selects cases. Errors are UserErrors."""
-    suites: list[Suite] = []
-    selected: dict[Path, set[str]] = {}
-    seen: set[Path] = set()
-    for raw in paths:
-        target, _, case_id = raw.partition("::")
-        for file in _suite_files(Path(target)):
-            key = file.resolve()
-            if case_id:
-                selected.setdefault(key, set()).add(case_id)
-            if key in seen:
-                continue
-            seen.add(key)
-            suites.append(load_suite(file))
-    return suites, selected
-
-
-def _keyword_matcher(expr: str) -> "callable":
-    tokens = re.findall(r"\(|\)|[^\s()]+", expr)
-    words: list[str] = []
-    py = []
-    for tok in tokens:
-        if tok in ("and", "or", "not", "(", ")"):
-            py.append(tok)
-        else:
-            words.append(tok.lower())
-            py.append(f"_m({len(words) - 1})")
-    code = " ".join(py)
-    try:
-        compiled = compile(code or "True", "<-k>", "eval")
-    except SyntaxError:
-        raise UserError(f"bad -k expression: {expr!r}") from None
-
-    def match(name: str) -> bool:
-        low = name.lower()
-        return bool(eval(compiled, {"__builtins__": {}}, {"_m": lambda i: words[i] in low}))  # noqa: S307
-
-    return match
-
-
-def select_cases(suites: list[Suite], selected: dict[Path, set[str]], keyword: str | None) -> list[Case]:
-    match = _keyword_matcher(keyword) if keyword else None
-    out = []
-    for suite in suites:
-        wanted = selected.get(suite.path.resolve())
-        ids = {c.id for c in suite.cases} | {c.base_id for c in suite.cases}
-        for name in wanted or ():
-            if name not in ids:
-                raise UserError(f"no case {name!r} in this suite", file=suite.path)
-        for case in suite.cases:
-            if wanted and case.id not in wanted and case.base_id not in wanted:
-                continue
-            if match and not match(case.node_id):
-                continue
-            out.append(case)
-    return out
-
-
 # ---------------------------------------------------------------- plan
 
-def plan_case(case: Case, *, base_url: str | None = None) -> PlannedCase:
+def plan_case(case: Case, *, base_url: str | None = None, check_limits: bool = False,
+              prices: PriceTable | None = None) -> PlannedCase:
+    """Render the request and bind the checks (plus the automatic schema checks)."""
     renderer = Renderer(case.suite_path)
+    where = {"file": case.suite_path, "line": case.line, "case": case.id}
     try:
         request = build_request(case, renderer, base_url_override=base_url)
+        if check_limits:
+            check_fits(request.body, model=case.model)
+        if prices is None:
+            prices = PriceTable.from_sources(suite_overrides=case.pricing, suite_file=case.suite_path)
     except HarnessError as exc:
-        raise exc.located(file=case.suite_path, line=case.line, case=case.id) from None
-    checks = tuple(bind(spec, case=case.id) for spec in case.checks)
-    return PlannedCase(case, request, checks)
+        raise exc.located(**where) from None
+    specs = list(case.checks)
+    if case.auto_checks:
+        specs += auto_specs(request, file=str(case.suite_path), line=case.line)
+    checks = tuple(bind(spec, case=case.id) for spec in specs)
+    return PlannedCase(case, request, checks, prices)
 
 
-def plan(cases: list[Case], *, base_url: str | None = None) -> tuple[list[PlannedCase], list[HarnessError]]:
+def plan(cases: list[Case], *, base_url: str | None = None, check_limits: bool = False,
+         config: Path | None = None) -> tuple[list[PlannedCase], list[HarnessError]]:
+    """Plan every case; collect user errors instead of stopping at the first one.
+
+    ``check_limits`` (when a run may record) refuses requests that cannot fit the model's context
+    window or ask for more output than it gives; ``config`` is a YAML file with ``pricing:``.
+    """
     planned, errors = [], []
+    tables: dict[Path, PriceTable] = {}
     for case in cases:
         try:
-            planned.append(plan_case(case, base_url=base_url))
+            if case.suite_path not in tables:
+                tables[case.suite_path] = PriceTable.from_sources(
+                    config_file=config, suite_overrides=case.pricing, suite_file=case.suite_path)
+            planned.append(plan_case(case, base_url=base_url, check_limits=check_limits,
+                                     prices=tables[case.suite_path]))
         except HarnessError as exc:
             errors.append(exc)
     return planned, errors
@@ -220,76 +177,7 @@ def _main_of(stored: list[Interaction] | None) -> Interaction | None:
     return next((i for i in stored or [] if not i.extra.get("role")), None)
 
 
-def _stale_detail(new: Request, old: Interaction | None) -> str:
-    if old is None:
-        return ""
-    return request_diff(canonical_form(old.method, old.path, old.query, old.body), new.canonical())
-
-
-class _LazySession:
-    """Opens the connection pool only when something is recorded: replay never imports openai."""
-
-    def __init__(self, options: RunOptions, stop: threading.Event) -> None:
-        self.options = options
-        self.stop = stop
-        self._session: LiveSession | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> LiveSession:
-        with self._lock:
-            if self._session is None:
-                ceiling = max(self.options.concurrency, 1)
-                self._session = LiveSession(timeout=self.options.timeout,
-                                            max_retries=self.options.max_retries,
-                                            max_connections=ceiling,
-                                            limiter=AdaptiveLimiter(ceiling), stop=self.stop)
-            return self._session
-
-    @property
-    def started(self) -> LiveSession | None:
-        return self._session
-
-    def stats(self) -> dict[str, float]:
-        if self._session is None:
-            return {}
-        lim = self._session.limiter
-        return {"retries": self._session.retries, "limit_cuts": lim.cuts, "lowest_limit": lim.lowest}
-
-    def close(self) -> None:
-        if self._session is not None:
-            self._session.close()
-
-
-class _Judge:
-    """The ``judge`` service of one case: replays its judge exchanges, or records them."""
-
-    def __init__(self, planned: PlannedCase, stored: list[Interaction] | None, may_record: bool,
-                 session: _LazySession) -> None:
-        self.planned = planned
-        self.stored = [i for i in stored or [] if i.extra.get("role") == "judge"]
-        self.may_record = may_record
-        self.session = session
-        self.used: list[Interaction] = []
-        self.recorded = False
-
-    def __call__(self, body: dict) -> Output:
-        request = raw_request(self.planned.request.endpoint, body)
-        hit = cassettes.find(self.stored, request.key, role="judge")
-        if hit is not None:
-            self.used.append(hit)
-            return replay_output(hit)
-        if not self.may_record:
-            old = self.stored[0] if self.stored else None
-            raise NeedsRecording("stale", _stale_detail(request, old))
-        live = self.session.get().send(request, role="judge")
-        if live.interaction is None:
-            return live.output
-        self.used.append(live.interaction)
-        self.recorded = True
-        return replay_output(live.interaction)
-
-
-def _run_case(item: PlannedCase, options: RunOptions, session: _LazySession, secrets: list[str],
+def _run_case(item: PlannedCase, options: RunOptions, session: LazySession, secrets: list[str],
               services: dict) -> CaseResult:
     """One case down the road: decide, replay or record, judge, save. Never raises."""
     if item.case.skip:
@@ -304,14 +192,28 @@ def _run_case(item: PlannedCase, options: RunOptions, session: _LazySession, sec
         return CaseResult(item, "missing", message=f"no cassette at {_shown(item.case.cassette_path)}")
     if action == "stale":
         return CaseResult(item, "stale", message="the request changed since it was recorded",
-                          detail=_stale_detail(item.request, _main_of(stored)))
+                          detail=stale_detail(item.request, _main_of(stored)))
     if action == "replay":
         return _finish(item, hit, stored, False, options, session, secrets, services)
+    budget: Budget | None = services.get("budget")
+    reserved = 0.0
+    if budget is not None:
+        guess = estimate(item.request, item.case.model, item.prices)
+        if not budget.reserve(guess.usd):
+            why = "its price is unknown" if guess.usd is None else f"~${guess.usd:.4f} more would pass it"
+            return CaseResult(item, "skipped", message=f"not sent: --max-cost ${budget.limit:.2f} "
+                                                       f"({why})")
+        reserved = guess.usd or 0.0
     try:
         live = session.get().send(item.request)
     except Exception as exc:  # noqa: BLE001 - one case's failure must not stop the others
+        if budget is not None:
+            budget.settle(reserved, 0.0)
         text = str(exc) if isinstance(exc, HarnessError) else f"{type(exc).__name__}: {exc}"
         return _failed_record(item, stored, redact_text(text, secrets))
+    if budget is not None:
+        usage = live.output.usage
+        budget.settle(reserved, item.prices.cost(item.case.model, usage) if usage else None)
     if live.interrupted:
         return CaseResult(item, "skipped", message=NOT_STARTED)
     if live.interaction is None:
@@ -328,7 +230,7 @@ def _failed_record(item: PlannedCase, stored: list[Interaction] | None, message:
 
 
 def _finish(item: PlannedCase, main: Interaction, stored: list[Interaction] | None, recorded: bool,
-            options: RunOptions, session: _LazySession, secrets: list[str], services: dict) -> CaseResult:
+            options: RunOptions, session: LazySession, secrets: list[str], services: dict) -> CaseResult:
     """Judge the answer (the judge may replay or record its own exchange), then save if new."""
     mode = options.record_mode
     old_main = _main_of(stored)
@@ -336,10 +238,12 @@ def _finish(item: PlannedCase, main: Interaction, stored: list[Interaction] | No
     if recorded:
         main = cassettes.scrub_interaction(main, secrets)
     output = replay_output(main)
-    judge = _Judge(item, None if mode == "all" else stored,
+    judge = Judge(item, None if mode == "all" else stored,
                    may_record=recorded or mode in ("new_episodes", "all"), session=session)
+    batch = bool(main.extra.get("batch"))
     ctx = CheckContext(item.case, item.request, output,
-                       {**services, "judge": judge, "batch": bool(main.extra.get("batch"))})
+                       {**services, "judge": judge, "batch": batch, "pricing": item.prices})
+    cost = item.prices.cost(item.case.model, output.usage, batch=batch) if output.usage else None
     try:
         verdicts = [Verdict("response", False, redact_text(output.error, secrets), error=True)] \
             if output.error else [bound.run(ctx) for bound in item.checks]
@@ -352,11 +256,11 @@ def _finish(item: PlannedCase, main: Interaction, stored: list[Interaction] | No
         cassettes.save(item.case.cassette_path, item.case.node_id, [main, *judge.used],
                        secrets=secrets, rerecord=rerecord_command([item.case], "all"))
     return CaseResult(item, _status_from(verdicts, item.case.threshold), verdicts, output,
-                      recorded=recorded, baseline=baseline)
+                      recorded=recorded, baseline=baseline, cost_usd=cost)
 
 
 def _execute_batch(planned: list[PlannedCase], indexes: list[int], options: RunOptions,
-                   session: _LazySession, secrets: list[str], services: dict,
+                   session: LazySession, secrets: list[str], services: dict,
                    notify: Callable[[str], None]) -> dict[int, CaseResult]:
     """Record the cases that need it through one Batch API job, then judge and save each."""
     pending: list[tuple[int, list[Interaction] | None]] = []
@@ -400,7 +304,9 @@ def execute(planned: list[PlannedCase], options: RunOptions,
         raise UserError(f"unknown record mode {options.record_mode!r} (use {', '.join(RECORD_MODES)})")
     secrets = secret_values({p.request.endpoint.key_env for p in planned})
     services: dict = {}
-    session = _LazySession(options, stop or threading.Event())
+    if options.max_cost is not None:
+        services["budget"] = Budget(options.max_cost)
+    session = LazySession(options, stop or threading.Event())
     results: list[CaseResult | None] = [None] * len(planned)
     live: list[int] = []
     if options.batch and options.record_mode != "none":

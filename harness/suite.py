@@ -43,6 +43,7 @@ class Provider:
     endpoint: str | None = None
     deployment: str | None = None
     api_version: str | None = None
+    json_schema_mode: str = "native"  # "json_object": llama.cpp's form of structured output
 
     @property
     def key_env(self) -> str:
@@ -95,6 +96,7 @@ class Case:
     skip: str | None = None
     description: str = ""
     threshold: float | None = None
+    pricing: dict[str, Any] | None = None  # the suite's price overrides, as written (with lines)
 
     @property
     def node_id(self) -> str:
@@ -315,8 +317,10 @@ def load_suite(path: Path) -> Suite:
                         skip=(skip if isinstance(skip, str) else "skipped") if skip else None,
                         description=raw.get("description", ""),
                         threshold=settings.get("threshold"),
+                        pricing=doc.get("pricing"),
                     ))
-    options = {k: doc[k] for k in doc if k not in _INHERITED and k not in ("cases", "checks", "vars", "matrix")}
+    options = {k: doc[k] for k in doc
+               if k not in _INHERITED and k not in ("cases", "checks", "vars", "matrix", "pricing")}
     return Suite(path=display, name=name, cases=tuple(cases), options=options)
 
 

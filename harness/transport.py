@@ -222,6 +222,11 @@ class LiveSession:
         if failure is not None or last.status >= 400 or output.error:
             error = output.error or failure or f"HTTP {last.status}"
             suffix = f" after {attempts} attempts" if attempts > 1 else ""
+            fmt = request.body.get("response_format")
+            if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and 400 <= last.status < 600 \
+                    and "json_schema" in text:
+                suffix += (" (this server rejects response_format json_schema; llama.cpp-style "
+                           "servers take provider option json_schema_mode: json_object)")
             return LiveResult(None, Output(content=None, status=last.status, error=error + suffix), attempts)
         self._verify(request, last)
         interaction = Interaction(

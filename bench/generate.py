@@ -1,0 +1,72 @@
+"""Generate a benchmark project: one suite of N cases (3 checks each) and its N cassettes.
+
+The cassettes are written by harness's own cassette writer from the answers the loopback fake
+server would give, so they are byte-for-byte what ``--record-mode once`` against it produces,
+without spending the benchmark's time on recording.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from harness import cassettes
+from harness.cassettes import Interaction
+from harness.render import Renderer
+from harness.request import build_request
+from harness.runner import rerecord_command
+from harness.suite import load_suite
+from harness.testing.fake_openai import FakeOpenAI
+
+SUITE_HEAD = """\
+name: bench{n}
+model: gpt-4o
+temperature: 0
+max_tokens: 64
+system: You are a terse assistant.
+checks:
+  - contains: "Echo:"
+  - regex: "question \\\\d+"
+  - length: {{chars: {{max: 400}}}}
+cases:
+"""
+
+
+def write_suite(root: Path, n: int) -> Path:
+    (root / "suites").mkdir(parents=True, exist_ok=True)
+    (root / "cassettes").mkdir(exist_ok=True)
+    (root / "pyproject.toml").write_text("[project]\nname = 'bench'\n")
+    lines = [SUITE_HEAD.format(n=n)]
+    lines += [f"  - id: c{i:05d}\n    prompt: \"Answer question {i} about topic {i % 97}.\"\n" for i in range(n)]
+    path = root / "suites" / f"bench{n}.yaml"
+    path.write_text("".join(lines))
+    return path
+
+
+def write_cassettes(suite_path: Path, base_url: str = "http://127.0.0.1:8080/v1") -> int:
+    fake = FakeOpenAI()
+    suite = load_suite(suite_path)
+    renderer = Renderer(suite_path)
+    for case in suite.cases:
+        request = build_request(case, renderer, base_url_override=base_url)
+        _answer, completion = fake.complete(request.body, request.body["model"])
+        interaction = Interaction(
+            method="POST", uri=base_url + request.path, path=request.path, query={}, body=request.body,
+            status=200, response_headers={"content-type": "application/json"},
+            response_text=json.dumps(completion), latency_ms=200.0)
+        cassettes.save(case.cassette_path, case.node_id, [interaction], secrets=[],
+                       rerecord=rerecord_command([case], "all"))
+    return len(suite.cases)
+
+
+def main(argv: list[str]) -> int:
+    root, n = Path(argv[1]), int(argv[2])
+    path = write_suite(root, n)
+    count = write_cassettes(path)
+    print(f"{path}: {count} cases")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

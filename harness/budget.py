@@ -1,0 +1,64 @@
+"""--max-cost: stop starting requests before the run's spend would pass the budget.
+
+Each request's cost is estimated before it is sent (prompt tokens counted with tiktoken, the answer
+assumed as long as max_tokens allows) and reserved; when the answer arrives the reservation is
+replaced by the real cost. A request whose estimate would pass the budget is not started; what
+already finished is kept.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from .output import Usage
+from .pricing import PriceTable
+from .request import Request
+from .tokens import count_prompt_tokens, limits_for
+
+#: Assumed answer length when a request sets no max_tokens and the model's limit is unknown.
+DEFAULT_ANSWER_TOKENS = 1024
+
+
+@dataclass(frozen=True)
+class Estimate:
+    usd: float | None
+    prompt_tokens: int
+    answer_tokens: int
+
+
+def estimate(request: Request, model: str, prices: PriceTable, *, batch: bool = False) -> Estimate:
+    body = request.body
+    prompt = count_prompt_tokens(body, model=model).tokens
+    answer = body.get("max_completion_tokens") or body.get("max_tokens")
+    if not isinstance(answer, int):
+        limits = limits_for(model)
+        answer = limits.output if limits else DEFAULT_ANSWER_TOKENS
+    usd = prices.cost(model, Usage(prompt, answer, prompt + answer), batch=batch)
+    return Estimate(usd, prompt, answer)
+
+
+class Budget:
+    """Thread-safe spend tracker shared by every worker of one run."""
+
+    def __init__(self, limit_usd: float) -> None:
+        self.limit = limit_usd
+        self.spent = 0.0
+        self.reserved = 0.0
+        self.refused = 0
+        self._lock = threading.Lock()
+
+    def reserve(self, amount: float | None) -> bool:
+        """Reserve ``amount``; False (and nothing reserved) when it would pass the budget.
+        An unknown price cannot be budgeted, so it is refused too."""
+        with self._lock:
+            if amount is None or self.spent + self.reserved + amount > self.limit:
+                self.refused += 1
+                return False
+            self.reserved += amount
+            return True
+
+    def settle(self, reserved: float, actual: float | None) -> None:
+        with self._lock:
+            self.reserved -= reserved
+            self.spent += reserved if actual is None else actual

@@ -1,0 +1,186 @@
+"""The Markdown report, shaped for a pull-request comment or a GitHub step summary.
+
+A reviewer reads top-down and stops early, so regressions come first, then other failures,
+then each changed answer in a collapsible block, then totals and the cost delta. Answers are
+untrusted text: table cells are escaped (GitHub renders inline HTML), diffs sit in code fences
+longer than any backtick run inside them, and the whole comment stays under GitHub's size limit.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from .common import STATUS_LABEL, cost, cost_delta, counts_line, rate, reasons, total_cost, trim
+from .records import CaseRecord, Comparison, RunRecord
+
+MAX_CHARS = 60_000  # a GitHub comment holds 65,536
+MAX_DETAILS = 40
+MAX_DIFF_LINES = 80
+MAX_ROWS = 50
+
+
+def _cell(text: str, limit: int = 160) -> str:
+    text = trim(" ".join(str(text).split()), limit)
+    return html.escape(text, quote=False).replace("|", "\\|").replace("`", "\\`") or " "
+
+
+def _code(text: str) -> str:
+    """Inline code that no backtick inside can close early."""
+    text = str(text)
+    run = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    ticks = "`" * (run + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def _fence(text: str, lang: str = "") -> str:
+    run = max((len(m) for m in re.findall(r"`{3,}", text)), default=0)
+    ticks = "`" * max(3, run + 1)
+    return f"{ticks}{lang}\n{text}\n{ticks}"
+
+
+def _table(header: list[str], rows: list[list[str]], more: int = 0) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    if more:
+        out.append(f"\n_… and {more} more_")
+    return out + [""]
+
+
+def _status(case: CaseRecord) -> str:
+    return STATUS_LABEL.get(case.status, case.status.upper())
+
+
+def _why(case: CaseRecord) -> str:
+    lines = reasons(case)
+    return _cell("; ".join(lines)) if lines else " "
+
+
+def _case_rows(cases: list[CaseRecord], *, with_base: bool) -> list[str]:
+    header = ["case", "model"] + (["was", "now"] if with_base else ["status"]) + ["why"]
+    rows = [[_code(c.key), _cell(c.model)]
+            + ([_cell(c.baseline_status or ("new" if c.new else "?")), _status(c)] if with_base else [_status(c)])
+            + [_why(c)] for c in cases[:MAX_ROWS]]
+    return _table(header, rows, max(0, len(cases) - MAX_ROWS))
+
+
+def _details(case: CaseRecord) -> list[str]:
+    change = case.change
+    assert change is not None
+    diff = change.text_diff.splitlines()
+    if len(diff) > MAX_DIFF_LINES:
+        diff = diff[:MAX_DIFF_LINES] + [f"... ({len(diff) - MAX_DIFF_LINES} more lines in the HTML report)"]
+    verdict = f"{html.escape(case.baseline_status)} → {_status(case)}" if case.baseline_status else _status(case)
+    summary = (f"<code>{html.escape(case.key)}</code> · {verdict} · "
+               f"{html.escape(trim(change.summary, 200))}")
+    return ["<details>", f"<summary>{summary}</summary>", "", _fence("\n".join(diff) or "(no text diff)", "diff"),
+            "", "</details>", ""]
+
+
+def _changed_section(changed: list[CaseRecord], lines: list[str]) -> None:
+    if not changed:
+        return
+    lines += [f"### Changed answers ({len(changed)})", ""]
+    for i, case in enumerate(changed):
+        block = _details(case)
+        if i >= MAX_DETAILS or sum(map(len, lines)) + sum(map(len, block)) > MAX_CHARS - 6_000:
+            rest = changed[i:]
+            lines += [f"_… {len(rest)} more changed answer(s): "
+                      + ", ".join(_code(c.key) for c in rest[:20]) + (" …" if len(rest) > 20 else "") + "_", ""]
+            break
+        lines += block
+
+
+def _gates(run: RunRecord, lines: list[str]) -> None:
+    if run.gates:
+        lines += ["### Gates", ""] + [f"- {'✅' if g.met else '❌'} {_cell(g.text, 400)}" for g in run.gates] + [""]
+
+
+def _suites_table(run: RunRecord, lines: list[str]) -> None:
+    rows = []
+    for label, cases in run.groups():
+        t = RunRecord(tuple(cases)).totals
+        rows.append([_cell(label), str(t.cases), str(t.counts["passed"]),
+                     str(t.counts["failed"] + t.counts["error"]), rate(t.pass_rate), total_cost(t), f"{t.tokens:,}"])
+    if rows:
+        lines += ["### Suites", ""] + _table(["suite", "cases", "passed", "failed", "pass rate", "cost", "tokens"], rows)
+
+
+def _stale(run: RunRecord, lines: list[str]) -> None:
+    stale = [c for c in run.cases if c.status in ("stale", "missing")]
+    if stale:
+        lines += [f"### Stale or missing cassettes ({len(stale)})", ""]
+        lines += [f"- {_code(c.key)}: {_cell(c.message)} — record again: {_code(c.rerecord)}" for c in stale[:MAX_ROWS]]
+        lines += [f"- … and {len(stale) - MAX_ROWS} more" if len(stale) > MAX_ROWS else "", ""]
+
+
+def render_run(run: RunRecord) -> str:
+    t = run.totals
+    pending = any(c.status in ("stale", "missing") for c in run.cases)
+    ok = not pending and (all(g.met for g in run.gates) if run.gates else not any(c.failing for c in run.cases))
+    lines = [f"## {'✅' if ok else '❌'} harness: {counts_line(t)}", "",
+             f"Pass rate **{rate(t.pass_rate)}** · cost **{total_cost(t)}** · {t.tokens:,} tokens"
+             + (f" · {run.elapsed_s:.1f}s" if run.elapsed_s else ""), ""]
+    regressed = [c for c in run.cases if c.regressed]
+    if regressed:
+        lines += [f"### Regressions ({len(regressed)})", ""] + _case_rows(regressed, with_base=True)
+    failures = [c for c in run.cases if c.failing and not c.regressed]
+    if failures:
+        lines += [f"### Failures ({len(failures)})", ""] + _case_rows(failures, with_base=False)
+    _stale(run, lines)
+    changed = [c for c in run.cases if c.changed]
+    _changed_section(changed, lines)
+    base_cost = sum(c.baseline_cost_usd or 0.0 for c in run.cases if c.baseline is not None)
+    head_cost = sum(c.cost_usd or 0.0 for c in run.cases if c.baseline is not None)
+    if any(c.baseline is not None for c in run.cases):
+        lines += [f"Re-recorded cases cost {cost(base_cost)} → {cost(head_cost)} "
+                  f"({cost_delta(head_cost - base_cost)}).", ""]
+    _gates(run, lines)
+    _suites_table(run, lines)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_diff(cmp: Comparison) -> str:
+    base, head = cmp.base_totals, cmp.head_totals
+    regressed, fixed, changed = cmp.regressed, cmp.fixed, cmp.changed
+    bad = bool(regressed) or any(not g.met for g in cmp.head.gates)
+    title = f"## {'❌' if bad else '✅'} harness diff: {_code(cmp.base_label)} → {_code(cmp.head_label)}"
+    lines = [title, "",
+             f"**{len(regressed)} regressed**, {len(fixed)} fixed, {len(changed)} changed answer(s), "
+             f"{len(cmp.added)} added, {len(cmp.removed)} removed · cost {total_cost(base)} → {total_cost(head)} "
+             f"(**{cost_delta(head.cost_usd - base.cost_usd)}**) · tokens {base.tokens:,} → {head.tokens:,} "
+             f"({head.tokens - base.tokens:+,})", ""]
+    lines += [f"> {_cell(n, 300)}" for n in cmp.notes] + ([""] if cmp.notes else [])
+    if regressed:
+        lines += [f"### Regressions: newly failing ({len(regressed)})", ""] + _case_rows(regressed, with_base=True)
+    if fixed:
+        lines += [f"### Fixed: newly passing ({len(fixed)})", ""] + _case_rows(fixed, with_base=True)
+    moved = cmp.status_changed
+    if moved:
+        lines += [f"### Other status changes ({len(moved)})", ""] + _case_rows(moved, with_base=True)
+    _stale(cmp.head, lines)
+    _changed_section(changed, lines)
+    if cmp.added:
+        lines += [f"### Added ({len(cmp.added)})", ""] + _case_rows(cmp.added, with_base=False)
+    if cmp.removed:
+        lines += [f"### Removed ({len(cmp.removed)})", ""]
+        lines += _table(["case", "model", "status at base"],
+                        [[_code(c.key), _cell(c.model), _status(c)] for c in cmp.removed[:MAX_ROWS]],
+                        max(0, len(cmp.removed) - MAX_ROWS))
+    lines += ["### Totals", ""]
+    lines += _table(["", _cell(cmp.base_label), _cell(cmp.head_label), "Δ"], [
+        ["cases", str(base.cases), str(head.cases), f"{head.cases - base.cases:+d}"],
+        ["passed", str(base.counts["passed"]), str(head.counts["passed"]),
+         f"{head.counts['passed'] - base.counts['passed']:+d}"],
+        ["pass rate", rate(base.pass_rate), rate(head.pass_rate),
+         f"{(head.pass_rate or 0) - (base.pass_rate or 0):+.1%}"],
+        ["cost", total_cost(base), total_cost(head), cost_delta(head.cost_usd - base.cost_usd)],
+        ["tokens", f"{base.tokens:,}", f"{head.tokens:,}", f"{head.tokens - base.tokens:+,}"]])
+    _gates(cmp.head, lines)
+    _suites_table(cmp.head, lines)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render(run: RunRecord, comparison: Comparison | None = None) -> str:
+    return render_diff(comparison) if comparison is not None else render_run(run)
