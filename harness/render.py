@@ -56,6 +56,12 @@ def _template_line(exc: BaseException, name: str) -> int | None:
     return found
 
 
+@lru_cache(maxsize=4096)
+def _compiled(env: SandboxedEnvironment, source: str) -> jinja2.Template:
+    """A suite's message template is shared by all its cases: compile it once, not per case."""
+    return env.from_string(source)
+
+
 class Renderer:
     """Renders the templates of one suite; every failure becomes a UserError with file and line."""
 
@@ -81,9 +87,11 @@ class Renderer:
     def render_string(self, source: str, variables: dict[str, Any], *, line: int | None,
                       case: str | None, what: str = "message") -> str:
         """Render an inline template written at ``line`` of the suite file."""
+        if "{" not in source:
+            return source  # no Jinja syntax at all: nothing to render, nothing to compile
         name = f"{self.suite_file.as_posix()}:{line or 0}"
         try:
-            template = self.env.from_string(source)
+            template = _compiled(self.env, source)
             return template.render(variables)
         except Exception as exc:  # noqa: BLE001 - every template failure is the user's to fix
             tline = _template_line(exc, name)

@@ -28,7 +28,7 @@ from .redact import redact_text, secret_values
 from .render import Renderer
 from .request import Request, build_request
 from .collect import collect, select_cases  # noqa: F401 - re-exported for the doors
-from .suite import Case, Suite
+from .suite import Case, CheckSpec, Suite
 from .tokens import check_fits
 from .session import Judge, LazySession, stale_detail
 from .transport import replay_output
@@ -79,7 +79,8 @@ class CaseResult:
 # ---------------------------------------------------------------- plan
 
 def plan_case(case: Case, *, base_url: str | None = None, check_limits: bool = False,
-              prices: PriceTable | None = None) -> PlannedCase:
+              prices: PriceTable | None = None,
+              bound: dict[int, tuple[CheckSpec, BoundCheck]] | None = None) -> PlannedCase:
     """Render the request and bind the checks (plus the automatic schema checks)."""
     renderer = Renderer(case.suite_path)
     where = {"file": case.suite_path, "line": case.line, "case": case.id}
@@ -94,8 +95,19 @@ def plan_case(case: Case, *, base_url: str | None = None, check_limits: bool = F
     specs = list(case.checks)
     if case.auto_checks:
         specs += auto_specs(request, file=str(case.suite_path), line=case.line)
-    checks = tuple(bind(spec, case=case.id) for spec in specs)
+    checks = tuple(_bind_once(spec, case.id, bound) for spec in specs)
     return PlannedCase(case, request, checks, prices)
+
+
+def _bind_once(spec: CheckSpec, case_id: str, cache: dict[int, tuple[CheckSpec, BoundCheck]] | None) -> BoundCheck:
+    """Suite-level checks are one CheckSpec shared by every case: validate them once."""
+    if cache is None:
+        return bind(spec, case=case_id)
+    hit = cache.get(id(spec))
+    if hit is None or hit[0] is not spec:
+        hit = (spec, bind(spec, case=case_id))
+        cache[id(spec)] = hit
+    return hit[1]
 
 
 def plan(cases: list[Case], *, base_url: str | None = None, check_limits: bool = False,
@@ -107,13 +119,14 @@ def plan(cases: list[Case], *, base_url: str | None = None, check_limits: bool =
     """
     planned, errors = [], []
     tables: dict[Path, PriceTable] = {}
+    bound: dict[int, tuple[CheckSpec, BoundCheck]] = {}
     for case in cases:
         try:
             if case.suite_path not in tables:
                 tables[case.suite_path] = PriceTable.from_sources(
                     config_file=config, suite_overrides=case.pricing, suite_file=case.suite_path)
             planned.append(plan_case(case, base_url=base_url, check_limits=check_limits,
-                                     prices=tables[case.suite_path]))
+                                     prices=tables[case.suite_path], bound=bound))
         except HarnessError as exc:
             errors.append(exc)
     return planned, errors

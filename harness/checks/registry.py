@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -173,10 +174,15 @@ def bind(spec: CheckSpec, *, case: str | None = None) -> BoundCheck:
     return BoundCheck(spec, definition, arg, negate)
 
 
+@lru_cache(maxsize=256)
+def _folder_of(file: str) -> str:
+    return str(Path(file).resolve().parent)
+
+
 @contextmanager
 def _suite_on_path(file: str) -> Iterator[None]:
     """Let ``python: module:function`` checks import modules that sit beside the suite."""
-    folder = str(Path(file).resolve().parent)
+    folder = _folder_of(file)
     added = folder not in sys.path
     if added:
         sys.path.insert(0, folder)
