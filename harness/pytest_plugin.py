@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import pytest
 
 from .errors import HarnessError
-from .runner import RECORD_MODES, CaseResult, RunOptions, execute, plan_case, rerecord_command
+from .runner import RECORD_MODES, CaseResult, RunOptions, execute, plan, rerecord_command
 from .suite import looks_like_suite, load_suite
 
 
@@ -66,11 +66,14 @@ class CaseItem(pytest.Item):
         return "all" if mode == "rewrite" else mode
 
     def runtest(self) -> None:
-        planned = plan_case(self.case, base_url=self.config.getoption("--harness-base-url"),
-                            check_limits=self._mode() != "none")
+        config = Path("harness.yaml") if Path("harness.yaml").is_file() else None
+        planned, errors = plan([self.case], base_url=self.config.getoption("--harness-base-url"),
+                               check_limits=self._mode() != "none", config=config)
+        if errors:
+            raise errors[0]
         options = RunOptions(record_mode=self._mode(), concurrency=1,
                              base_url=self.config.getoption("--harness-base-url"))
-        result = execute([planned], options)[0]
+        result = execute(planned, options)[0]
         self.user_properties.append(("harness_status", result.status))
         if result.status in ("passed", "skipped"):
             return

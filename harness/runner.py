@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -19,7 +19,7 @@ from .budget import Budget, estimate
 from .cassettes import Interaction
 from .checks.auto import auto_specs
 from .checks.registry import BoundCheck, CheckContext, NeedsRecording, Verdict, bind
-from .diff import Change
+from .diff import Change, DiffOptions, answer_diff
 from .limiter import AdaptiveLimiter
 from .errors import EXIT_CASSETTE, EXIT_FAILED, EXIT_OK, EXIT_USER_ERROR, HarnessError, UserError
 from .output import Output
@@ -56,6 +56,7 @@ class PlannedCase:
     request: Request
     checks: tuple[BoundCheck, ...]
     prices: PriceTable = field(default_factory=PriceTable)
+    diff: DiffOptions = field(default_factory=DiffOptions)
 
 
 @dataclass
@@ -119,14 +120,17 @@ def plan(cases: list[Case], *, base_url: str | None = None, check_limits: bool =
     """
     planned, errors = [], []
     tables: dict[Path, PriceTable] = {}
+    diffs: dict[Path, DiffOptions] = {}
     bound: dict[int, tuple[CheckSpec, BoundCheck]] = {}
     for case in cases:
         try:
             if case.suite_path not in tables:
                 tables[case.suite_path] = PriceTable.from_sources(
                     config_file=config, suite_overrides=case.pricing, suite_file=case.suite_path)
-            planned.append(plan_case(case, base_url=base_url, check_limits=check_limits,
-                                     prices=tables[case.suite_path], bound=bound))
+                diffs[case.suite_path] = DiffOptions.from_mapping(case.diff, file=case.suite_path)
+            item = plan_case(case, base_url=base_url, check_limits=check_limits,
+                             prices=tables[case.suite_path], bound=bound)
+            planned.append(replace(item, diff=diffs[case.suite_path]))
         except HarnessError as exc:
             errors.append(exc)
     return planned, errors
@@ -268,8 +272,9 @@ def _finish(item: PlannedCase, main: Interaction, stored: list[Interaction] | No
     if recorded or judge.recorded:
         cassettes.save(item.case.cassette_path, item.case.node_id, [main, *judge.used],
                        secrets=secrets, rerecord=rerecord_command([item.case], "all"))
+    change = answer_diff(baseline, output, item.diff) if baseline is not None else None
     return CaseResult(item, _status_from(verdicts, item.case.threshold), verdicts, output,
-                      recorded=recorded, baseline=baseline, cost_usd=cost)
+                      recorded=recorded, baseline=baseline, cost_usd=cost, change=change)
 
 
 def _execute_batch(planned: list[PlannedCase], indexes: list[int], options: RunOptions,

@@ -97,6 +97,7 @@ class Case:
     description: str = ""
     threshold: float | None = None
     pricing: dict[str, Any] | None = None  # the suite's price overrides, as written (with lines)
+    diff: dict[str, Any] | None = None  # how answers are compared with their baseline
 
     @property
     def node_id(self) -> str:
@@ -318,6 +319,7 @@ def load_suite(path: Path) -> Suite:
                         description=raw.get("description", ""),
                         threshold=settings.get("threshold"),
                         pricing=doc.get("pricing"),
+                        diff=doc.get("diff"),
                     ))
     options = {k: doc[k] for k in doc
                if k not in _INHERITED and k not in ("cases", "checks", "vars", "matrix", "pricing")}

@@ -16,7 +16,7 @@ from .common import (STATUS_LABEL, STATUS_ORDER, answer_text, cost, cost_delta, 
 from .html_assets import CSS, JS, csp
 from .records import CaseRecord, Comparison, RunRecord, Totals, totals
 
-MAX_OPEN = 40  # cases shown expanded on load (changed and regressed first)
+MAX_OPEN = 40  # cases shown expanded on load: regressions, then changed, then other failures
 
 
 def e(value: object) -> str:
@@ -40,7 +40,7 @@ def chart(run: RunRecord, base: RunRecord | None = None) -> str:
         return ""
     base_rows = {label: totals(cases) for label, cases in base.groups()} if base else {}
     label_w, bar_w, gap, row_h = 230, 240, 70, 34 if base else 26
-    width = label_w + 2 * bar_w + gap + 150
+    width = label_w + 2 * bar_w + gap + 210
     height = 36 + row_h * len(rows) + 10
     stats = [(label, totals(cases)) for label, cases in rows]
     max_cost = max([t.cost_usd for _, t in stats] + [t.cost_usd for t in base_rows.values()] + [1e-12])
@@ -123,7 +123,8 @@ def _case(case: CaseRecord, *, status: str, base_label: str, head_label: str, op
     if case.changed and case.baseline is not None:
         change = case.change
         assert change is not None
-        parts.append(f'<p class="change-summary">{e(change.summary)} · similarity {change.similarity:.0%}</p>')
+        similar = "" if "similarity" in change.summary else f" · similarity {change.similarity:.0%}"
+        parts.append(f'<p class="change-summary">{e(change.summary)}{similar}</p>')
         left, right = _highlighted(answer_text(case.baseline), new_text)
         was = f" · {e(case.baseline_status)}" if case.baseline_status else ""
         parts.append('<div class="sxs">'
@@ -212,7 +213,7 @@ def render(run: RunRecord, comparison: Comparison | None = None) -> str:
     body.append(_filters(statuses, sum(c.changed for c in cases), sum(c.regressed for c in cases)))
     opened = 0
     for c in cases:
-        open_ = (c.changed or c.regressed) and opened < MAX_OPEN
+        open_ = (c.changed or c.failing) and opened < MAX_OPEN
         opened += open_
         body.append(_case(c, status=c.status, base_label=base_label, head_label=head_label, open_=open_))
     body.extend(_case(c, status="removed", base_label=base_label, head_label=head_label, open_=False)

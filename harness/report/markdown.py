@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 
-from .common import STATUS_LABEL, cost, cost_delta, counts_line, rate, reasons, total_cost, trim
+from .common import cost, cost_delta, counts_line, rate, reasons, total_cost, trim
 from .records import CaseRecord, Comparison, RunRecord
 
 MAX_CHARS = 60_000  # a GitHub comment holds 65,536
@@ -49,7 +49,7 @@ def _table(header: list[str], rows: list[list[str]], more: int = 0) -> list[str]
 
 
 def _status(case: CaseRecord) -> str:
-    return STATUS_LABEL.get(case.status, case.status.upper())
+    return f"**{case.status}**" if case.failing else case.status
 
 
 def _why(case: CaseRecord) -> str:
@@ -71,9 +71,10 @@ def _details(case: CaseRecord) -> list[str]:
     diff = change.text_diff.splitlines()
     if len(diff) > MAX_DIFF_LINES:
         diff = diff[:MAX_DIFF_LINES] + [f"... ({len(diff) - MAX_DIFF_LINES} more lines in the HTML report)"]
-    verdict = f"{html.escape(case.baseline_status)} → {_status(case)}" if case.baseline_status else _status(case)
-    summary = (f"<code>{html.escape(case.key)}</code> · {verdict} · "
-               f"{html.escape(trim(change.summary, 200))}")
+    now = f"<b>{case.status}</b>" if case.failing else case.status
+    verdict = f"{html.escape(case.baseline_status)} → {now}" if case.baseline_status else now
+    summary = (f"<code>{html.escape(case.key, quote=False)}</code> · {verdict} · "
+               f"{html.escape(trim(change.summary, 200), quote=False)}")
     return ["<details>", f"<summary>{summary}</summary>", "", _fence("\n".join(diff) or "(no text diff)", "diff"),
             "", "</details>", ""]
 

@@ -1,10 +1,13 @@
-"""The terminal report: a table per suite, then what failed and why, then one summary line.
+"""The terminal report: a table per suite, then what failed and why, then one summary line;
+for ``harness diff``, the comparison's view.
 
-rich decides colour by itself (none when stdout is not a terminal, or NO_COLOR is set).
+rich writes no escape codes when stdout is not a terminal. NO_COLOR alone would only drop the
+colours and keep bold and dim, so ``make_console`` turns styling off entirely when it is set.
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter, defaultdict
 from typing import Iterable
 
@@ -12,7 +15,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ..pricing import PriceTable
 from ..runner import CaseResult, rerecord_command
+from .common import cost, cost_delta, counts_line, rate, reasons, total_cost
+from .records import CaseRecord, Comparison, Gate
 
 _STYLE = {"passed": "green", "failed": "red", "error": "red", "stale": "yellow",
           "missing": "yellow", "skipped": "dim"}
@@ -25,6 +31,21 @@ def _checks_cell(result: CaseResult) -> str:
         return "-"
     ok = sum(v.passed for v in result.verdicts)
     return f"{ok}/{len(result.verdicts)}"
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console with no styling at all when NO_COLOR is set (https://no-color.org)."""
+    plain = bool(os.environ.get("NO_COLOR"))
+    return Console(stderr=stderr, highlight=False, color_system=None if plain else "auto",
+                   no_color=plain or None)
+
+
+def _cost(result: CaseResult) -> float | None:
+    if result.cost_usd is not None:
+        return result.cost_usd
+    out = result.output
+    prices = getattr(result.planned, "prices", None) or PriceTable()
+    return prices.cost(result.case.model, out.usage) if out is not None and out.usage else None
 
 
 def _latency(result: CaseResult) -> str:
@@ -45,13 +66,15 @@ def print_table(console: Console, results: list[CaseResult], *, max_rows: int = 
         table.add_column("model")
         table.add_column("checks", justify="right")
         table.add_column("tokens", justify="right")
+        table.add_column("cost", justify="right")
         table.add_column("latency", justify="right")
         shown = rows if len(rows) <= max_rows else [r for r in rows if r.status != "passed"][:max_rows]
         for r in shown:
             usage = r.output.usage if r.output else None
             table.add_row(f"[{_STYLE[r.status]}]{_LABEL[r.status]}[/]", escape(r.case.id),
                           escape(r.case.model), _checks_cell(r),
-                          str(usage.total_tokens) if usage else "-", _latency(r))
+                          str(usage.total_tokens) if usage else "-",
+                          cost(_cost(r)) if r.output is not None else "-", _latency(r))
         console.print(table)
         if len(shown) < len(rows):
             console.print(f"  ({len(rows) - len(shown)} passing cases not listed)")
@@ -84,13 +107,118 @@ def print_problems(console: Console, results: list[CaseResult], mode: str) -> No
             console.print(f"[yellow]?[/] {escape(r.case.node_id)}: {escape(r.message)}")
         console.print(f"  Record them: {escape(rerecord_command([r.case for r in missing], 'once'))}",
                       soft_wrap=True)
+    print_skipped(console, results)
+
+
+def print_skipped(console: Console, results: list[CaseResult], *, limit: int = 10) -> None:
+    """Why cases were skipped, one line per distinct reason (a budget can skip hundreds)."""
+    reasons: Counter[str] = Counter(r.message or "skipped" for r in results if r.status == "skipped")
+    if not reasons:
+        return
+    console.print("\n[bold]Skipped[/]")
+    for reason, n in reasons.most_common(limit):
+        console.print(f"  [dim]-[/] {n} case(s): {escape(reason)}", soft_wrap=True)
+    if len(reasons) > limit:
+        console.print(f"  ... and {len(reasons) - limit} more reasons")
 
 
 def summary_line(results: Iterable[CaseResult], elapsed: float) -> str:
+    results = list(results)
     counts = Counter(r.status for r in results)
     parts = [f"{counts[s]} {s}" for s in ("passed", "failed", "error", "stale", "missing", "skipped")
              if counts[s]]
     recorded = sum(1 for r in results if r.recorded)
     if recorded:
         parts.append(f"{recorded} recorded")
-    return ", ".join(parts or ["no cases"]) + f" in {elapsed:.2f}s"
+    line = ", ".join(parts or ["no cases"]) + f" in {elapsed:.2f}s"
+    ran = len(results) - counts["skipped"]
+    if ran:
+        line += f" · pass rate {counts['passed'] / ran:.1%}"
+    costs = [_cost(r) for r in results if r.output is not None and r.output.error is None]
+    if costs:
+        known = sum(c for c in costs if c is not None)
+        unknown = sum(c is None for c in costs)
+        line += f" · cost {cost(known)}" + (f" (+{unknown} unpriced)" if unknown else "")
+    return line
+
+
+def print_changes(console: Console, results: list[CaseResult], *, max_lines: int = 20) -> None:
+    """Re-recorded answers that differ from what their cassette held, with a short diff."""
+    changed = [r for r in results if r.change is not None and r.change.changed]
+    if not changed:
+        return
+    console.print(f"\n[bold cyan]Changed answers[/] ({len(changed)} re-recorded case(s) answer differently)")
+    for r in changed:
+        assert r.change is not None
+        console.print(f"[cyan]Δ[/] {escape(r.case.node_id)}: {escape(r.change.summary)}", soft_wrap=True)
+        _print_diff(console, r.change.text_diff, max_lines)
+
+
+def _print_diff(console: Console, diff: str, max_lines: int) -> None:
+    lines = diff.splitlines()
+    for line in lines[:max_lines]:
+        style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
+        console.print(f"    [{style}]{escape(line)}[/]", soft_wrap=True, highlight=False)
+    if len(lines) > max_lines:
+        console.print(f"    ... ({len(lines) - max_lines} more lines)")
+
+
+def print_gates(console: Console, gates: Iterable[Gate]) -> None:
+    for g in gates:
+        console.print(("[green]gate met:[/] " if g.met else "[red]gate failed:[/] ") + escape(g.text),
+                      soft_wrap=True)
+
+
+def _rows(console: Console, title: str, cases: list[CaseRecord], style: str, *, limit: int = 50,
+          with_reasons: bool = True) -> None:
+    if not cases:
+        return
+    console.print(f"\n[bold {style}]{escape(title)}[/] ({len(cases)})")
+    for c in cases[:limit]:
+        was = c.baseline_status or ("new" if c.new else "?")
+        console.print(f"  [{style}]•[/] {escape(c.key)} [dim]{escape(c.model)}[/] {escape(was)} → {escape(c.status)}",
+                      soft_wrap=True)
+        for line in reasons(c)[:5] if with_reasons else ():
+            console.print(f"      {escape(line)}", soft_wrap=True)
+        if c.rerecord:
+            console.print(f"      record again: {escape(c.rerecord)}", soft_wrap=True)
+    if len(cases) > limit:
+        console.print(f"  ... and {len(cases) - limit} more")
+
+
+def print_comparison(console: Console, cmp: Comparison, *, max_diff_lines: int = 20) -> None:
+    """``harness diff``: regressions first, then fixes, changed answers, added and removed, totals."""
+    base, head = cmp.base_totals, cmp.head_totals
+    console.print(f"[bold]harness diff[/] {escape(cmp.base_label)} → {escape(cmp.head_label)}")
+    for note in cmp.notes:
+        console.print(f"  [yellow]note:[/] {escape(note)}", soft_wrap=True)
+    _rows(console, "Regressions (newly failing)", cmp.regressed, "red")
+    _rows(console, "Fixed (newly passing)", cmp.fixed, "green", with_reasons=False)
+    _rows(console, "Other status changes", cmp.status_changed, "yellow")
+    if cmp.changed:
+        console.print(f"\n[bold cyan]Changed answers[/] ({len(cmp.changed)})")
+        for c in cmp.changed[:50]:
+            assert c.change is not None
+            console.print(f"[cyan]Δ[/] {escape(c.key)}: {escape(c.change.summary)}", soft_wrap=True)
+            _print_diff(console, c.change.text_diff, max_diff_lines)
+        if len(cmp.changed) > 50:
+            console.print(f"  ... and {len(cmp.changed) - 50} more")
+    _rows(console, "Added", cmp.added, "blue", with_reasons=False)
+    if cmp.removed:
+        console.print(f"\n[bold magenta]Removed[/] ({len(cmp.removed)})")
+        for c in cmp.removed[:50]:
+            console.print(f"  [magenta]•[/] {escape(c.key)} [dim]{escape(c.model)}[/] (was {escape(c.status)})")
+    table = Table(title="Totals", title_justify="left", show_edge=False, pad_edge=False)
+    for col in ("", cmp.base_label, cmp.head_label, "Δ"):
+        table.add_column(escape(col), justify="right" if col else "left")
+    table.add_row("cases", str(base.cases), str(head.cases), f"{head.cases - base.cases:+d}")
+    table.add_row("results", escape(counts_line(base)), escape(counts_line(head)), "")
+    table.add_row("pass rate", rate(base.pass_rate), rate(head.pass_rate),
+                  f"{(head.pass_rate or 0) - (base.pass_rate or 0):+.1%}")
+    table.add_row("cost", escape(total_cost(base)), escape(total_cost(head)),
+                  escape(cost_delta(head.cost_usd - base.cost_usd)))
+    table.add_row("tokens", f"{base.tokens:,}", f"{head.tokens:,}", f"{head.tokens - base.tokens:+,}")
+    console.print()
+    console.print(table)
+    console.print(f"{len(cmp.regressed)} regressed, {len(cmp.fixed)} fixed, {len(cmp.changed)} changed, "
+                  f"{len(cmp.added)} added, {len(cmp.removed)} removed", highlight=False)

@@ -1,0 +1,168 @@
+"""The JSON report: one versioned file per run (``harness.run/1``) or per diff (``harness.diff/1``).
+
+It is the only report that is also read back (``harness diff OLD.json NEW.json``, and the base
+side of ``harness diff --base``), so it keeps each answer in full, and reading it rebuilds the same
+records the run produced. The format is documented in docs/report-json.md; a change that breaks a
+reader bumps the number after the slash.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..diff import change_from_json, change_to_json
+from ..errors import UserError
+from ..output import Output, ToolCall, Usage
+from .records import CaseRecord, CheckRecord, Comparison, Gate, RunRecord, SuiteRecord, Totals
+
+RUN_SCHEMA = "harness.run/1"
+DIFF_SCHEMA = "harness.diff/1"
+
+
+def _usage(usage: Usage | None) -> dict[str, int] | None:
+    if usage is None:
+        return None
+    return {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.total_tokens, "cached_tokens": usage.cached_tokens,
+            "reasoning_tokens": usage.reasoning_tokens}
+
+
+def _answer(output: Output) -> dict[str, Any]:
+    return {"content": output.content,
+            "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.raw_arguments} for c in output.tool_calls],
+            "finish_reason": output.finish_reason, "model": output.model, "http_status": output.status,
+            "error": output.error, "ttft_ms": output.ttft_ms, "streamed": output.streamed}
+
+
+def _totals(t: Totals) -> dict[str, Any]:
+    return {"cases": t.cases, "counts": t.counts,
+            "pass_rate": None if t.pass_rate is None else round(t.pass_rate, 6),
+            "cost_usd": round(t.cost_usd, 8), "cost_unknown": t.cost_unknown, "tokens": t.tokens}
+
+
+def case_document(c: CaseRecord) -> dict[str, Any]:
+    out = c.answer
+    doc: dict[str, Any] = {
+        "suite": c.suite, "suite_path": c.suite_path, "id": c.id, "node_id": c.node_id,
+        "sample": c.sample, "model": c.model, "status": c.status, "description": c.description,
+        "message": c.message, "detail": c.detail, "recorded": c.recorded, "new": c.new,
+        "rerecord": c.rerecord,
+        "checks": [{"name": v.name, "passed": v.passed, "reason": v.reason, "score": v.score,
+                    "weight": v.weight, "error": v.error} for v in c.checks],
+        "usage": _usage(out.usage) if out else None,
+        "cost_usd": c.cost_usd,
+        "latency_ms": out.latency_ms if out else None,
+        "answer": _answer(out) if out else None,
+        "baseline": None,
+        "change": change_to_json(c.change) if c.change else None,
+    }
+    if c.baseline is not None or c.baseline_status is not None:
+        base = c.baseline
+        doc["baseline"] = {"status": c.baseline_status, "cost_usd": c.baseline_cost_usd,
+                           "usage": _usage(base.usage) if base else None,
+                           "latency_ms": base.latency_ms if base else None,
+                           "answer": _answer(base) if base else None}
+    return doc
+
+
+def run_document(run: RunRecord) -> dict[str, Any]:
+    summary = _totals(run.totals)
+    summary["gates"] = [{"name": g.name, "met": g.met, "text": g.text} for g in run.gates]
+    summary["changed"] = sum(c.changed for c in run.cases)
+    summary["regressed"] = sum(c.regressed for c in run.cases)
+    return {
+        "schema": RUN_SCHEMA, "harness_version": run.harness_version, "created": run.created,
+        "label": run.label, "record_mode": run.record_mode, "elapsed_s": run.elapsed_s,
+        "suites": [{"name": s.name, "path": s.path, "models": list(s.models), "options": s.options}
+                   for s in run.suites],
+        "summary": summary,
+        "cases": [case_document(c) for c in run.cases],
+    }
+
+
+def diff_document(cmp: Comparison) -> dict[str, Any]:
+    base, head = cmp.base_totals, cmp.head_totals
+    return {
+        "schema": DIFF_SCHEMA, "base": cmp.base_label, "head": cmp.head_label,
+        "summary": {
+            "base": _totals(base), "head": _totals(head),
+            "delta": {"cost_usd": round(head.cost_usd - base.cost_usd, 8), "tokens": head.tokens - base.tokens},
+            "regressed": [c.key for c in cmp.regressed], "fixed": [c.key for c in cmp.fixed],
+            "changed": [c.key for c in cmp.changed], "added": [c.key for c in cmp.added],
+            "removed": [c.key for c in cmp.removed],
+            "gates": [{"name": g.name, "met": g.met, "text": g.text} for g in cmp.head.gates],
+        },
+        "notes": list(cmp.notes),
+        "run": run_document(cmp.head),
+        "removed": [case_document(c) for c in cmp.removed],
+    }
+
+
+def render(run: RunRecord, comparison: Comparison | None = None) -> str:
+    doc = diff_document(comparison) if comparison is not None else run_document(run)
+    return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+# ---------------------------------------------------------------- reading back
+
+
+def _usage_from(data: Mapping[str, Any] | None) -> Usage | None:
+    return Usage(**{k: int(v) for k, v in data.items() if k in Usage.__dataclass_fields__}) if data else None
+
+
+def _output_from(answer: Mapping[str, Any] | None, usage: Mapping[str, Any] | None,
+                 latency_ms: float | None) -> Output | None:
+    if answer is None:
+        return None
+    calls = tuple(ToolCall(name=str(c.get("name", "")), raw_arguments=str(c.get("arguments") or ""),
+                           id=str(c.get("id", ""))) for c in answer.get("tool_calls") or [])
+    return Output(content=answer.get("content"), tool_calls=calls, finish_reason=answer.get("finish_reason"),
+                  usage=_usage_from(usage), model=answer.get("model"), status=int(answer.get("http_status") or 200),
+                  error=answer.get("error"), latency_ms=latency_ms, ttft_ms=answer.get("ttft_ms"),
+                  streamed=bool(answer.get("streamed")))
+
+
+def case_from(doc: Mapping[str, Any]) -> CaseRecord:
+    base = doc.get("baseline") or {}
+    return CaseRecord(
+        suite=doc["suite"], suite_path=doc["suite_path"], id=doc["id"], model=doc.get("model", ""),
+        status=doc["status"], sample=int(doc.get("sample") or 0), description=doc.get("description", ""),
+        checks=tuple(CheckRecord(v["name"], bool(v["passed"]), v.get("reason", ""), v.get("score"),
+                                 float(v.get("weight", 1.0)), bool(v.get("error"))) for v in doc.get("checks") or []),
+        answer=_output_from(doc.get("answer"), doc.get("usage"), doc.get("latency_ms")),
+        cost_usd=doc.get("cost_usd"), message=doc.get("message", ""), detail=doc.get("detail", ""),
+        recorded=bool(doc.get("recorded")), rerecord=doc.get("rerecord", ""),
+        baseline=_output_from(base.get("answer"), base.get("usage"), base.get("latency_ms")),
+        baseline_status=base.get("status"), baseline_cost_usd=base.get("cost_usd"),
+        change=change_from_json(doc["change"]) if doc.get("change") else None, new=bool(doc.get("new")))
+
+
+def run_from(doc: Mapping[str, Any], *, label: str = "") -> RunRecord:
+    """A RunRecord from a ``harness.run/1`` document, or from the head run of a ``harness.diff/1``."""
+    schema = doc.get("schema") if isinstance(doc, Mapping) else None
+    if schema == DIFF_SCHEMA:
+        return run_from(doc["run"], label=label)
+    if schema != RUN_SCHEMA:
+        raise ValueError(f"not a harness run report (schema {schema!r}, expected {RUN_SCHEMA!r})")
+    gates = tuple(Gate(g["name"], bool(g["met"]), g.get("text", "")) for g in doc["summary"].get("gates") or [])
+    return RunRecord(
+        cases=tuple(case_from(c) for c in doc["cases"]),
+        suites=tuple(SuiteRecord(s["name"], s["path"], tuple(s.get("models") or ()), dict(s.get("options") or {}))
+                     for s in doc.get("suites") or []),
+        label=label or doc.get("label", ""), created=doc.get("created", ""),
+        harness_version=doc.get("harness_version", ""), record_mode=doc.get("record_mode", "none"),
+        elapsed_s=doc.get("elapsed_s"), gates=gates)
+
+
+def load(path: str | Path, *, label: str | None = None) -> RunRecord:
+    """Read a saved report; anything unreadable is a UserError naming the file."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return run_from(doc, label=path.name if label is None else label)
+    except FileNotFoundError:
+        raise UserError("no such report file", file=path) from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UserError(f"unreadable JSON report ({type(exc).__name__}: {exc})", file=path) from None

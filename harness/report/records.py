@@ -1,0 +1,298 @@
+"""The run as every report reads it: flat, typed records, built from CaseResults or read back
+from a saved JSON report.
+
+Reports, gates and ``harness diff`` all work on these records rather than on CaseResults, because
+half of their inputs (``harness diff OLD.json NEW.json``, the base side of ``harness diff --base``)
+exist only as saved reports. One model means one rendering per format for both runs and diffs.
+
+The *baseline* of a case is whatever its answer is compared with: the answer its cassette held
+before this run re-recorded it (``harness run --record-mode all``), or its answer at the base
+(``harness diff``). ``baseline_status`` is that answer's verdict, when it is known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from .. import __version__
+from ..checks.registry import CheckContext, NeedsRecording
+from ..diff import Change
+from ..output import Output
+from ..pricing import PriceTable
+from ..runner import CaseResult, rerecord_command, weighted_score
+from ..suite import Suite
+
+FAILING = ("failed", "error")
+#: Suite keys a report keeps, because gates and diffs read them later from the saved file.
+SUITE_KEYS = ("diff", "min_pass_rate", "max_cost_usd")
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    name: str
+    passed: bool
+    reason: str = ""
+    score: float | None = None
+    weight: float = 1.0
+    error: bool = False
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One pass/fail condition of a run (a suite's min_pass_rate, a cost budget, --fail-on...)."""
+
+    name: str
+    met: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    suite: str
+    suite_path: str
+    id: str
+    model: str
+    status: str
+    sample: int = 0
+    description: str = ""
+    checks: tuple[CheckRecord, ...] = ()
+    answer: Output | None = None
+    cost_usd: float | None = None
+    message: str = ""
+    detail: str = ""
+    recorded: bool = False
+    rerecord: str = ""  # the command that records this case again (shown for stale/missing)
+    baseline: Output | None = None
+    baseline_status: str | None = None
+    baseline_cost_usd: float | None = None
+    change: Change | None = None
+    new: bool = False  # no baseline exists: first recording, or a case added since the base
+
+    @property
+    def node_id(self) -> str:
+        return f"{self.suite_path}::{self.id}"
+
+    @property
+    def key(self) -> str:
+        """Unique within a run: the node id, plus ``#n`` for extra samples."""
+        return self.node_id + (f"#{self.sample}" if self.sample else "")
+
+    @property
+    def tokens(self) -> int | None:
+        usage = self.answer.usage if self.answer else None
+        return usage.total_tokens if usage else None
+
+    @property
+    def baseline_tokens(self) -> int | None:
+        usage = self.baseline.usage if self.baseline else None
+        return usage.total_tokens if usage else None
+
+    @property
+    def latency_ms(self) -> float | None:
+        return self.answer.latency_ms if self.answer else None
+
+    @property
+    def failing(self) -> bool:
+        return self.status in FAILING
+
+    @property
+    def regressed(self) -> bool:
+        """Failing now, though its baseline passed, or had no verdict (new, skipped, stale): only
+        a failure the baseline already had is excused. A replayed case has no baseline: never."""
+        if not self.failing:
+            return False
+        if self.baseline_status is None:
+            return self.new
+        return self.baseline_status not in FAILING
+
+    @property
+    def fixed(self) -> bool:
+        return self.status == "passed" and self.baseline_status in FAILING
+
+    @property
+    def changed(self) -> bool:
+        return self.change is not None and self.change.changed
+
+    @property
+    def failed_checks(self) -> list[CheckRecord]:
+        return [c for c in self.checks if not c.passed]
+
+
+@dataclass(frozen=True)
+class SuiteRecord:
+    name: str
+    path: str
+    models: tuple[str, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Totals:
+    cases: int
+    counts: dict[str, int]
+    pass_rate: float | None  # passed / (cases - skipped); None when nothing ran
+    cost_usd: float
+    cost_unknown: int  # cases that have an answer but no known price
+    tokens: int
+
+
+def totals(cases: Iterable[CaseRecord], *, baseline: bool = False) -> Totals:
+    """Counts, pass rate, cost and tokens; ``baseline=True`` sums the baselines' cost and tokens."""
+    cases = list(cases)
+    counts = {s: 0 for s in ("passed", "failed", "error", "stale", "missing", "skipped")}
+    cost, unknown, tokens = 0.0, 0, 0
+    for c in cases:
+        counts[c.status] = counts.get(c.status, 0) + 1
+        answer, price = (c.baseline, c.baseline_cost_usd) if baseline else (c.answer, c.cost_usd)
+        if answer is None:
+            continue
+        if price is None:
+            unknown += answer.error is None  # an HTTP error costs nothing; an unpriced answer is unknown
+        else:
+            cost += price
+        tokens += answer.usage.total_tokens if answer.usage else 0
+    ran = len(cases) - counts["skipped"]
+    return Totals(len(cases), counts, counts["passed"] / ran if ran else None, cost, unknown, tokens)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    cases: tuple[CaseRecord, ...]
+    suites: tuple[SuiteRecord, ...] = ()
+    label: str = ""  # what was run: "working tree", a git ref, a report's file name
+    created: str = ""
+    harness_version: str = __version__
+    record_mode: str = "none"
+    elapsed_s: float | None = None
+    gates: tuple[Gate, ...] = ()
+
+    @property
+    def totals(self) -> Totals:
+        return totals(self.cases)
+
+    def suite(self, path: str) -> SuiteRecord | None:
+        return next((s for s in self.suites if s.path == path), None)
+
+    def by_suite(self) -> dict[str, list[CaseRecord]]:
+        out: dict[str, list[CaseRecord]] = {}
+        for c in self.cases:
+            out.setdefault(c.suite_path, []).append(c)
+        return out
+
+    def groups(self) -> list[tuple[str, list[CaseRecord]]]:
+        """Per suite, and per suite and model when a suite compares models: the chart's bars."""
+        out: list[tuple[str, list[CaseRecord]]] = []
+        for cases in self.by_suite().values():
+            name = cases[0].suite
+            out.append((name, cases))
+            models = list(dict.fromkeys(c.model for c in cases))
+            if len(models) > 1:
+                out.extend((f"{name} · {m}", [c for c in cases if c.model == m]) for m in models)
+        return out
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``harness diff``: the head run, each case's baseline filled in from the base run."""
+
+    base_label: str
+    head_label: str
+    base: RunRecord
+    head: RunRecord
+    removed: tuple[CaseRecord, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def added(self) -> list[CaseRecord]:
+        return [c for c in self.head.cases if c.new]
+
+    @property
+    def regressed(self) -> list[CaseRecord]:
+        return [c for c in self.head.cases if c.regressed]
+
+    @property
+    def fixed(self) -> list[CaseRecord]:
+        return [c for c in self.head.cases if c.fixed]
+
+    @property
+    def changed(self) -> list[CaseRecord]:
+        return [c for c in self.head.cases if c.changed]
+
+    @property
+    def status_changed(self) -> list[CaseRecord]:
+        """Other verdict moves (e.g. passed -> stale) that are neither regressions nor fixes."""
+        return [c for c in self.head.cases if not c.new and c.baseline_status is not None
+                and c.baseline_status != c.status and not c.regressed and not c.fixed]
+
+    @property
+    def base_totals(self) -> Totals:
+        return self.base.totals
+
+    @property
+    def head_totals(self) -> Totals:
+        return self.head.totals
+
+
+# ---------------------------------------------------------------- from a run
+
+
+def _baseline_status(result: CaseResult) -> str | None:
+    """The re-recorded case's old answer judged by today's checks. Unknown (None) when a check
+    cannot judge it offline, e.g. a judge check whose old exchange is gone."""
+    if result.baseline is None:
+        return None
+    if result.baseline.error:
+        return "error"
+    prices = getattr(result.planned, "prices", None)
+    ctx = CheckContext(result.case, result.planned.request, result.baseline,
+                       {"pricing": prices} if prices is not None else {})
+    try:
+        verdicts = [bound.run(ctx) for bound in result.planned.checks]
+    except (NeedsRecording, Exception):  # noqa: BLE001 - an old answer must not break the report
+        return None
+    if any(v.error for v in verdicts):
+        return None
+    threshold = result.case.threshold
+    if threshold is not None and verdicts:  # the runner's rule: a score threshold, or every check
+        return "passed" if weighted_score(verdicts) >= threshold else "failed"
+    return "passed" if all(v.passed for v in verdicts) else "failed"
+
+
+def _cost(table: PriceTable, model: str, output: Output | None) -> float | None:
+    return table.cost(model, output.usage) if output is not None else None
+
+
+def suite_record(suite: Suite) -> SuiteRecord:
+    models = tuple(dict.fromkeys(c.model for c in suite.cases))
+    options = {k: suite.options[k] for k in SUITE_KEYS if k in suite.options}
+    return SuiteRecord(suite.name, suite.path.as_posix(), models, options)
+
+
+def case_record(result: CaseResult, table: PriceTable | None = None) -> CaseRecord:
+    table = getattr(result.planned, "prices", None) or table or PriceTable()  # the suite's own prices
+    case = result.case
+    cost = result.cost_usd if result.cost_usd is not None else _cost(table, case.model, result.output)
+    rerecord = ""
+    if result.status in ("stale", "missing"):
+        rerecord = rerecord_command([case], "new_episodes" if result.status == "stale" else "once")
+    checks = tuple(CheckRecord(v.name, v.passed, v.reason, v.score, v.weight, v.error) for v in result.verdicts)
+    return CaseRecord(
+        suite=case.suite_name, suite_path=case.suite_path.as_posix(), id=case.id, model=case.model,
+        status=result.status, sample=case.sample, description=case.description, checks=checks,
+        answer=result.output, cost_usd=cost, message=result.message, detail=result.detail,
+        recorded=result.recorded, rerecord=rerecord, baseline=result.baseline,
+        baseline_status=_baseline_status(result),
+        baseline_cost_usd=_cost(table, case.model, result.baseline), change=result.change,
+        new=result.recorded and result.baseline is None)
+
+
+def from_results(results: Iterable[CaseResult], suites: Iterable[Suite], *, label: str = "",
+                 record_mode: str = "none", elapsed_s: float | None = None) -> RunRecord:
+    table = PriceTable()
+    return RunRecord(
+        cases=tuple(case_record(r, table) for r in results),
+        suites=tuple(suite_record(s) for s in suites), label=label,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        record_mode=record_mode, elapsed_s=elapsed_s)
