@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -20,8 +21,7 @@ from rich.markup import escape
 
 from . import __version__
 from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USER_ERROR, HarnessError
-from .runner import (RECORD_MODES, RunOptions, collect, execute, exit_code, plan, select_cases,
-                     suite_gates)
+from .runner import RECORD_MODES, RunOptions, collect, execute, plan, select_cases
 
 
 class _Parser(argparse.ArgumentParser):
@@ -105,13 +105,16 @@ def _stop_on_signals(stop: threading.Event, err: Console) -> Iterator[None]:
 
 
 def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    # Imported here, not at the top: `harness validate` and `--help` should not pay for them.
+    from .gates import evaluate
+    from .report import parse_specs, write_reports
     from .report.ifeval_table import print_ifeval
     from .report.progress import LiveProgress
-    from .report.terminal import print_problems, print_table, summary_line
+    from .report.records import from_results
+    from .report.terminal import print_changes, print_gates, print_problems, print_table, summary_line
 
     if args.concurrency < 1:
         raise HarnessError("--concurrency must be at least 1")
-    from .report import parse_specs, write_reports
     report_specs = parse_specs(args.report)  # a bad --report fails before any request is made
     start = time.perf_counter()
     suites, selected = collect(args.paths)
@@ -139,10 +142,6 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         print_table(out, results)
     print_problems(out, results, args.record_mode)
     print_ifeval(out, results)
-    from dataclasses import replace
-    from .gates import evaluate
-    from .report.records import from_results
-    from .report.terminal import print_changes, print_gates
     print_changes(out, results)
     record = from_results(results, suites, record_mode=args.record_mode,
                           elapsed_s=time.perf_counter() - start)

@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from deepdiff import DeepDiff
-from deepdiff.helper import NotPresent
 
 from .errors import UserError
 from .output import Output
@@ -183,6 +181,10 @@ _REPORT_WORDS = {"values_changed": "changed", "type_changes": "type changed",
 
 def _items(a: Any, b: Any, options: DiffOptions, *, with_exclusions: bool = True) -> list[dict[str, Any]]:
     """deepdiff's findings as plain, JSON-ready dicts: path, change, old, new."""
+    # Imported on first use: deepdiff pulls in numpy (~0.2 s), which a plain replay never needs.
+    from deepdiff import DeepDiff
+    from deepdiff.helper import NotPresent
+
     tree = DeepDiff(a, b, **options.deepdiff_kwargs(with_exclusions=with_exclusions))
     out = []
     for report_type in tree:

@@ -19,18 +19,17 @@ from .budget import Budget, estimate
 from .cassettes import Interaction
 from .checks.auto import auto_specs
 from .checks.registry import BoundCheck, CheckContext, NeedsRecording, Verdict, bind
+from .collect import collect, select_cases  # noqa: F401 - re-exported for the doors
 from .diff import Change, DiffOptions, answer_diff
-from .limiter import AdaptiveLimiter
-from .errors import EXIT_CASSETTE, EXIT_FAILED, EXIT_OK, EXIT_USER_ERROR, HarnessError, UserError
+from .errors import HarnessError, UserError
 from .output import Output
 from .pricing import PriceTable
 from .redact import redact_text, secret_values
 from .render import Renderer
 from .request import Request, build_request
-from .collect import collect, select_cases  # noqa: F401 - re-exported for the doors
-from .suite import Case, CheckSpec, Suite
-from .tokens import check_fits
 from .session import Judge, LazySession, stale_detail
+from .suite import Case, CheckSpec
+from .tokens import check_fits
 from .transport import replay_output
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
@@ -359,41 +358,3 @@ def execute(planned: list[PlannedCase], options: RunOptions,
     finally:
         session.close()
     return [r for r in results if r is not None]
-
-
-def suite_gates(results: list[CaseResult], suites: Iterable[Suite]) -> dict[str, tuple[bool, str]]:
-    """Per suite with a gate: (met, explanation). ``min_pass_rate`` lets a benchmark suite pass
-    while some of its answers fail."""
-    out: dict[str, tuple[bool, str]] = {}
-    for suite in suites:
-        rate_min = suite.options.get("min_pass_rate")
-        if rate_min is None:
-            continue
-        mine = [r for r in results if r.case.suite_path == suite.path and r.status != "skipped"]
-        if not mine:
-            continue
-        passed = sum(r.status == "passed" for r in mine)
-        rate = passed / len(mine)
-        met = rate >= float(rate_min)
-        out[suite.name] = (met, f"{suite.name}: pass rate {rate:.2%} ({passed}/{len(mine)}) "
-                                f"{'meets' if met else 'is below'} min_pass_rate {float(rate_min):.2%}")
-    return out
-
-
-def exit_code(results: list[CaseResult], errors: list[HarnessError],
-              suites: Iterable[Suite] = ()) -> int:
-    """2 user error > 3 missing/stale cassettes > 1 failed (unless the suite's gate is met) > 0."""
-    if errors:
-        return EXIT_USER_ERROR
-    statuses = {r.status for r in results}
-    if statuses & {"stale", "missing"}:
-        return EXIT_CASSETTE
-    gates = suite_gates(results, suites)
-    for r in results:
-        if r.status in ("failed", "error"):
-            gate = gates.get(r.case.suite_name)
-            if gate is None or not gate[0] or r.status == "error":
-                return EXIT_FAILED
-    if any(not met for met, _ in gates.values()):
-        return EXIT_FAILED
-    return EXIT_OK

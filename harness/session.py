@@ -7,6 +7,7 @@ the case's cassette, or records it when the run may record, or reports the case 
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from . import cassettes
 from .cassettes import Interaction
@@ -17,8 +18,12 @@ from .output import Output
 from .request import canonical_form, raw_request
 from .transport import LiveSession, replay_output
 
+if TYPE_CHECKING:  # runner imports this module; the names are for annotations only
+    from .request import Request
+    from .runner import PlannedCase, RunOptions
 
-def stale_detail(new, old: Interaction | None) -> str:
+
+def stale_detail(new: "Request", old: Interaction | None) -> str:
     """A short diff between the recorded request and the one the case sends now."""
     if old is None:
         return ""
