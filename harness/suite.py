@@ -276,9 +276,10 @@ def load_suite(path: Path) -> Suite:
             settings.pop("models", None)
         if "models" in own:
             settings.pop("model", None)
-        if own.keys() & {"messages", "prompt", "system"}:
-            for k in ("messages", "prompt", "system"):
-                settings.pop(k, None)
+        if "messages" in own:
+            # A case's own conversation replaces the suite's conversation, and the suite's final
+            # prompt with it; the suite's system message still comes first.
+            settings.pop("prompt", None)
         settings.update(own)
         lines.update({k: line_of(raw, k) for k in own})
         models = settings.get("models") or ([settings["model"]] if "model" in settings else [])

@@ -172,3 +172,32 @@ def test_streaming_and_tool_calls_replay_the_same(project: Project, fake: FakeOp
     if stream:
         assert "text/event-stream" in text and "data: [DONE]" in text
         assert '"include_usage": true' in text
+
+
+def test_case_prompt_keeps_the_suite_system_message(project: Project) -> None:
+    from harness.render import Renderer
+    from harness.request import build_request
+    from harness.suite import load_suite
+
+    path = project.suite("s.yaml", """
+        model: gpt-4o
+        system: Be brief.
+        messages:
+          - {role: user, content: earlier question}
+          - {role: assistant, content: earlier answer}
+        prompt: suite question
+        cases:
+          - id: own-prompt
+            prompt: case question
+          - id: own-messages
+            messages:
+              - {role: user, content: only this}
+          - id: own-system
+            system: Be verbose.
+    """)
+    bodies = {c.id: build_request(c, Renderer(c.suite_path)).body["messages"] for c in load_suite(path).cases}
+    assert [m["content"] for m in bodies["own-prompt"]] == ["Be brief.", "earlier question", "earlier answer",
+                                                           "case question"]
+    assert [m["content"] for m in bodies["own-messages"]] == ["Be brief.", "only this"]
+    assert [m["content"] for m in bodies["own-system"]] == ["Be verbose.", "earlier question", "earlier answer",
+                                                           "suite question"]
