@@ -11,10 +11,11 @@ the file untouched.
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -23,6 +24,7 @@ import yaml
 
 from . import __version__
 from .errors import UserError
+from .parse_cache import CACHE
 from .request import canonical_form, request_key
 
 _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -265,12 +267,25 @@ def from_document(text: str, path: Path) -> list[Interaction]:
 
 
 def load(path: Path) -> list[Interaction] | None:
-    """The case's interactions, or None when it has no cassette."""
+    """The case's interactions, or None when it has no cassette (parsed YAML is cached)."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    cached = CACHE.get(path, stat)
+    if cached is not None:
+        return [Interaction(**fields) for fields in cached]
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
-    return from_document(text, path)
+    interactions = from_document(text, path)
+    CACHE.put(path, stat, [dict(vars(it)) for it in interactions])
+    return interactions
+
+
+def flush_cache() -> None:
+    CACHE.flush()
 
 
 def find(interactions: list[Interaction], key: str, role: str | None = None) -> Interaction | None:
@@ -293,9 +308,38 @@ def save(path: Path, case_label: str, interactions: list[Interaction], *, secret
         return False
     text = scrub(to_document(case_label, clean, rerecord), secrets)
     atomic_write(path, text)
-    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        leftover.unlink(missing_ok=True)  # from a process killed mid-write (SIGKILL)
+    _sweep_leftovers(path.parent)
     return True
+
+
+_swept: set[Path] = set()
+_swept_lock = threading.Lock()
+LEFTOVER_AGE_S = 120.0
+
+
+def _sweep_leftovers(folder: Path) -> None:
+    """Remove temp files a killed process (SIGKILL) left behind, once per folder per process.
+
+    Only files older than two minutes go: a younger one may be another process's write in
+    progress (xdist workers share the folder). Once per folder, because listing a folder of
+    10,000 cassettes after every save would make recording quadratic.
+    """
+    with _swept_lock:
+        if folder in _swept:
+            return
+        _swept.add(folder)
+    cutoff = time.time() - LEFTOVER_AGE_S
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+            try:
+                if entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
 
 
 def atomic_write(path: Path, text: str) -> None:

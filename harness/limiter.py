@@ -55,4 +55,6 @@ class AdaptiveLimiter:
                     self.cuts += 1
             elif success:
                 self.limit = min(float(self.ceiling), self.limit + 1.0)
-            self._cond.notify_all()
+            # One slot came free (and the limit grew by at most one): wake two waiters, not all
+            # thirty-odd, which would only fight for the GIL and go back to sleep.
+            self._cond.notify(2)

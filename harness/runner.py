@@ -332,6 +332,7 @@ def execute(planned: list[PlannedCase], options: RunOptions,
                                   services, notify or (lambda _m: None))
         finally:
             session.close()
+            cassettes.flush_cache()
         for index in sorted(done):
             if progress:
                 progress(done[index])
@@ -357,4 +358,5 @@ def execute(planned: list[PlannedCase], options: RunOptions,
                         progress(results[index])
     finally:
         session.close()
+        cassettes.flush_cache()
     return [r for r in results if r is not None]

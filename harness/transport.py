@@ -132,12 +132,16 @@ class LiveSession:
         self.stop = stop or threading.Event()
         self.backoff = backoff
         self.backoff_max = backoff_max
-        self.pool = httpx2.HTTPTransport(limits=httpx2.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections))
         self.retries = 0
+        self._local = threading.local()
+        self._pools: list[httpx2.HTTPTransport] = []
+        self._pools_lock = threading.Lock()
 
     def close(self) -> None:
-        self.pool.close()
+        with self._pools_lock:
+            pools, self._pools = self._pools, []
+        for pool in pools:
+            pool.close()
 
     def _client(self, endpoint: Endpoint, capture: _CaptureTransport) -> Any:
         import openai  # imported lazily: replay-only runs never pay for it
@@ -166,24 +170,35 @@ class LiveSession:
         """One try through the SDK: the exchange it made, or why it made none."""
         import openai
 
-        capture = _CaptureTransport(self.pool)
-        client = self._client(request.endpoint, capture)
+        client, capture = self._thread_client(request.endpoint)
+        capture.captured.clear()
         body = request.body
         kwargs = {k: v for k, v in body.items() if k in _SDK_PARAMS}
         extra = {k: v for k, v in body.items() if k not in _SDK_PARAMS}
         failure = None
         try:
-            result = client.chat.completions.create(**kwargs, extra_body=extra or None)
-            if body.get("stream"):
-                for _ in result:  # drain: the capture transport already holds every byte
-                    pass
+            # with_raw_response: harness parses the captured bytes itself (output.py), so the
+            # SDK's pydantic parse of every answer would be CPU spent twice, behind the GIL.
+            client.chat.completions.with_raw_response.create(**kwargs, extra_body=extra or None)
         except openai.APIStatusError:
             pass  # the captured exchange carries the status and the error body
         except openai.APIError as exc:  # connection errors, timeouts, a broken stream
             failure = f"{type(exc).__name__}: {exc}"
-        finally:
-            client.close()
         return (capture.captured[-1] if capture.captured else None), failure
+
+    def _thread_client(self, endpoint: Endpoint) -> tuple[Any, _CaptureTransport]:
+        """One SDK client per worker thread and endpoint: building one per request costs more CPU
+        than the request itself, and a capture transport must never be shared by two threads."""
+        cache: dict[Endpoint, tuple[Any, _CaptureTransport]] = self._local.__dict__.setdefault("clients", {})
+        if endpoint not in cache:
+            # A small pool per thread, not one shared pool: with 32+ threads the shared pool's
+            # lock became the bottleneck (half of all samples waited on it).
+            pool = httpx2.HTTPTransport(limits=httpx2.Limits(max_connections=2, max_keepalive_connections=2))
+            with self._pools_lock:
+                self._pools.append(pool)
+            capture = _CaptureTransport(pool)
+            cache[endpoint] = (self._client(endpoint, capture), capture)
+        return cache[endpoint]
 
     def _sleep(self, attempt: int, hint: float | None) -> bool:
         """Wait before retry ``attempt``; False when the run is being stopped."""

@@ -146,3 +146,15 @@ def test_unreadable_cassette_is_a_clear_error(project: Project, fake: FakeOpenAI
     result = project.run("run", "suites")
     assert result.code == 1
     assert "unreadable cassette" in result.out and "Traceback" not in result.text
+
+
+def test_parse_cache_notices_a_hand_edited_cassette(project: Project, fake: FakeOpenAI) -> None:
+    project.suite("hello.yaml", SUITE)
+    fake.add_rule(Rule(contains="hello", content="hello Ada"))
+    assert project.record(fake, "suites").code == 0
+    assert project.run("run", "suites").code == 0  # parses, fills .harness/cache
+    assert list((project.root / ".harness" / "cache").glob("*.json"))
+    path = project.cassette_files()[0]
+    path.write_text(path.read_text().replace('"content": "hello Ada"', '"content": "bye Ada"'))
+    result = project.run("run", "suites")
+    assert result.code == 1 and "'hello' not found in 'bye Ada'" in result.out

@@ -45,8 +45,9 @@ def git(root: Path, *args: str) -> str:
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
+    """Every tracked or untracked file, except git's own and harness's parse cache (.harness/)."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and ".git" not in p.parts}
+            if p.is_file() and ".git" not in p.parts and ".harness" not in p.parts}
 
 
 @pytest.fixture

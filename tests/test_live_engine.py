@@ -168,4 +168,5 @@ def test_sigkill_mid_run_leaves_no_partial_cassette(project: Project) -> None:
         assert 10 <= kept < 60
         assert project.record(server, "suites").code == 0
     assert _all_whole(project.root) == 60
-    assert not list((project.root / "cassettes").rglob("*.tmp"))
+    # a write cut by SIGKILL can leave a hidden temp file (swept once it is old); never a cassette
+    assert all(p.name.startswith(".") for p in (project.root / "cassettes").rglob("*.tmp"))

@@ -1,0 +1,95 @@
+"""A JSON cache of parsed cassettes, so a repeated replay skips YAML parsing.
+
+Parsing YAML is most of what a replay costs (about 0.2 ms per cassette with libyaml; JSON is about
+17 times faster). Entries are keyed by the cassette's path, size and modification time, so an
+edited or re-recorded cassette is parsed again. The cache lives in ``.harness/cache/`` of the
+folder harness runs in (keep ``.harness/`` out of git); it is JSON, never pickle, so a cache file
+can at worst hold a wrong answer — as a cassette could — never run code. Set HARNESS_NO_CACHE=1
+to bypass it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+CACHE_DIR = Path(".harness") / "cache"
+_FORMAT = f"harness-parse-cache/1/{__version__}"
+
+
+class ParseCache:
+    """Folder -> {file name: (mtime_ns, size, parsed value)}; loaded lazily, written by flush()."""
+
+    def __init__(self, root: Path = CACHE_DIR) -> None:
+        self.root = root
+        self.enabled = os.environ.get("HARNESS_NO_CACHE", "") in ("", "0")
+        self._folders: dict[Path, dict[str, list[Any]]] = {}
+        self._dirty: set[Path] = set()
+        self._lock = threading.Lock()
+
+    def _file_for(self, folder: Path) -> Path:
+        return self.root / (hashlib.sha1(str(folder).encode()).hexdigest()[:20] + ".json")
+
+    def _entries(self, folder: Path) -> dict[str, list[Any]]:
+        entries = self._folders.get(folder)
+        if entries is None:
+            entries = {}
+            try:
+                data = json.loads(self._file_for(folder).read_text(encoding="utf-8"))
+                if data.get("format") == _FORMAT and data.get("folder") == str(folder):
+                    entries = data["entries"]
+            except (OSError, ValueError, KeyError, AttributeError):
+                pass
+            self._folders[folder] = entries
+        return entries
+
+    def get(self, path: Path, stat: os.stat_result) -> Any | None:
+        if not self.enabled:
+            return None
+        with self._lock:
+            hit = self._entries(_resolved(path.parent)).get(path.name)
+        if hit is not None and hit[0] == stat.st_mtime_ns and hit[1] == stat.st_size:
+            return hit[2]
+        return None
+
+    def put(self, path: Path, stat: os.stat_result, value: Any) -> None:
+        if not self.enabled:
+            return
+        folder = _resolved(path.parent)
+        with self._lock:
+            self._entries(folder)[path.name] = [stat.st_mtime_ns, stat.st_size, value]
+            self._dirty.add(folder)
+
+    def flush(self) -> None:
+        """Write the folders that gained entries; a cache that cannot be written is skipped."""
+        with self._lock:
+            dirty, self._dirty = self._dirty, set()
+            snapshot = {folder: dict(self._folders[folder]) for folder in dirty}
+        for folder, entries in snapshot.items():
+            target = self._file_for(folder)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=".cache.", suffix=".tmp", dir=target.parent)
+                text = json.dumps({"format": _FORMAT, "folder": str(folder), "entries": entries},
+                                  ensure_ascii=False, separators=(",", ":"))
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+                os.replace(tmp, target)
+            except OSError:
+                continue
+
+
+@lru_cache(maxsize=1024)
+def _resolved(folder: Path) -> Path:
+    return folder.resolve()
+
+
+CACHE = ParseCache()
