@@ -257,10 +257,14 @@ class FakeOpenAI:
         if problem:
             return Reply(400, problem)
         model = model or str(body["model"])
-        time.sleep(self.latency)
         with self._lock:
             self._chat_count += 1
             fault = self.fault_every > 0 and self._chat_count % self.fault_every == 0
+        # A rate limiter rejects before any model work, so a 429 comes back at once, as real
+        # gateways send it; other faults (5xx) arrive after the usual latency.
+        if fault and self.fault_status == 429:
+            return self._error(self.fault_status, self.fault_retry_after)
+        time.sleep(self.latency)
         if fault:
             return self._error(self.fault_status, self.fault_retry_after)
         answer, completion = self.complete(body, model)
