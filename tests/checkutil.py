@@ -67,3 +67,17 @@ def bind_check(spec: str | dict[str, Any], **where: Any) -> BoundCheck:
 
 def run_check(spec: str | dict[str, Any], ctx: CheckContext, **where: Any) -> Verdict:
     return bind_check(spec, **where).run(ctx)
+
+
+def passes(spec: Any, ctx: CheckContext) -> Verdict:
+    """Run a check that must pass (and not error); the verdict is returned for more asserts."""
+    verdict = run_check(spec, ctx)
+    assert verdict.passed and not verdict.error, verdict.reason
+    return verdict
+
+
+def fails(spec: Any, ctx: CheckContext) -> Verdict:
+    """Run a check that must fail with a reason (not an error verdict)."""
+    verdict = run_check(spec, ctx)
+    assert not verdict.passed and not verdict.error, verdict.reason
+    return verdict

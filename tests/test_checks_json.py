@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from checkutil import SUITE_FILE, bind_check, make_ctx, run_check
+from checkutil import SUITE_FILE, bind_check, make_ctx, run_check, fails, passes
 
 from harness.checks.json_checks import json_equal, parse_path, resolve_path
 from harness.errors import UserError
@@ -16,15 +16,11 @@ PERSON = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"
 
 
 def ok(spec, answer, **kw):
-    v = run_check(spec, make_ctx(answer, **kw))
-    assert v.passed and not v.error, v.reason
-    return v
+    return passes(spec, make_ctx(answer, **kw))
 
 
 def bad(spec, answer, **kw):
-    v = run_check(spec, make_ctx(answer, **kw))
-    assert not v.passed and not v.error, v.reason
-    return v
+    return fails(spec, make_ctx(answer, **kw))
 
 
 # ---------------------------------------------------------------- is-json

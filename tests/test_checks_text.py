@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from checkutil import SUITE_FILE, bind_check, make_ctx, run_check
+from checkutil import SUITE_FILE, bind_check, make_ctx, run_check, fails, passes
 
 from harness.errors import UserError
 
@@ -14,15 +14,11 @@ HUGE = ("lorem ipsum dolor sit amet. " * 40_000)[:1_000_000] + " NEEDLE"
 
 
 def ok(spec, answer, **kw):
-    v = run_check(spec, make_ctx(answer, **kw))
-    assert v.passed and not v.error, v.reason
-    return v
+    return passes(spec, make_ctx(answer, **kw))
 
 
 def bad(spec, answer, **kw):
-    v = run_check(spec, make_ctx(answer, **kw))
-    assert not v.passed and not v.error, v.reason
-    return v
+    return fails(spec, make_ctx(answer, **kw))
 
 
 # ---------------------------------------------------------------- equals / contains

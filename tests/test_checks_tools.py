@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from checkutil import SUITE_FILE, bind_check, make_body, make_ctx, run_check
+from checkutil import SUITE_FILE, bind_check, make_body, make_ctx, run_check, fails, passes
 
 from harness.checks.auto import auto_specs, closed
 from harness.checks.registry import bind
@@ -27,16 +27,7 @@ def ctx(*calls, answer=None, body=BODY, **kw):
     return make_ctx(answer, body=body, calls=calls, **kw)
 
 
-def ok(spec, c):
-    v = run_check(spec, c)
-    assert v.passed and not v.error, v.reason
-    return v
-
-
-def bad(spec, c):
-    v = run_check(spec, c)
-    assert not v.passed and not v.error, v.reason
-    return v
+ok, bad = passes, fails
 
 
 # ---------------------------------------------------------------- tool-call

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from checkutil import bind_check, make_body, make_ctx, run_check
+from checkutil import bind_check, make_body, make_ctx, run_check, fails, passes
 
 from harness.errors import UserError
 from harness.pricing import PriceTable
@@ -13,16 +13,7 @@ USAGE = {"prompt_tokens": 1000, "completion_tokens": 200, "total_tokens": 1200,
          "completion_tokens_details": {"reasoning_tokens": 50}}
 
 
-def ok(spec, c):
-    v = run_check(spec, c)
-    assert v.passed and not v.error, v.reason
-    return v
-
-
-def bad(spec, c):
-    v = run_check(spec, c)
-    assert not v.passed and not v.error, v.reason
-    return v
+ok, bad = passes, fails
 
 
 def err(spec, c):

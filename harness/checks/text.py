@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
+from .args import bounds
 from .registry import CheckContext, Result, check, trim
 
 
@@ -200,14 +201,6 @@ UNITS: dict[str, Callable[[str], int]] = {
 }
 
 
-def _bound(value: Any, what: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{what} must be a whole number >= 0, got {value!r}")
-    return value
-
-
 def _length(arg: Any) -> dict[str, tuple[int | None, int | None]]:
     if not isinstance(arg, dict) or not arg:
         raise ValueError("expected {chars|words|sentences|lines|paragraphs: {min: N, max: M}}")
@@ -217,12 +210,7 @@ def _length(arg: Any) -> dict[str, tuple[int | None, int | None]]:
     for unit, limits in arg.items():
         if unit not in UNITS:
             raise ValueError(f"unknown unit {unit!r} (use {', '.join(UNITS)})")
-        if not isinstance(limits, dict) or not limits or not set(limits) <= {"min", "max"}:
-            raise ValueError(f"{unit}: expected {{min: N, max: M}} (one or both)")
-        low, high = _bound(limits.get("min"), f"{unit}.min"), _bound(limits.get("max"), f"{unit}.max")
-        if low is not None and high is not None and low > high:
-            raise ValueError(f"{unit}: min {low} is greater than max {high}")
-        out[unit] = (low, high)
+        out[unit] = bounds(limits, unit, whole=True)
     return out
 
 

@@ -10,16 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..pricing import PriceTable
+from .args import bounds, non_negative
 from .registry import CheckContext, CheckError, Result, check
 
 _TOKEN_KINDS = {"prompt": "prompt_tokens", "completion": "completion_tokens", "total": "total_tokens",
                 "cached": "cached_tokens", "reasoning": "reasoning_tokens"}
-
-
-def _number(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ValueError(f"{what} must be a number >= 0, got {value!r}")
-    return value
 
 
 def _tokens_arg(arg: Any) -> dict[str, tuple[float | None, float | None]]:
@@ -29,15 +24,7 @@ def _tokens_arg(arg: Any) -> dict[str, tuple[float | None, float | None]]:
     for kind, limits in arg.items():
         if kind not in _TOKEN_KINDS:
             raise ValueError(f"unknown token kind {kind!r} (use {', '.join(_TOKEN_KINDS)})")
-        if not isinstance(limits, dict):  # a bare number is a maximum
-            limits = {"max": limits}
-        if not limits or not set(limits) <= {"min", "max"}:
-            raise ValueError(f"{kind}: expected {{min: N, max: M}} (one or both), or a number (max)")
-        low = _number(limits["min"], f"{kind}.min") if "min" in limits else None
-        high = _number(limits["max"], f"{kind}.max") if "max" in limits else None
-        if low is not None and high is not None and low > high:
-            raise ValueError(f"{kind}: min {low} is greater than max {high}")
-        out[kind] = (low, high)
+        out[kind] = bounds(limits, kind, bare_max=True)
     return out
 
 
@@ -67,7 +54,7 @@ def _limit(arg: Any, key: str, check_name: str) -> float:
         if set(arg) != {key}:
             raise ValueError(f"{check_name} expects {{{key}: N}} or a bare number")
         arg = arg[key]
-    return _number(arg, key)
+    return non_negative(arg, key)
 
 
 def _model_of(ctx: CheckContext) -> str | None:
