@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import json
 import os
+from http import HTTPStatus
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
+from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
 from . import __version__
 from .errors import UserError
+from .output import parse_response
 from .parse_cache import CACHE
 from .request import canonical_form, request_key
 
@@ -115,8 +118,6 @@ def _readable(interaction: Interaction) -> dict[str, Any]:
             prompt.append({str(msg.get("role")): _readable_content(msg.get("content"))})
     if prompt:
         view["prompt"] = prompt
-    from .output import parse_response  # local: output imports nothing from here
-
     out = parse_response(interaction.status, interaction.response_headers, interaction.response_text)
     if out.error:
         view["error"] = out.error
@@ -226,8 +227,6 @@ def to_document(case_label: str, interactions: list[Interaction], rerecord: str)
 
 
 def _reason(status: int) -> str:
-    from http import HTTPStatus
-
     try:
         return HTTPStatus(status).phrase
     except ValueError:
@@ -245,8 +244,6 @@ def from_document(text: str, path: Path) -> list[Interaction]:
             body = json.loads(raw_body) if isinstance(raw_body, str) and raw_body.strip() else raw_body
             headers = {k.lower(): (v[0] if isinstance(v, list) else v)
                        for k, v in (resp.get("headers") or {}).items()}
-            from urllib.parse import parse_qsl, urlsplit
-
             parts = urlsplit(req["uri"])
             path = meta.get("path") or parts.path
             query = meta.get("query") or dict(parse_qsl(parts.query))
