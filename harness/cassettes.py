@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import os
-from http import HTTPStatus
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import parse_qsl, urlsplit

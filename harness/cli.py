@@ -111,7 +111,13 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from .report.ifeval_table import print_ifeval
     from .report.progress import LiveProgress
     from .report.records import from_results
-    from .report.terminal import print_changes, print_gates, print_problems, print_table, summary_line
+    from .report.terminal import (
+        print_changes,
+        print_gates,
+        print_problems,
+        print_table,
+        summary_line,
+    )
 
     if args.concurrency < 1:
         raise HarnessError("--concurrency must be at least 1")

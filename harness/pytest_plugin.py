@@ -13,8 +13,15 @@ from typing import Any, Iterator
 import pytest
 
 from .errors import HarnessError
-from .runner import RECORD_MODES, CaseResult, RunOptions, execute, plan, rerecord_command
-from .suite import looks_like_suite, load_suite
+from .runner import (
+    RECORD_MODES,
+    CaseResult,
+    RunOptions,
+    execute,
+    plan,
+    rerecord_command,
+)
+from .suite import load_suite, looks_like_suite
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

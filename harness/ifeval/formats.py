@@ -11,7 +11,14 @@ from __future__ import annotations
 import json
 import re
 
-from harness.ifeval.base import AT_LEAST, Kwargs, Verdict, plural, quote, relation_verdict
+from harness.ifeval.base import (
+    AT_LEAST,
+    Kwargs,
+    Verdict,
+    plural,
+    quote,
+    relation_verdict,
+)
 from harness.ifeval.text import snippet
 
 # --------------------------------------------------------------------------

@@ -11,8 +11,18 @@ from __future__ import annotations
 import html
 from typing import Iterable
 
-from .common import (STATUS_LABEL, STATUS_ORDER, answer_text, cost, cost_delta, counts_line, rate, reasons,
-                     total_cost, word_diff)
+from .common import (
+    STATUS_LABEL,
+    STATUS_ORDER,
+    answer_text,
+    cost,
+    cost_delta,
+    counts_line,
+    rate,
+    reasons,
+    total_cost,
+    word_diff,
+)
 from .html_assets import CSS, JS, csp
 from .records import CaseRecord, Comparison, RunRecord, Totals, totals
 

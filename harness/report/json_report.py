@@ -15,7 +15,15 @@ from typing import Any, Mapping
 from ..diff import change_from_json, change_to_json
 from ..errors import UserError
 from ..output import Output, ToolCall, Usage
-from .records import CaseRecord, CheckRecord, Comparison, Gate, RunRecord, SuiteRecord, Totals
+from .records import (
+    CaseRecord,
+    CheckRecord,
+    Comparison,
+    Gate,
+    RunRecord,
+    SuiteRecord,
+    Totals,
+)
 
 RUN_SCHEMA = "harness.run/1"
 DIFF_SCHEMA = "harness.diff/1"

@@ -37,8 +37,16 @@ from types import TracebackType
 from typing import Any
 
 from harness.testing.fake_answers import (
-    Answer, Rule, body_digest, build_completion, default_answer, error_body, last_user_text, rule_answer,
-    stream_chunks, text_answer,
+    Answer,
+    Rule,
+    body_digest,
+    build_completion,
+    default_answer,
+    error_body,
+    last_user_text,
+    rule_answer,
+    stream_chunks,
+    text_answer,
 )
 from harness.testing.fake_batches import BatchStore
 from harness.testing.fake_http import Handler, RecordedRequest, Reply, Server
