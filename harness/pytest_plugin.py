@@ -3,6 +3,10 @@
 It collects with the same loader and runs each item through the same road as the CLI, so -k, --lf,
 -x, --junitxml and pytest-xdist work on prompt cases like on any test. Only YAML files with a
 top-level ``cases:`` key are collected.
+
+A suite with a ``min_pass_rate`` gate (a benchmark) reports its failing cases as xfail, and the
+session fails at the end only if the suite's pass rate is below the gate — the CLI's rule. The
+tally is kept from the test reports, so it also adds up across pytest-xdist workers.
 """
 
 from __future__ import annotations
@@ -33,8 +37,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         pass  # pytest-recording already defines --record-mode with the same meaning; share it
     group.addoption("--harness-base-url", action="store", default=None,
                     help="record against this OpenAI-compatible server")
-    group.addoption("--harness-concurrency", action="store", type=int, default=1,
-                    help="not used per item; kept for symmetry with the CLI")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -51,9 +53,10 @@ class HarnessCaseFailure(Exception):
 class SuiteFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         suite = load_suite(self.path)
+        gate = suite.options.get("min_pass_rate")
         for case in suite.cases:
             name = case.id if case.sample == 0 else f"{case.id}#{case.sample}"
-            yield CaseItem.from_parent(self, name=name, case=case)
+            yield CaseItem.from_parent(self, name=name, case=case, gate=gate)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, HarnessError):
@@ -62,9 +65,10 @@ class SuiteFile(pytest.File):
 
 
 class CaseItem(pytest.Item):
-    def __init__(self, *, case: Any, **kwargs: Any) -> None:
+    def __init__(self, *, case: Any, gate: float | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.case = case
+        self.gate = gate
         if case.skip:
             self.add_marker(pytest.mark.skip(reason=case.skip))
 
@@ -82,8 +86,13 @@ class CaseItem(pytest.Item):
                              base_url=self.config.getoption("--harness-base-url"))
         result = execute(planned, options)[0]
         self.user_properties.append(("harness_status", result.status))
+        if self.gate is not None:
+            self.user_properties.append(("harness_gate", (self.case.suite_name, float(self.gate))))
         if result.status in ("passed", "skipped"):
             return
+        if self.gate is not None and result.status == "failed":
+            pytest.xfail(f"tolerated by the suite's min_pass_rate {float(self.gate):.0%}: "
+                         + _describe(result).replace("\n", " "))
         raise HarnessCaseFailure(_describe(result))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
@@ -110,3 +119,50 @@ def _describe(result: CaseResult) -> str:
     if result.status == "missing":
         lines.append(f"  record: {rerecord_command([result.case], 'once')}")
     return "\n".join(lines)
+
+
+# Gated suites' tallies: suite name -> [min_pass_rate, passed, ran]. Kept by the process that
+# reports (the xdist controller, or the only process), never by xdist workers.
+_TALLY: dict[str, list[Any]] = {}
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _TALLY.clear()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "call":
+        return
+    props = dict(report.user_properties)
+    if "harness_gate" in props:
+        suite, minimum = props["harness_gate"]
+        tally = _TALLY.setdefault(suite, [minimum, 0, 0])
+        tally[1] += props.get("harness_status") == "passed"
+        tally[2] += props.get("harness_status") != "skipped"
+
+
+def _gates() -> list[tuple[bool, str]]:
+    out = []
+    for suite, (minimum, passed, ran) in sorted(_TALLY.items()):
+        if ran:
+            met = passed / ran >= minimum
+            out.append((met, f"{suite}: pass rate {passed / ran:.2%} ({passed}/{ran}) "
+                             f"{'meets' if met else 'is below'} min_pass_rate {minimum:.2%}"))
+    return out
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _is_worker(session.config):
+        return
+    if any(not met for met, _ in _gates()) and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    for met, text in _gates():
+        terminalreporter.write_line(f"harness gate {'met' if met else 'FAILED'}: {text}",
+                                    red=not met, green=met)

@@ -134,3 +134,31 @@ def test_xdist_replays_and_records_without_duplicates(pytester: pytest.Pytester,
     result = pytester.runpytest_subprocess("suites", "-n", "2")
     result.assert_outcomes(passed=12)
     assert os.environ.get("OPENAI_API_KEY") is None
+
+
+GATED = """\
+model: gpt-4o
+min_pass_rate: {rate}
+cases:
+""" + "".join(f"  - id: c{i}\n    prompt: question {i}\n    checks:\n      - contains: '{'question' if i < 3 else 'nope'}'\n"
+              for i in range(4))
+
+
+@pytest.mark.parametrize(("rate", "n"), [(0.7, 1), (0.8, 1), (0.7, 2)])
+def test_min_pass_rate_gate_under_pytest(pytester: pytest.Pytester, fake: FakeOpenAI,
+                                         monkeypatch: pytest.MonkeyPatch, rate: float, n: int) -> None:
+    pytester.makefile(".toml", pyproject="[project]\nname='demo'\n")
+    (pytester.path / "suites").mkdir()
+    (pytester.path / "suites" / "g.yaml").write_text(GATED.format(rate=rate))
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    assert harness_main(["run", "suites", "-q", "--record-mode", "once", "--base-url", fake.base_url]) in (0, 1)
+    monkeypatch.delenv("OPENAI_API_KEY")
+    args = ["suites"] + (["-n", str(n)] if n > 1 else [])
+    result = pytester.runpytest_subprocess(*args)
+    result.assert_outcomes(passed=3, xfailed=1)  # 3 of 4 pass: 75%
+    if rate <= 0.75:
+        assert result.ret == pytest.ExitCode.OK
+        result.stdout.fnmatch_lines(["*harness gate met: g: pass rate 75.00% (3/4) meets min_pass_rate 70.00%*"])
+    else:
+        assert result.ret == pytest.ExitCode.TESTS_FAILED
+        result.stdout.fnmatch_lines(["*harness gate FAILED: g: pass rate 75.00% (3/4) is below*"])
