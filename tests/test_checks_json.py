@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from checkutil import SUITE_FILE, bind_check, make_ctx, run_check, fails, passes
+from checkutil import SUITE_FILE, bind_check, make_ctx, fails, passes
 
 from harness.checks.json_checks import json_equal, parse_path, resolve_path
 from harness.errors import UserError

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from checkutil import SUITE_FILE, bind_check, make_body, make_ctx, run_check, fails, passes
+from checkutil import SUITE_FILE, bind_check, make_body, make_ctx, fails, passes
 
 from harness.checks.auto import auto_specs, closed
 from harness.checks.registry import bind
