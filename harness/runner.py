@@ -70,6 +70,7 @@ class CaseResult:
     baseline: Output | None = None  # the answer the cassette held before this run re-recorded it
     cost_usd: float | None = None  # from the price table; None when the model's price is unknown
     change: "Change | None" = None  # baseline vs new answer, for re-recorded cases
+    baseline_status: str | None = None  # the baseline judged by today's checks; None = unknown
 
     @property
     def case(self) -> Case:
@@ -273,7 +274,28 @@ def _finish(item: PlannedCase, main: Interaction, stored: list[Interaction] | No
                        secrets=secrets, rerecord=rerecord_command([item.case], "all"))
     change = answer_diff(baseline, output, item.diff) if baseline is not None else None
     return CaseResult(item, _status_from(verdicts, item.case.threshold), verdicts, output,
-                      recorded=recorded, baseline=baseline, cost_usd=cost, change=change)
+                      recorded=recorded, baseline=baseline, cost_usd=cost, change=change,
+                      baseline_status=_judge_baseline(item, baseline, stored, session, services))
+
+
+def _judge_baseline(item: PlannedCase, baseline: Output | None, stored: list[Interaction] | None,
+                    session: LazySession, services: dict) -> str | None:
+    """The old answer judged by today's checks, so a re-recording can tell a regression from a
+    failure the baseline already had. Unknown (None) when a check cannot judge it offline."""
+    if baseline is None:
+        return None
+    if baseline.error:
+        return "error"
+    judge = Judge(item, stored, may_record=False, session=session)
+    ctx = CheckContext(item.case, item.request, baseline,
+                       {**services, "judge": judge, "pricing": item.prices})
+    try:
+        verdicts = [bound.run(ctx) for bound in item.checks]
+    except (NeedsRecording, HarnessError):
+        return None
+    if any(v.error for v in verdicts):
+        return None
+    return _status_from(verdicts, item.case.threshold)
 
 
 def _execute_batch(planned: list[PlannedCase], indexes: list[int], options: RunOptions,

@@ -17,11 +17,10 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from .. import __version__
-from ..checks.registry import CheckContext, NeedsRecording
 from ..diff import Change
 from ..output import Output
 from ..pricing import PriceTable
-from ..runner import CaseResult, rerecord_command, weighted_score
+from ..runner import CaseResult, rerecord_command
 from ..suite import Suite
 
 FAILING = ("failed", "error")
@@ -238,28 +237,6 @@ class Comparison:
 # ---------------------------------------------------------------- from a run
 
 
-def _baseline_status(result: CaseResult) -> str | None:
-    """The re-recorded case's old answer judged by today's checks. Unknown (None) when a check
-    cannot judge it offline, e.g. a judge check whose old exchange is gone."""
-    if result.baseline is None:
-        return None
-    if result.baseline.error:
-        return "error"
-    prices = getattr(result.planned, "prices", None)
-    ctx = CheckContext(result.case, result.planned.request, result.baseline,
-                       {"pricing": prices} if prices is not None else {})
-    try:
-        verdicts = [bound.run(ctx) for bound in result.planned.checks]
-    except (NeedsRecording, Exception):  # noqa: BLE001 - an old answer must not break the report
-        return None
-    if any(v.error for v in verdicts):
-        return None
-    threshold = result.case.threshold
-    if threshold is not None and verdicts:  # the runner's rule: a score threshold, or every check
-        return "passed" if weighted_score(verdicts) >= threshold else "failed"
-    return "passed" if all(v.passed for v in verdicts) else "failed"
-
-
 def _cost(table: PriceTable, model: str, output: Output | None) -> float | None:
     return table.cost(model, output.usage) if output is not None else None
 
@@ -283,7 +260,7 @@ def case_record(result: CaseResult, table: PriceTable | None = None) -> CaseReco
         status=result.status, sample=case.sample, description=case.description, checks=checks,
         answer=result.output, cost_usd=cost, message=result.message, detail=result.detail,
         recorded=result.recorded, rerecord=rerecord, baseline=result.baseline,
-        baseline_status=_baseline_status(result),
+        baseline_status=result.baseline_status,
         baseline_cost_usd=_cost(table, case.model, result.baseline), change=result.change,
         new=result.recorded and result.baseline is None)
 
