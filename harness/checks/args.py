@@ -26,3 +26,15 @@ def bounds(limits: Any, what: str, *, whole: bool = False,
     if low is not None and high is not None and low > high:
         raise ValueError(f"{what}: min {low} is greater than max {high}")
     return low, high
+
+
+def named_bounds(arg: Any, names: Any, *, what: str, **kw: bool) -> dict[str, tuple[float | None, float | None]]:
+    """``{name: {min, max}, ...}`` for a fixed set of names (units, token kinds) -> name -> bounds."""
+    if not isinstance(arg, dict) or not arg:
+        raise ValueError(f"expected {{{'|'.join(names)}: {{min: N, max: M}}}}")
+    out = {}
+    for name, limits in arg.items():
+        if name not in names:
+            raise ValueError(f"unknown {what} {name!r} (use {', '.join(names)})")
+        out[name] = bounds(limits, name, **kw)
+    return out

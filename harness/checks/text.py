@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from .args import bounds
+from .args import named_bounds
 from .registry import CheckContext, Result, check, trim
 
 
@@ -202,16 +202,9 @@ UNITS: dict[str, Callable[[str], int]] = {
 
 
 def _length(arg: Any) -> dict[str, tuple[int | None, int | None]]:
-    if not isinstance(arg, dict) or not arg:
-        raise ValueError("expected {chars|words|sentences|lines|paragraphs: {min: N, max: M}}")
-    if set(arg) <= {"min", "max"}:  # bare bounds count characters
+    if isinstance(arg, dict) and arg and set(arg) <= {"min", "max"}:  # bare bounds count characters
         arg = {"chars": arg}
-    out = {}
-    for unit, limits in arg.items():
-        if unit not in UNITS:
-            raise ValueError(f"unknown unit {unit!r} (use {', '.join(UNITS)})")
-        out[unit] = bounds(limits, unit, whole=True)
-    return out
+    return named_bounds(arg, UNITS, what="unit", whole=True)
 
 
 @check("length", validate=_length)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..pricing import PriceTable
-from .args import bounds, non_negative
+from .args import named_bounds, non_negative
 from .registry import CheckContext, CheckError, Result, check
 
 _TOKEN_KINDS = {"prompt": "prompt_tokens", "completion": "completion_tokens", "total": "total_tokens",
@@ -18,14 +18,7 @@ _TOKEN_KINDS = {"prompt": "prompt_tokens", "completion": "completion_tokens", "t
 
 
 def _tokens_arg(arg: Any) -> dict[str, tuple[float | None, float | None]]:
-    if not isinstance(arg, dict) or not arg:
-        raise ValueError("expected {prompt|completion|total|cached|reasoning: {min: N, max: M}}")
-    out = {}
-    for kind, limits in arg.items():
-        if kind not in _TOKEN_KINDS:
-            raise ValueError(f"unknown token kind {kind!r} (use {', '.join(_TOKEN_KINDS)})")
-        out[kind] = bounds(limits, kind, bare_max=True)
-    return out
+    return named_bounds(arg, _TOKEN_KINDS, what="token kind", bare_max=True)
 
 
 @check("tokens", validate=_tokens_arg)
