@@ -9,7 +9,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+import signal
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -60,3 +62,27 @@ def test_record_real_model_then_replay_offline(project: Project, tmp_path: Path)
     assert isinstance(call["get_weather"]["location"], str)
     assert answers["continue-text"]["harness"]["answer"].strip()
     assert "text/event-stream" in answers["streamed"]["response"]["headers"]["content-type"][0]
+
+
+def test_serve_is_ready_only_when_the_model_answers_and_sigterm_stops_the_server(tmp_path: Path) -> None:
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    serve = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "local_model.py"), "serve",
+                              "--port", str(port), "--log", str(log)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = serve.stdout.readline() if serve.stdout else ""  # "serving ..." once a completion came back
+        assert line.startswith("serving gemma-3-270m"), line + (serve.stderr.read() if serve.stderr else "")
+        assert _listening(port)
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(60) == 0
+        assert not _listening(port), "the model server outlived `serve`"
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
