@@ -1,7 +1,7 @@
 """Record cassettes/ifeval/ from GPT-4's published IFEval responses.
 
 Starts the loopback fake server with a prompt -> response map built from
-../shared/ifeval/gpt4_responses.jsonl and runs ``harness run suites/ifeval --record-mode all``
+tests/data/ifeval/gpt4_responses.jsonl and runs ``harness run suites/ifeval --record-mode all``
 against it, so each cassette carries exactly the response GPT-4 gave to that prompt.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 from harness.testing.fake_openai import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "ifeval" / "gpt4_responses.jsonl"
+DATA = ROOT / "tests" / "data" / "ifeval" / "gpt4_responses.jsonl"
 
 
 def main() -> int:

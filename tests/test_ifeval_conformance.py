@@ -6,13 +6,14 @@ reference evaluator replaces a non-letter by a random letter, so its verdicts th
 checker counts the character literally, and both responses have enough of it (4 '#', 10 '!'), so
 both must be followed in both modes.
 
-The data lives outside the repository (shared/ifeval next to it, or $HARNESS_IFEVAL_DATA).
+The data is IFEval's own, byte for byte, in tests/data/ifeval (sources, checksums and license in
+its README).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,25 +21,17 @@ import pytest
 
 from harness.ifeval import explain
 
-DATA = Path(
-    os.environ.get("HARNESS_IFEVAL_DATA")
-    or Path(__file__).resolve().parents[2] / "shared" / "ifeval"
-)
-FILES = (
-    "input_data.jsonl",
-    "gpt4_responses.jsonl",
-    "reference_strict.jsonl",
-    "reference_loose.jsonl",
-)
+DATA = Path(__file__).resolve().parent / "data" / "ifeval"
+#: The published files' sha256 (tests/data/ifeval/README.md): the verdicts are compared with the
+#: reference evaluator's own output, not with a copy that could have drifted.
+FILES = {
+    "input_data.jsonl": "67ffeee0fcb87c317c5b08a2de85557b4a7e96ada6178aa645b4954fe4b53d49",
+    "gpt4_responses.jsonl": "c325955b1f139ceb5d3fdf7828b163a5e13d9a3bdbdec15fe1f9fac9a651bd27",
+    "reference_strict.jsonl": "113c7eeef009e5cc5362bd123ef972dab4242e94519ca804c885a7064637d30d",
+    "reference_loose.jsonl": "2ba0e693a2d3f9d624bcb2b8e8abf77bee388a28153e6e77e95e1315b67e6b1b",
+}
 RANDOM_IN_REFERENCE = {1122, 1129}
 MODES = ("strict", "loose")
-
-if not all((DATA / name).is_file() for name in FILES):
-    pytest.skip(
-        f"IFEval data not found in {DATA} (need {', '.join(FILES)}); "
-        "set HARNESS_IFEVAL_DATA to the folder that holds it",
-        allow_module_level=True,
-    )
 
 
 def _jsonl(name: str) -> list[dict[str, Any]]:
@@ -63,6 +56,11 @@ def ours(data: dict[str, list[dict[str, Any]]]) -> dict[str, dict[int, list[tupl
                 for iid, kwargs in zip(item["instruction_id_list"], item["kwargs"], strict=True)
             ]
     return verdicts
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_data_files_are_the_published_ones(name: str) -> None:
+    assert hashlib.sha256((DATA / name).read_bytes()).hexdigest() == FILES[name]
 
 
 def test_data_files_line_up(data: dict[str, list[dict[str, Any]]]) -> None:
