@@ -21,7 +21,7 @@ from harness.testing.fake_openai import FakeOpenAI
 CANARY = "sk-canary-7f3a9c21d4e8b6a0f5c3e1d9"
 AZURE_CANARY = "azcanary0123456789abcdef0123"
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "ci_strict"]
 
 
 @pytest.fixture
