@@ -167,10 +167,10 @@ def harness_cmd() -> list[str]:
 
 def _generator_stamp() -> str:
     """Generated projects are reused until generate.py or harness's version changes."""
-    from importlib.metadata import version
+    from harness import __version__
 
     digest = hashlib.sha256((BENCH / "generate.py").read_bytes()).hexdigest()[:16]
-    return f"{digest} harness {version('harness')}"
+    return f"{digest} harness {__version__}"
 
 
 def ensure_project(kind: str, n: int) -> Path:
@@ -607,11 +607,11 @@ def _num(value: float | None, fmt: str) -> str:
 
 def machine() -> str:
     """What the numbers were measured on."""
-    from importlib.metadata import version
+    from harness import __version__
 
     node = _node_version()
     return (f"{os.cpu_count()} cores (nproc), {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, harness {version('harness')}, "
+            f"Python {platform.python_version()}, harness {__version__}, "
             f"Node {'.'.join(map(str, node)) if node else 'n/a'} (bench/out), "
             f"promptfoo {promptfoo_version()}; "
             f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}")

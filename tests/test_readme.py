@@ -24,3 +24,32 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     _run, test = _setup_commands()
     ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert ci_lines[-1] == test
+
+
+def _install_lines() -> list[tuple[str, str]]:
+    docs = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    return [(doc.name, line.strip()) for doc in docs for line in doc.read_text().splitlines()
+            if "pip install" in line]
+
+
+def test_every_install_line_names_this_distribution() -> None:
+    """`pip install harness` would install an unrelated package from the index."""
+    lines = _install_lines()
+    assert lines
+    for doc, line in lines:
+        target = re.split(r"[\s`;)&#]+", line.split("pip install", 1)[1].strip())
+        assert target[0] in ("-e", "prompt-harness"), f"{doc}: {line}"
+        if target[0] == "-e":
+            assert target[1].strip("'\"").startswith("."), f"{doc}: {line}"
+
+
+def test_the_distribution_is_prompt_harness_with_the_harness_command() -> None:
+    from importlib.metadata import distribution
+
+    text = (ROOT / "pyproject.toml").read_text()
+    assert re.search(r'^name = "prompt-harness"$', text, re.MULTILINE)
+    entry_points = distribution("prompt-harness").entry_points
+    assert {(e.group, e.name, e.value) for e in entry_points} >= {
+        ("console_scripts", "harness", "harness.cli:entry"),
+        ("pytest11", "harness", "harness.pytest_plugin"),
+    }
