@@ -12,6 +12,7 @@ import html
 import json
 import re
 import urllib.parse
+import xml.etree.ElementTree as ET
 
 import pytest
 import yaml
@@ -112,6 +113,9 @@ def test_an_echoed_key_reaches_no_output(project: Project, path: str) -> None:
     report = json.loads((project.root / "reports" / "record.json").read_text())
     errors = {c["id"]: c["answer"]["error"] for c in report["cases"] if c["id"].startswith("err-")}
     assert len(errors) == len(FORMS) and all("<redacted>" in e for e in errors.values()), errors
+    junit = ET.parse(project.root / "reports" / "record.junit")  # still well-formed XML
+    assert any("Bearer <redacted>" in (e.get("message") or "") for e in junit.iter("error"))
+    assert "Bearer &lt;redacted&gt;" in (project.root / "reports" / "record.html").read_text()
     for form in FORMS:  # the streamed answer is kept, with the key cut out of its events
         sse = yaml.safe_load((project.root / "cassettes" / "echo" / f"sse-{form}.yaml").read_text())
         assert sse["interactions"][0]["harness"]["answer"] == "your key is <redacted> - ok"
