@@ -9,8 +9,9 @@ a server echoes in an error body or an answer, or one embedded in a URL.
 A secret is caught in every form a writer or a server may give it: raw, JSON-escaped (``\\uXXXX``
 per character in any mix and hex case, ``\\/``, surrogate pairs), URL-encoded (``%XX`` per UTF-8
 byte, ``+`` for a space) and HTML/XML-escaped (``&amp;`` ...). The whole match becomes
-``<redacted>``. One alternation regex per character, compiled once per set of secrets, does that
-in a single pass; no library decodes-while-preserving-positions, hence this hand-written one.
+``<redacted>``. Each secret is one regex of per-character alternations, compiled once; text with
+nothing escaped or encoded in it (most text) takes a plain replace instead. No library decodes
+while keeping positions to replace at, hence this hand-written matcher.
 
 Which values are secrets: environment variables with key-like names (and each provider's
 ``api_key_env``), and the values of key-like query parameters of a base URL (``?api-key=...``).
