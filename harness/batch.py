@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from . import cassettes
+from . import cassettes, redact
 from .cassettes import Interaction
 from .errors import UserError
 from .output import Output, parse_response
@@ -56,7 +56,8 @@ def _client(request: Request) -> Any:
         if "api.openai.com" in (endpoint.base_url or ""):
             raise UserError(f"set {endpoint.key_env} to record against the OpenAI API")
         key = "no-key"
-    return openai.OpenAI(api_key=key, base_url=endpoint.base_url, max_retries=2)
+    return openai.OpenAI(api_key=key, base_url=endpoint.base_url, max_retries=2,
+                         default_query=dict(endpoint.default_query) or None)
 
 
 def run_batch(requests: list[Request], *, poll_interval: float, stop: threading.Event,
@@ -68,7 +69,7 @@ def run_batch(requests: list[Request], *, poll_interval: float, stop: threading.
     """
     if not requests:
         return []
-    bases = {(r.endpoint.base_url, r.endpoint.key_env) for r in requests}
+    bases = {(r.endpoint.base_url, r.endpoint.default_query, r.endpoint.key_env) for r in requests}
     if len(bases) > 1:
         raise UserError("--batch needs every pending case to use the same provider and base_url; "
                         "record the suites one provider at a time")
@@ -88,8 +89,8 @@ def run_batch(requests: list[Request], *, poll_interval: float, stop: threading.
         batch = client.batches.create(input_file_id=uploaded.id, endpoint=BATCH_URL,
                                       completion_window="24h")
         batch_id = batch.id
-        cassettes.atomic_write(state_file, json.dumps({"batch_id": batch_id, "input_file_id": uploaded.id,
-                                                       "requests": len(requests)}) + "\n")
+        cassettes.atomic_write(state_file, redact.clean(json.dumps(
+            {"batch_id": batch_id, "input_file_id": uploaded.id, "requests": len(requests)}) + "\n"))
         say(f"submitted batch {batch_id} with {len(requests)} requests")
     last_status = None
     while True:

@@ -5,7 +5,8 @@ per case, made for review: bodies are pretty-printed JSON in literal blocks, and
 carries a ``harness:`` block with the prompt and the answer as multi-line text, so a changed answer
 is a few changed lines in ``git diff``. Only an allow-list of headers is kept, which is how no key,
 cookie, date or request id can reach the file; any known secret value is also scrubbed from every
-string. Writes are atomic (temp file + rename), and a re-recording that got the same answer leaves
+string, in every form it may be written in (redact.py: escaped in a JSON or SSE body, URL-encoded).
+Writes are atomic (temp file + rename), and a re-recording that got the same answer leaves
 the file untouched.
 """
 
@@ -24,7 +25,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
-from . import __version__
+from . import __version__, redact
 from .errors import UserError
 from .output import parse_response
 from .parse_cache import CACHE
@@ -174,30 +175,21 @@ def _pretty_body(text: str, content_type: str) -> str:
     return text
 
 
-def scrub(value: Any, secrets: Iterable[str]) -> Any:
-    """Replace every occurrence of a secret value in every string, recursively."""
-    found = [s for s in secrets if s]
-    if not found:
-        return value
-
-    def walk(v: Any) -> Any:
-        if isinstance(v, str):
-            for s in found:
-                if s in v:
-                    v = v.replace(s, REDACTED)
-            return v
-        if isinstance(v, dict):
-            return {walk(k): walk(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [walk(x) for x in v]
-        return v
-
-    return walk(value)
+def _redactor(secrets: redact.Redactor | Iterable[str]) -> redact.Redactor:
+    """The given secrets plus every secret the process knows (a writer cannot forget one)."""
+    given = secrets if isinstance(secrets, redact.Redactor) else \
+        redact.redactor({s: "secret" for s in secrets if s and len(s) >= 4})
+    return given.plus(redact.current().sources)
 
 
-def scrub_interaction(interaction: Interaction, secrets: Iterable[str]) -> Interaction:
+def scrub(value: Any, secrets: redact.Redactor | Iterable[str]) -> Any:
+    """Replace every secret, in any form (raw, JSON-escaped, URL-encoded), in every string."""
+    return _redactor(secrets).value(value)
+
+
+def scrub_interaction(interaction: Interaction, secrets: redact.Redactor | Iterable[str]) -> Interaction:
     """A copy with every secret value replaced, in the request and in the answer."""
-    return Interaction(**scrub(dict(vars(interaction)), list(secrets)))
+    return Interaction(**scrub(dict(vars(interaction)), secrets))
 
 
 def to_document(case_label: str, interactions: list[Interaction], rerecord: str) -> str:
@@ -292,10 +284,10 @@ def find(interactions: list[Interaction], key: str, role: str | None = None) -> 
     return None
 
 
-def save(path: Path, case_label: str, interactions: list[Interaction], *, secrets: Iterable[str],
-         rerecord: str) -> bool:
+def save(path: Path, case_label: str, interactions: list[Interaction], *,
+         secrets: redact.Redactor | Iterable[str], rerecord: str) -> bool:
     """Write atomically; return False (and leave the file alone) when nothing but timing changed."""
-    secrets = [s for s in secrets if s and len(s) >= 4]
+    secrets = _redactor(secrets)
     clean = [scrub_interaction(it, secrets) for it in interactions]
     try:
         old = load(path)

@@ -19,7 +19,7 @@ from typing import Iterator, Sequence
 from rich.console import Console
 from rich.markup import escape
 
-from . import __version__
+from . import __version__, redact
 from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USER_ERROR, HarnessError
 from .runner import RECORD_MODES, RunOptions, collect, execute, plan, select_cases
 
@@ -27,7 +27,7 @@ from .runner import RECORD_MODES, RunOptions, collect, execute, plan, select_cas
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> "NoReturn":  # type: ignore[name-defined]  # noqa: F821
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USER_ERROR, f"harness: error: {message}\n")
+        self.exit(EXIT_USER_ERROR, redact.clean(f"harness: error: {message}\n"))
 
 
 def build_parser() -> argparse.ArgumentParser:

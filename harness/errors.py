@@ -1,12 +1,15 @@
 """One exception family for everything a user can cause.
 
 The CLI and the pytest plugin print these without a traceback; each carries the file, the line and
-the case so the message alone is enough to find the mistake.
+the case so the message alone is enough to find the mistake. Their text never shows a secret: a
+message may quote a server's answer or a URL, so ``str()`` hides every known one (redact.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from . import redact
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -51,7 +54,7 @@ class HarnessError(Exception):
             where = self.file + (f":{self.line}" if self.line else "")
         if self.case:
             where = f"{where} [case {self.case}]" if where else f"[case {self.case}]"
-        return f"{where}: {self.message}" if where else self.message
+        return redact.clean(f"{where}: {self.message}" if where else self.message)
 
 
 class UserError(HarnessError):

@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, redact
 
 CACHE_DIR = Path(".harness") / "cache"
 _FORMAT = f"harness-parse-cache/1/{__version__}"
@@ -78,8 +78,8 @@ class ParseCache:
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 fd, tmp = tempfile.mkstemp(prefix=".cache.", suffix=".tmp", dir=target.parent)
-                text = json.dumps({"format": _FORMAT, "folder": str(folder), "entries": entries},
-                                  ensure_ascii=False, separators=(",", ":"))
+                text = redact.clean(json.dumps({"format": _FORMAT, "folder": str(folder), "entries": entries},
+                                               ensure_ascii=False, separators=(",", ":")))
                 with os.fdopen(fd, "w", encoding="utf-8") as fh:
                     fh.write(text)
                 os.replace(tmp, target)

@@ -7,6 +7,9 @@ top-level ``cases:`` key are collected.
 A suite with a ``min_pass_rate`` gate (a benchmark) reports its failing cases as xfail, and the
 session fails at the end only if the suite's pass rate is below the gate — the CLI's rule. The
 tally is kept from the test reports, so it also adds up across pytest-xdist workers.
+
+Every text this door hands pytest (failure reports, xfail reasons, the gate summary) passes
+through the redaction point (redact.py), so no secret reaches the terminal or ``--junitxml``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from . import redact
 from .errors import HarnessError
 from .runner import (
     RECORD_MODES,
@@ -60,7 +64,7 @@ class SuiteFile(pytest.File):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, HarnessError):
-            return f"harness: {excinfo.value}"
+            return redact.clean(f"harness: {excinfo.value}")
         return super().repr_failure(excinfo, style)
 
 
@@ -91,13 +95,13 @@ class CaseItem(pytest.Item):
         if result.status in ("passed", "skipped"):
             return
         if self.gate is not None and result.status == "failed":
-            pytest.xfail(f"tolerated by the suite's min_pass_rate {float(self.gate):.0%}: "
-                         + _describe(result).replace("\n", " "))
+            pytest.xfail(redact.clean(f"tolerated by the suite's min_pass_rate {float(self.gate):.0%}: "
+                                      + _describe(result).replace("\n", " ")))
         raise HarnessCaseFailure(_describe(result))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, (HarnessCaseFailure, HarnessError)):
-            return str(excinfo.value)
+            return redact.clean(str(excinfo.value))
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
@@ -164,5 +168,5 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     for met, text in _gates():
-        terminalreporter.write_line(f"harness gate {'met' if met else 'FAILED'}: {text}",
+        terminalreporter.write_line(redact.clean(f"harness gate {'met' if met else 'FAILED'}: {text}"),
                                     red=not met, green=met)

@@ -2,7 +2,9 @@
 
 The canonical form (method, endpoint path, query, body with sorted keys) is the case's identity: its
 hash decides whether a cassette still answers this request. Hosts, ports and headers are left out,
-so the same recording replays against any server address and no key can leak into the key.
+so the same recording replays against any server address and no key can leak into the key. So are
+the query parameters of a base URL (``?api-key=...`` for a gateway): they are transport
+credentials, sent with every request as the SDK's ``default_query``, never part of a request.
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
+from . import redact
 from .errors import UserError
 from .render import Renderer
 from .suite import Case, Message, Provider
@@ -30,6 +35,9 @@ class Endpoint:
     deployment: str | None
     api_version: str | None
     key_env: str
+    #: The base URL's (or Azure endpoint's) own query parameters: sent with every request, kept
+    #: out of the request's identity, of cassettes and of everything printed.
+    default_query: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -45,9 +53,14 @@ class Request:
     def canonical(self) -> dict[str, Any]:
         return canonical_form(self.method, self.path, dict(self.query), self.body)
 
+    @cached_property
+    def text(self) -> str:
+        """The canonical JSON text, made once: planning scans it for secrets, replay hashes it."""
+        return canonical_text(self.canonical())
+
     @property
     def key(self) -> str:
-        return request_key(self.canonical())
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
 
 def canonical_form(method: str, path: str, query: dict[str, str], body: Any) -> dict[str, Any]:
@@ -63,9 +76,28 @@ def request_key(form: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_text(form).encode("utf-8")).hexdigest()
 
 
+def split_query(url: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """A base URL without its query, and the query's parameters."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url, ()
+    return (urlunsplit(parts._replace(query="", fragment="")),
+            tuple(parse_qsl(parts.query, keep_blank_values=True)))
+
+
 def resolve_endpoint(provider: Provider, *, base_url_override: str | None = None,
                      case: Case | None = None) -> Endpoint:
-    """Fill provider defaults from the environment (OPENAI_BASE_URL, AZURE_OPENAI_ENDPOINT, ...)."""
+    """Fill provider defaults from the environment (OPENAI_BASE_URL, AZURE_OPENAI_ENDPOINT, ...).
+
+    The key's variable and the URL's credentials are registered as secrets here, where they are
+    first known, so every writer of this process hides them from then on.
+    """
+    endpoint = _resolve(provider, base_url_override, case)
+    redact.register(redact.query_secrets(endpoint.default_query), env_names=(endpoint.key_env,))
+    return endpoint
+
+
+def _resolve(provider: Provider, base_url_override: str | None, case: Case | None) -> Endpoint:
     if provider.type == "azure":
         version = provider.api_version or os.environ.get("OPENAI_API_VERSION")
         if not version:
@@ -73,10 +105,12 @@ def resolve_endpoint(provider: Provider, *, base_url_override: str | None = None
                             file=str(case.suite_path) if case else None, line=case.line if case else None,
                             case=case.id if case else None)
         endpoint = base_url_override or provider.endpoint or os.environ.get("AZURE_OPENAI_ENDPOINT")
+        endpoint, query = split_query(endpoint) if endpoint else (endpoint, ())
         return Endpoint("azure", None, endpoint, provider.deployment or (case.model if case else None),
-                        version, provider.key_env)
+                        version, provider.key_env, query)
     base = base_url_override or provider.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
-    return Endpoint(provider.type, base.rstrip("/"), None, None, None, provider.key_env)
+    base, query = split_query(base)
+    return Endpoint(provider.type, base.rstrip("/"), None, None, None, provider.key_env, query)
 
 
 def _render_content(msg: Message, renderer: Renderer, case: Case) -> Any:

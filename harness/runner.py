@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import cassettes
+from . import cassettes, redact
 from .batch import run_batch
 from .budget import Budget, estimate
 from .cassettes import Interaction
@@ -24,7 +24,8 @@ from .diff import Change, DiffOptions, answer_diff
 from .errors import HarnessError, UserError
 from .output import Output
 from .pricing import PriceTable
-from .redact import redact_text, secret_values
+from .prompt_secrets import refuse_secrets
+from .redact import Redactor
 from .render import Renderer
 from .request import Request, build_request
 from .session import Judge, LazySession, stale_detail
@@ -87,6 +88,7 @@ def plan_case(case: Case, *, base_url: str | None = None, check_limits: bool = F
     where = {"file": case.suite_path, "line": case.line, "case": case.id}
     try:
         request = build_request(case, renderer, base_url_override=base_url)
+        refuse_secrets(case, request, redact.current())
         if check_limits:
             check_fits(request.body, model=case.model)
         if prices is None:
@@ -194,7 +196,7 @@ def _main_of(stored: list[Interaction] | None) -> Interaction | None:
     return next((i for i in stored or [] if not i.extra.get("role")), None)
 
 
-def _run_case(item: PlannedCase, options: RunOptions, session: LazySession, secrets: list[str],
+def _run_case(item: PlannedCase, options: RunOptions, session: LazySession, secrets: Redactor,
               services: dict) -> CaseResult:
     """One case down the road: decide, replay or record, judge, save. Never raises."""
     if item.case.skip:
@@ -227,15 +229,15 @@ def _run_case(item: PlannedCase, options: RunOptions, session: LazySession, secr
         if budget is not None:
             budget.settle(reserved, 0.0)
         text = str(exc) if isinstance(exc, HarnessError) else f"{type(exc).__name__}: {exc}"
-        return _failed_record(item, stored, redact_text(text, secrets))
+        return _failed_record(item, stored, secrets.text(text))
     if budget is not None:
         usage = live.output.usage
         budget.settle(reserved, item.prices.cost(item.case.model, usage) if usage else None)
     if live.interrupted:
         return CaseResult(item, "skipped", message=NOT_STARTED)
     if live.interaction is None:
-        return _failed_record(item, stored, redact_text(live.output.error or "request failed", secrets),
-                              live.output)
+        return _failed_record(item, stored, secrets.text(live.output.error or "request failed"),
+                              replace(live.output, error=secrets.text(live.output.error or "")))
     return _finish(item, live.interaction, stored, True, options, session, secrets, services)
 
 
@@ -247,7 +249,7 @@ def _failed_record(item: PlannedCase, stored: list[Interaction] | None, message:
 
 
 def _finish(item: PlannedCase, main: Interaction, stored: list[Interaction] | None, recorded: bool,
-            options: RunOptions, session: LazySession, secrets: list[str], services: dict) -> CaseResult:
+            options: RunOptions, session: LazySession, secrets: Redactor, services: dict) -> CaseResult:
     """Judge the answer (the judge may replay or record its own exchange), then save if new."""
     mode = options.record_mode
     old_main = _main_of(stored)
@@ -262,13 +264,13 @@ def _finish(item: PlannedCase, main: Interaction, stored: list[Interaction] | No
                        {**services, "judge": judge, "batch": batch, "pricing": item.prices})
     cost = item.prices.cost(item.case.model, output.usage, batch=batch) if output.usage else None
     try:
-        verdicts = [Verdict("response", False, redact_text(output.error, secrets), error=True)] \
+        verdicts = [Verdict("response", False, secrets.text(output.error), error=True)] \
             if output.error else [bound.run(ctx) for bound in item.checks]
     except NeedsRecording as need:
         return CaseResult(item, need.status, output=output, detail=need.detail,
                           message="the judge request changed since it was recorded")
     except HarnessError as exc:
-        return CaseResult(item, "error", output=output, message=redact_text(str(exc), secrets))
+        return CaseResult(item, "error", output=output, message=secrets.text(str(exc)))
     if recorded or judge.recorded:
         cassettes.save(item.case.cassette_path, item.case.node_id, [main, *judge.used],
                        secrets=secrets, rerecord=rerecord_command([item.case], "all"))
@@ -299,7 +301,7 @@ def _judge_baseline(item: PlannedCase, baseline: Output | None, stored: list[Int
 
 
 def _execute_batch(planned: list[PlannedCase], indexes: list[int], options: RunOptions,
-                   session: LazySession, secrets: list[str], services: dict,
+                   session: LazySession, secrets: Redactor, services: dict,
                    notify: Callable[[str], None]) -> dict[int, CaseResult]:
     """Record the cases that need it through one Batch API job, then judge and save each."""
     pending: list[tuple[int, list[Interaction] | None]] = []
@@ -318,7 +320,7 @@ def _execute_batch(planned: list[PlannedCase], indexes: list[int], options: RunO
         if outcomes is None:
             out[index] = CaseResult(item, "skipped", message="waiting for the batch (run again to resume)")
         elif outcomes[n].interaction is None:
-            out[index] = _failed_record(item, stored, redact_text(outcomes[n].output.error or "", secrets))
+            out[index] = _failed_record(item, stored, secrets.text(outcomes[n].output.error or ""))
         else:
             out[index] = _finish(item, outcomes[n].interaction, stored, True, options, session,
                                  secrets, services)
@@ -341,7 +343,8 @@ def execute(planned: list[PlannedCase], options: RunOptions,
     """
     if options.record_mode not in RECORD_MODES:
         raise UserError(f"unknown record mode {options.record_mode!r} (use {', '.join(RECORD_MODES)})")
-    secrets = secret_values({p.request.endpoint.key_env for p in planned})
+    redact.register(env_names={p.request.endpoint.key_env for p in planned})
+    secrets = redact.current()
     services: dict = {}
     if options.max_cost is not None:
         services["budget"] = Budget(options.max_cost)

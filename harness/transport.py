@@ -3,6 +3,10 @@
 Interception is a transport bound to one SDK client per case, not vcrpy's global patching: two
 cases recorded at the same time in two threads can never serve each other's answers, and replay
 never constructs a client or opens a socket (it reads the cassette and hands back the body).
+
+A base URL's own query parameters (a gateway's ``?api-key=``) go to the SDK as ``default_query``:
+sent with every request, but left out of the comparison with the computed request and out of the
+recorded URI, so such a recording is the same as one made without them.
 """
 
 from __future__ import annotations
@@ -14,11 +18,11 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx2
 
-from . import cassettes
+from . import cassettes, redact
 from .cassettes import Interaction
 from .errors import UserError
 from .limiter import AdaptiveLimiter
@@ -41,6 +45,21 @@ def _api_prefix(endpoint: Endpoint) -> str:
     if endpoint.type == "azure":
         return urlsplit(endpoint.azure_endpoint or "").path.rstrip("/") + "/openai"
     return urlsplit(endpoint.base_url or "").path.rstrip("/")
+
+
+def _transport_params(request: Request) -> set[str]:
+    """The base URL's query parameters that are not the request's own (Azure's api-version is)."""
+    own = {name for name, _ in request.query}
+    return {name for name, _ in request.endpoint.default_query if name not in own}
+
+
+def _without_params(url: str, names: set[str]) -> str:
+    """``url`` without the query parameters ``names`` (a recorded URI keeps no credential)."""
+    parts = urlsplit(url)
+    if not names or not parts.query:
+        return url
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in names]
+    return urlunsplit(parts._replace(query=urlencode(kept)))
 
 
 @dataclass
@@ -148,6 +167,7 @@ class LiveSession:
 
         key = os.environ.get(endpoint.key_env)
         http_client = httpx2.Client(transport=capture, timeout=self.timeout)
+        query = dict(endpoint.default_query) or None
         if endpoint.type == "azure":
             if not endpoint.azure_endpoint:
                 raise UserError("the azure provider needs an endpoint (suite 'endpoint' or "
@@ -157,14 +177,15 @@ class LiveSession:
             return openai.AzureOpenAI(api_key=key, azure_endpoint=endpoint.azure_endpoint,
                                       azure_deployment=endpoint.deployment,
                                       api_version=endpoint.api_version, http_client=http_client,
-                                      max_retries=0, timeout=self.timeout)
+                                      max_retries=0, timeout=self.timeout, default_query=query)
         if not key:
             if endpoint.type == "openai" and "api.openai.com" in (endpoint.base_url or ""):
                 raise UserError(f"set {endpoint.key_env} to record against the OpenAI API "
                                 "(or pass --base-url for an OpenAI-compatible server)")
             key = "no-key"  # local OpenAI-compatible servers usually ignore it
         return openai.OpenAI(api_key=key, base_url=endpoint.base_url, http_client=http_client,
-                             max_retries=0, timeout=self.timeout, organization=None, project=None)
+                             max_retries=0, timeout=self.timeout, organization=None, project=None,
+                             default_query=query)
 
     def _attempt(self, request: Request) -> tuple[Captured | None, str | None]:
         """One try through the SDK: the exchange it made, or why it made none."""
@@ -208,6 +229,12 @@ class LiveSession:
 
     def send(self, request: Request, *, role: str | None = None) -> LiveResult:
         """Send with retries; return the last exchange, checked against the request."""
+        # The last guard before the socket (planning refuses a case's own request earlier, with
+        # its variable's name): a judge request, say, must not carry a secret either.
+        source = redact.current().found_in(request.text)
+        if source is not None:
+            raise UserError(f"the request holds the value of a secret ({source}); secrets must not "
+                            "be sent in prompts")
         attempts = 0
         while True:
             if not self.limiter.acquire(self.stop):
@@ -245,8 +272,8 @@ class LiveSession:
             return LiveResult(None, Output(content=None, status=last.status, error=error + suffix), attempts)
         self._verify(request, last)
         interaction = Interaction(
-            method=last.method, uri=last.url, path=request.path, query=dict(request.query),
-            body=request.body, status=last.status,
+            method=last.method, uri=_without_params(last.url, _transport_params(request)),
+            path=request.path, query=dict(request.query), body=request.body, status=last.status,
             response_headers={k: v for k, v in last.headers.items() if k in cassettes.KEPT_HEADERS},
             response_text=text, latency_ms=last.latency_ms, ttft_ms=last.ttft_ms,
             extra={"role": role} if role else {})
@@ -258,7 +285,9 @@ class LiveSession:
         parts = urlsplit(last.url)
         prefix = _api_prefix(request.endpoint)
         path = parts.path[len(prefix):] if prefix and parts.path.startswith(prefix) else parts.path
-        sent = canonical_form(last.method, path, dict(parse_qsl(parts.query)), json.loads(last.body))
+        transport = _transport_params(request)
+        query = {k: v for k, v in parse_qsl(parts.query) if k not in transport}
+        sent = canonical_form(last.method, path, query, json.loads(last.body))
         if canonical_text(sent) != canonical_text(request.canonical()):
             raise RuntimeError("the SDK sent a different request than harness computed; "
                                f"sent {canonical_text(sent)[:300]} expected "

@@ -52,14 +52,14 @@ def test_canary_key_never_reaches_disk_openai_path(project: Project, fake: FakeO
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_ORG_ID", "org-canary-0011223344")
     monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-canary-5566778899")
-    project.suite("hello.yaml", SUITE.replace("Say hello to {{ who }}.", "Say hello to {{ who }}. ref " + CANARY))
-    fake.add_rule(Rule(contains="hello", content=f"hello Ada, your key is {CANARY}"))
+    project.suite("hello.yaml", SUITE)  # a key in a prompt is refused (tests/test_secrets.py)
+    fake.add_rule(Rule(contains="hello", content=f"hello Ada, your key is {CANARY}, org-canary-0011223344"))
     result = project.record(fake, "suites")
     assert result.code == 0, result.text
     sent = fake.requests[-1].headers
     assert sent["authorization"] == f"Bearer {CANARY}"  # the key really was used...
     hits = _scan_for(project.root / "cassettes", [CANARY, "org-canary-0011223344", "proj-canary-5566778899"])
-    assert hits == []  # ...and is nowhere on disk, not even where the prompt or the answer echoed it
+    assert hits == []  # ...and is nowhere on disk, not even where the answer echoed it
     assert CANARY not in result.text
     text = project.cassette_files()[0].read_text()
     assert "<redacted>" in text

@@ -4,7 +4,8 @@
 json (json_report.py), junit (junit.py), markdown (markdown.py, also appended to
 $GITHUB_STEP_SUMMARY when that is set), html (html.py). The terminal report (terminal.py) is
 always printed. Format modules are imported only when asked for, so a replay-only run pays for
-none of them.
+none of them. Every report leaves through ``_write``, which hides every secret (redact.py) in the
+form the format needs: ``<redacted>``, or ``&lt;redacted&gt;`` where ``<`` is markup.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
+from .. import redact
 from ..errors import UserError
 
 if TYPE_CHECKING:
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
 #: format -> module in this package with ``render(run, comparison) -> str``
 FORMATS = {"json": "json_report", "junit": "junit", "markdown": "markdown", "html": "html"}
 _ALIASES = {"md": "markdown", "xml": "junit"}
+#: Formats where a bare ``<redacted>`` would be read as markup (and break XML).
+_MARKUP = frozenset({"junit", "markdown", "html"})
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,9 @@ def render(fmt: str, run: "RunRecord", comparison: "Comparison | None" = None) -
     return module.render(run, comparison)
 
 
-def _write(path: Path, text: str, *, append: bool = False) -> None:
+def _write(path: Path, text: str, fmt: str, *, append: bool = False) -> None:
+    """The only way a report reaches a file: with every secret hidden."""
+    text = redact.clean(text, redact.MARKUP_REDACTED if fmt in _MARKUP else redact.REDACTED)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a" if append else "w", encoding="utf-8") as fh:
@@ -84,11 +90,11 @@ def write_reports(specs: Sequence[str] | Sequence[ReportSpec] | None,
     written = []
     for spec in parsed:
         text = render(spec.format, run, extra)
-        _write(spec.path, text)
+        _write(spec.path, text, spec.format)
         written.append(spec.path)
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if spec.format == "markdown" and summary:
-            _write(Path(summary), text + "\n", append=True)
+            _write(Path(summary), text + "\n", spec.format, append=True)
     return written
 
 

@@ -3,18 +3,23 @@ for ``harness diff``, the comparison's view.
 
 rich writes no escape codes when stdout is not a terminal. NO_COLOR alone would only drop the
 colours and keep bold and dim, so ``make_console`` turns styling off entirely when it is set.
+Every console is made by ``make_console``, and hides secrets twice: in each string before rich lays
+it out (a key wrapped over two lines would otherwise escape a check of the output), and in what
+finally reaches the stream.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter, defaultdict
-from typing import Iterable
+from typing import IO, Any, Iterable, cast
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from .. import redact
 from ..pricing import PriceTable
 from ..runner import CaseResult, rerecord_command
 from .common import cost, cost_delta, counts_line, rate, reasons, total_cost
@@ -33,11 +38,18 @@ def _checks_cell(result: CaseResult) -> str:
     return f"{ok}/{len(result.verdicts)}"
 
 
+class _RedactingConsole(Console):
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(redact.clean(text), **kwargs)
+
+
 def make_console(*, stderr: bool = False) -> Console:
-    """A console with no styling at all when NO_COLOR is set (https://no-color.org)."""
+    """The console of the CLI: no secret gets through it, and no styling at all when NO_COLOR is
+    set (https://no-color.org)."""
     plain = bool(os.environ.get("NO_COLOR"))
-    return Console(stderr=stderr, highlight=False, color_system=None if plain else "auto",
-                   no_color=plain or None)
+    stream = redact.RedactingStream.stderr() if stderr else redact.RedactingStream.stdout()
+    return _RedactingConsole(file=cast(IO[str], stream), stderr=stderr, highlight=False,
+                             color_system=None if plain else "auto", no_color=plain or None)
 
 
 def _cost(result: CaseResult) -> float | None:

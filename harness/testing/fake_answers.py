@@ -33,7 +33,9 @@ class Rule:
     ``status`` answers with that HTTP error; one with ``times`` is used only
     that many times and then skipped, which scripts "fail twice, then succeed".
     A rule without content, tool_calls or status keeps the synthesized answer
-    but may still override ``finish_reason``.
+    but may still override ``finish_reason``.  ``echo_key`` (plain, escaped,
+    partial, url) makes the reply carry the caller's key, as leaky gateways do
+    (see :mod:`harness.testing.fake_echo`).
     """
 
     contains: str | None = None
@@ -44,6 +46,7 @@ class Rule:
     retry_after: float | None = None
     times: int | None = None
     finish_reason: str | None = None
+    echo_key: str | None = None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Rule:
@@ -64,6 +67,7 @@ class Answer:
     finish_reason: str = "stop"
     status: int | None = None
     retry_after: float | None = None
+    echo_key: str | None = None
 
 
 # --------------------------------------------------------------------------- request inspection
@@ -376,7 +380,7 @@ def default_answer(body: Mapping[str, Any]) -> Answer:
 def rule_answer(rule: Rule, body: Mapping[str, Any]) -> Answer:
     """The answer a matched rule scripts (error, content, tool calls, or default + finish_reason)."""
     if rule.status is not None:
-        return Answer(status=rule.status, retry_after=rule.retry_after)
+        return Answer(status=rule.status, retry_after=rule.retry_after, echo_key=rule.echo_key)
     if rule.content is None and not rule.tool_calls:
         answer = default_answer(body)
     elif rule.tool_calls:
@@ -389,6 +393,7 @@ def rule_answer(rule: Rule, body: Mapping[str, Any]) -> Answer:
         answer = text_answer(rule.content or "", body)
     if rule.finish_reason is not None:
         answer.finish_reason = rule.finish_reason
+    answer.echo_key = rule.echo_key
     return answer
 
 

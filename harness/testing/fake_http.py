@@ -14,7 +14,7 @@ import socket
 import socketserver
 import threading
 import traceback
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
@@ -45,6 +45,7 @@ class Reply:
     raw: bytes | None = None
     content_type: str = "application/json"
     events: Iterable[dict[str, Any]] | None = None
+    rewrite: Callable[[bytes], bytes] | None = None  # applied to the body / each event as sent
 
 
 class Backend(Protocol):
@@ -171,12 +172,15 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Cache-Control", "no-cache")
             self.end_headers()
             for event in _sse(reply.events):
+                event = reply.rewrite(event) if reply.rewrite else event
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
                 self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
             return
         data = reply.raw if reply.raw is not None else json.dumps(reply.payload).encode()
+        if reply.rewrite is not None:
+            data = reply.rewrite(data)
         if backend.gzip and "gzip" in self.headers.get("Accept-Encoding", "").lower():
             data = gzip_module.compress(data, mtime=0)
             self.send_header("Content-Encoding", "gzip")

@@ -49,6 +49,7 @@ from harness.testing.fake_answers import (
     text_answer,
 )
 from harness.testing.fake_batches import BatchStore
+from harness.testing.fake_echo import ERROR_MESSAGE, presented_key, rewriter
 from harness.testing.fake_http import Handler, RecordedRequest, Reply, Server
 
 __all__ = ["FakeOpenAI", "RecordedRequest", "Rule", "main"]
@@ -218,8 +219,10 @@ class FakeOpenAI:
             return self._files_and_batches(request)
 
     def _authorized(self, request: RecordedRequest, *, azure_style: bool) -> bool:
+        """A bearer token, Azure's api-key header, or a gateway-style ``?api-key=`` parameter."""
         bearer = request.headers.get("authorization", "") == f"Bearer {self.require_key}"
-        return bearer or (azure_style and request.headers.get("api-key") == self.require_key)
+        in_query = self.require_key in (request.query.get("api-key"), request.query.get("key"))
+        return bearer or in_query or (azure_style and request.headers.get("api-key") == self.require_key)
 
     def _files_and_batches(self, request: RecordedRequest) -> Reply:
         method, parts = request.method, request.path.strip("/").split("/")
@@ -276,13 +279,19 @@ class FakeOpenAI:
         if fault:
             return self._error(self.fault_status, self.fault_retry_after)
         answer, completion = self.complete(body, model)
+        echo = rewriter(presented_key(request.headers, request.query), answer.echo_key) \
+            if answer.echo_key else None
         if completion is None:
-            return self._error(int(answer.status or 500), answer.retry_after)
+            reply = self._error(int(answer.status or 500), answer.retry_after)
+            if echo is not None:
+                reply.payload = error_body(reply.status, ERROR_MESSAGE)
+                reply.rewrite = echo
+            return reply
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             return Reply(200, events=list(stream_chunks(completion, include_usage=include_usage)),
-                          content_type="text/event-stream; charset=utf-8")
-        return Reply(200, completion)
+                          content_type="text/event-stream; charset=utf-8", rewrite=echo)
+        return Reply(200, completion, rewrite=echo)
 
     @staticmethod
     def _error(status: int, retry_after: float | None) -> Reply:
