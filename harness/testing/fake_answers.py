@@ -33,7 +33,10 @@ class Rule:
     ``status`` answers with that HTTP error; one with ``times`` is used only
     that many times and then skipped, which scripts "fail twice, then succeed".
     A rule without content, tool_calls or status keeps the synthesized answer
-    but may still override ``finish_reason``.
+    but may still override ``finish_reason``.  ``defect`` spoils a 200 answer
+    the way broken servers and proxies do: ``"cut_stream"`` ends a streamed
+    answer cleanly halfway (no finish_reason, no ``data: [DONE]``) and
+    ``"no_choices"`` answers with ``choices: []``.
     """
 
     contains: str | None = None
@@ -44,6 +47,7 @@ class Rule:
     retry_after: float | None = None
     times: int | None = None
     finish_reason: str | None = None
+    defect: str | None = None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Rule:
@@ -64,6 +68,7 @@ class Answer:
     finish_reason: str = "stop"
     status: int | None = None
     retry_after: float | None = None
+    defect: str | None = None
 
 
 # --------------------------------------------------------------------------- request inspection
@@ -389,6 +394,7 @@ def rule_answer(rule: Rule, body: Mapping[str, Any]) -> Answer:
         answer = text_answer(rule.content or "", body)
     if rule.finish_reason is not None:
         answer.finish_reason = rule.finish_reason
+    answer.defect = rule.defect
     return answer
 
 
