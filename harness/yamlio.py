@@ -101,7 +101,8 @@ def load_yaml(path: Path) -> Any:
         return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except _BadValue as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
-        raise UserError(str(exc.problem), file=path, line=line) from None
+        raise UserError(str(exc.problem), file=path, line=line,
+                        case=_case_at(text, line) if line else None) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -109,6 +110,24 @@ def load_yaml(path: Path) -> Any:
         raise UserError(f"YAML syntax error: {problem}", file=path, line=line) from None
     except yaml.YAMLError as exc:
         raise UserError(f"YAML error: {exc}", file=path) from None
+
+
+def _case_at(text: str, line: int) -> str | None:
+    """The id of the suite case written around ``line``, for an error raised while loading (when
+    values are being built, no case is known yet). Composes the nodes again, on the error path only."""
+    try:
+        root = yaml.compose(text, Loader=_BaseLoader)
+    except yaml.YAMLError:
+        return None
+    cases = next((v for k, v in getattr(root, "value", []) if isinstance(root, yaml.MappingNode)
+                  and getattr(k, "value", None) == "cases" and isinstance(v, yaml.SequenceNode)), None)
+    if cases is None or not cases.start_mark.line < line <= cases.end_mark.line + 1:
+        return None
+    items = [item for item in cases.value if item.start_mark.line < line]
+    if not items or not isinstance(items[-1], yaml.MappingNode):
+        return None
+    return next((str(v.value) for k, v in items[-1].value
+                 if getattr(k, "value", None) == "id" and isinstance(v, yaml.ScalarNode)), None)
 
 
 def line_of(container: Any, key: Any = None) -> int | None:

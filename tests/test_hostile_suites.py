@@ -63,7 +63,7 @@ def test_absurd_integers_are_one_clear_line(project: Project, digits: str, says:
     project.suite("big.yaml", f"model: gpt-4o\ncases:\n  - id: a\n    prompt: hi\n    max_tokens: {digits}\n")
     result = project.run("run", "suites")
     assert result.code == 2 and "Traceback" not in result.text, result.text
-    assert "suites/big.yaml:5" in result.err and says in result.err
+    assert "suites/big.yaml:5 [case a]: " in result.err and says in result.err
     assert len(result.err.strip().splitlines()) == 1
     assert len(result.err) < 400  # a 5000-digit number is not echoed back
 
@@ -72,10 +72,10 @@ def test_absurd_integers_are_one_clear_line(project: Project, digits: str, says:
 def test_non_finite_numbers_are_refused_anywhere(project: Project, value: str) -> None:
     project.suite("nan.yaml", f"model: gpt-4o\ntemperature: {value}\ncases:\n  - id: a\n    prompt: hi\n")
     project.suite("nan2.yaml", f"model: gpt-4o\ncases:\n  - id: a\n    prompt: hi\n    vars:\n      x: [1, {value}]\n")
-    for name, line in (("nan.yaml", 2), ("nan2.yaml", 6)):
+    for name, where in (("nan.yaml", "2"), ("nan2.yaml", "6 [case a]")):
         result = project.run("validate", f"suites/{name}")
         assert result.code == 2 and "Traceback" not in result.text, result.text
-        assert f"suites/{name}:{line}: " in result.err and "not a finite number" in result.err
+        assert f"suites/{name}:{where}: " in result.err and "not a finite number" in result.err
 
 
 def test_matrix_expansion_is_capped_before_expanding(project: Project) -> None:
