@@ -137,6 +137,8 @@ def _outcome(request: Request, item: dict[str, Any] | None) -> BatchOutcome:
     text = json.dumps(body, ensure_ascii=False)
     headers = {"content-type": "application/json"}
     output = parse_response(status, headers, text)
+    if output.error:  # an incomplete answer is never recorded, whichever road it came by
+        return BatchOutcome(None, output)
     base = (request.endpoint.base_url or "").rstrip("/")
     interaction = Interaction(method="POST", uri=base + request.path, path=request.path,
                               query=dict(request.query), body=request.body, status=status,

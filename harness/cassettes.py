@@ -7,16 +7,16 @@ is a few changed lines in ``git diff``. Only an allow-list of headers is kept, w
 cookie, date or request id can reach the file; any known secret value is also scrubbed from every
 string, in every form it may be written in (redact.py: escaped in a JSON or SSE body, URL-encoded).
 Writes are atomic (temp file + rename), and a re-recording that got the same answer leaves
-the file untouched.
+the file untouched. Reading is defensive: whatever sits where a cassette should be (a folder, a
+device, bytes that are not UTF-8 or YAML) is a UserError naming the file, for that case alone.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import tempfile
-import threading
-import time
+import stat
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 import yaml
 
 from . import __version__, redact
+from .cassette_files import atomic_write, sweep_once
 from .errors import UserError
 from .output import parse_response
 from .parse_cache import CACHE
@@ -41,6 +42,9 @@ REDACTED = "<redacted>"
 #: Facts about an interaction kept in its ``harness:`` block: whose request it was (the case's
 #: own, or the judge's) and whether it was recorded through the Batch API (for batch prices).
 EXTRA_KEYS = ("role", "batch")
+#: The largest cassette harness reads (images sent as data: URLs make big ones); a bigger file, or
+#: a device such as /dev/zero linked in a cassette's place, is an error, not an endless read.
+MAX_CASSETTE_BYTES = 256 * 1024 * 1024
 
 
 @dataclass
@@ -243,34 +247,74 @@ def from_document(text: str, path: Path) -> list[Interaction]:
             resp_body = resp.get("body", {}).get("string", "")
             if isinstance(resp_body, bytes):
                 resp_body = resp_body.decode("utf-8")
+            if not isinstance(resp_body, str):
+                raise TypeError("response body is not text")
+            for timing in ("latency_ms", "ttft_ms"):
+                if not isinstance(meta.get(timing), (int, float, type(None))):
+                    raise TypeError(f"harness.{timing} is not a number")
             out.append(Interaction(
                 method=req["method"], uri=req["uri"], path=path, query=dict(query), body=body,
                 status=int(resp["status"]["code"]),
                 response_headers={k: v for k, v in headers.items() if k in KEPT_HEADERS},
                 response_text=resp_body, latency_ms=meta.get("latency_ms"),
                 ttft_ms=meta.get("ttft_ms"), extra=extra))
+            out[-1].key  # noqa: B018 - a request that cannot be keyed fails here, not in find()
         return out
-    except (yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise UserError(f"unreadable cassette ({type(exc).__name__}: {exc}); delete it and "
                         "re-record", file=str(path)) from None
 
 
 def load(path: Path) -> list[Interaction] | None:
-    """The case's interactions, or None when it has no cassette (parsed YAML is cached)."""
-    try:
-        stat = os.stat(path)
-    except FileNotFoundError:
+    """The case's interactions, or None when it has no cassette.
+
+    Parsed YAML is cached under a hash of the file's bytes: reading them is cheap, parsing is what
+    costs, and only the content tells whether a file changed (size and mtime can be kept by an edit).
+    """
+    data = _read(path)
+    if data is None:
         return None
-    cached = CACHE.get(path, stat)
+    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    cached = CACHE.get(path, digest)
     if cached is not None:
         return [Interaction(**fields) for fields in cached]
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"the cassette is not valid UTF-8 (byte {exc.start}); delete it and re-record",
+                        file=str(path)) from None
+    interactions = from_document(text, path)
+    CACHE.put(path, digest, [dict(vars(it)) for it in interactions])
+    return interactions
+
+
+def _read(path: Path) -> bytes | None:
+    """The cassette's bytes, None when there is none; only a regular file of bounded size."""
+    try:
+        # O_NONBLOCK: opening a FIFO put in a cassette's place must not wait for a writer.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
-    interactions = from_document(text, path)
-    CACHE.put(path, stat, [dict(vars(it)) for it in interactions])
-    return interactions
+    except OSError as exc:
+        raise UserError(f"cannot read the cassette ({exc.strerror or exc})", file=str(path)) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UserError("the cassette is not a regular file (a folder or a device is in its "
+                            "place); remove it and re-record", file=str(path))
+        # One raw read, no file object: this runs for every case of every replay. More only if
+        # the file grew since fstat (a write in progress elsewhere is renamed in, never appended).
+        data = os.read(fd, min(info.st_size, MAX_CASSETTE_BYTES) + 1)
+        while info.st_size < len(data) <= MAX_CASSETTE_BYTES and (more := os.read(fd, 1 << 20)):
+            data += more
+    except OSError as exc:
+        raise UserError(f"cannot read the cassette ({exc.strerror or exc})", file=str(path)) from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CASSETTE_BYTES:
+        raise UserError(f"the cassette is larger than {MAX_CASSETTE_BYTES // 2**20} MiB, the most "
+                        "harness reads", file=str(path))
+    return data
 
 
 def flush_cache() -> None:
@@ -301,49 +345,6 @@ def save(path: Path, case_label: str, interactions: list[Interaction], *,
     return True
 
 
-_swept: set[Path] = set()
-_swept_lock = threading.Lock()
-LEFTOVER_AGE_S = 120.0
-
-
 def _sweep_leftovers(folder: Path) -> None:
-    """Remove temp files a killed process (SIGKILL) left behind, once per folder per process.
-
-    Only files older than two minutes go: a younger one may be another process's write in
-    progress (xdist workers share the folder). Once per folder, because listing a folder of
-    10,000 cassettes after every save would make recording quadratic.
-    """
-    with _swept_lock:
-        if folder in _swept:
-            return
-        _swept.add(folder)
-    cutoff = time.time() - LEFTOVER_AGE_S
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    for entry in entries:
-        if entry.name.startswith(".") and entry.name.endswith(".tmp"):
-            try:
-                if entry.stat().st_mtime < cutoff:
-                    os.unlink(entry.path)
-            except OSError:
-                pass
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Temp file in the same folder, fsync, rename: readers see the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Remove harness's temp files that a killed process (SIGKILL) left behind (cassette_files)."""
+    sweep_once(folder)

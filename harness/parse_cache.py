@@ -1,8 +1,8 @@
 """A JSON cache of parsed cassettes, so a repeated replay skips YAML parsing.
 
 Parsing YAML is most of what a replay costs (about 0.2 ms per cassette with libyaml; JSON is about
-17 times faster). Entries are keyed by the cassette's path, size and modification time, so an
-edited or re-recorded cassette is parsed again. The cache lives in ``.harness/cache/`` of the
+17 times faster). Entries are keyed by the cassette's path and a hash of its bytes, so an edited or
+re-recorded cassette is parsed again, even when an edit kept its size and modification time. The cache lives in ``.harness/cache/`` of the
 folder harness runs in (keep ``.harness/`` out of git); it is JSON, never pickle, so a cache file
 can at worst hold a wrong answer — as a cassette could — never run code. Set HARNESS_NO_CACHE=1
 to bypass it.
@@ -13,20 +13,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from . import __version__, redact
+from .cassette_files import atomic_write, sweep_once
 
 CACHE_DIR = Path(".harness") / "cache"
-_FORMAT = f"harness-parse-cache/1/{__version__}"
+_FORMAT = f"harness-parse-cache/2/{__version__}"
 
 
 class ParseCache:
-    """Folder -> {file name: (mtime_ns, size, parsed value)}; loaded lazily, written by flush()."""
+    """Folder -> {file name: (hash of the bytes, parsed value)}; loaded lazily, written by flush()."""
 
     def __init__(self, root: Path = CACHE_DIR) -> None:
         self.root = root
@@ -51,21 +51,21 @@ class ParseCache:
             self._folders[folder] = entries
         return entries
 
-    def get(self, path: Path, stat: os.stat_result) -> Any | None:
+    def get(self, path: Path, digest: str) -> Any | None:
         if not self.enabled:
             return None
         with self._lock:
             hit = self._entries(_resolved(path.parent)).get(path.name)
-        if hit is not None and hit[0] == stat.st_mtime_ns and hit[1] == stat.st_size:
-            return hit[2]
+        if isinstance(hit, list) and len(hit) == 2 and hit[0] == digest:
+            return hit[1]
         return None
 
-    def put(self, path: Path, stat: os.stat_result, value: Any) -> None:
+    def put(self, path: Path, digest: str, value: Any) -> None:
         if not self.enabled:
             return
         folder = _resolved(path.parent)
         with self._lock:
-            self._entries(folder)[path.name] = [stat.st_mtime_ns, stat.st_size, value]
+            self._entries(folder)[path.name] = [digest, value]
             self._dirty.add(folder)
 
     def flush(self) -> None:
@@ -74,15 +74,11 @@ class ParseCache:
             dirty, self._dirty = self._dirty, set()
             snapshot = {folder: dict(self._folders[folder]) for folder in dirty}
         for folder, entries in snapshot.items():
-            target = self._file_for(folder)
+            text = json.dumps({"format": _FORMAT, "folder": str(folder), "entries": entries},
+                              ensure_ascii=False, separators=(",", ":"))
             try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(prefix=".cache.", suffix=".tmp", dir=target.parent)
-                text = redact.clean(json.dumps({"format": _FORMAT, "folder": str(folder), "entries": entries},
-                                               ensure_ascii=False, separators=(",", ":")))
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    fh.write(text)
-                os.replace(tmp, target)
+                atomic_write(self._file_for(folder), redact.clean(text))
+                sweep_once(self.root)
             except OSError:
                 continue
 

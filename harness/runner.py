@@ -16,10 +16,13 @@ from typing import Callable, Iterable
 from . import cassettes, redact
 from .batch import run_batch
 from .budget import Budget, estimate
+from .cassette_files import CassetteLock
 from .cassettes import Interaction
 from .checks.auto import auto_specs
 from .checks.registry import BoundCheck, CheckContext, NeedsRecording, Verdict, bind
 from .collect import collect, select_cases  # noqa: F401 - re-exported for the doors
+from .decide import decide as _decide
+from .decide import recheck as _recheck
 from .diff import Change, DiffOptions, answer_diff
 from .errors import HarnessError, UserError
 from .output import Output
@@ -172,19 +175,6 @@ def weighted_score(verdicts: list[Verdict]) -> float:
     return got / total
 
 
-def _decide(planned: PlannedCase, mode: str) -> tuple[str, list[Interaction] | None, Interaction | None]:
-    """'replay', 'record', 'missing' or 'stale', with the cassette's interactions."""
-    stored = cassettes.load(planned.case.cassette_path)
-    if mode == "all":
-        return "record", stored, None
-    if stored is None:
-        return ("missing" if mode == "none" else "record"), None, None
-    hit = cassettes.find(stored, planned.request.key)
-    if hit is not None:
-        return "replay", stored, hit
-    return ("record" if mode == "new_episodes" else "stale"), stored, None
-
-
 def _shown(path: Path) -> str:
     try:
         return path.relative_to(Path.cwd()).as_posix()
@@ -198,15 +188,36 @@ def _main_of(stored: list[Interaction] | None) -> Interaction | None:
 
 def _run_case(item: PlannedCase, options: RunOptions, session: LazySession, secrets: Redactor,
               services: dict) -> CaseResult:
-    """One case down the road: decide, replay or record, judge, save. Never raises."""
+    """One case down the road: decide, replay or record, judge, save. Never raises. A case is
+    recorded under its cassette's lock, so two processes recording a suite send each request once."""
+    lock = CassetteLock(item.case.cassette_path, session.stop)
+    try:
+        return _road(item, options, session, secrets, services, lock)
+    except Exception as exc:  # noqa: BLE001 - a bug must fail its case, not the whole run
+        return CaseResult(item, "error", message=secrets.text(
+            f"harness failed on this case ({type(exc).__name__}: {exc}); please report it"))
+    finally:
+        lock.release()
+
+
+def _road(item: PlannedCase, options: RunOptions, session: LazySession, secrets: Redactor,
+          services: dict, lock: CassetteLock) -> CaseResult:
+    """``_run_case`` itself; it takes ``lock`` only when the case must be sent."""
     if item.case.skip:
         return CaseResult(item, "skipped", message=item.case.skip)
     if session.stop.is_set():
         return CaseResult(item, "skipped", message=NOT_STARTED)
     try:
         action, stored, hit = _decide(item, options.record_mode)
+        if action == "record":
+            if not lock.acquire():
+                return CaseResult(item, "skipped", message=NOT_STARTED)
+            action, stored, hit = _recheck(item, options.record_mode, stored)
     except HarnessError as exc:
         return CaseResult(item, "error", message=str(exc))
+    except OSError as exc:  # a folder that cannot take a lock file cannot take the cassette either
+        return CaseResult(item, "error", message=f"{_shown(item.case.cassette_path)}: cannot write in "
+                          f"{_shown(item.case.cassette_path.parent)} ({exc.strerror or exc}); nothing was sent")
     if action == "missing":
         return CaseResult(item, "missing", message=f"no cassette at {_shown(item.case.cassette_path)}")
     if action == "stale":
@@ -272,10 +283,18 @@ def _finish(item: PlannedCase, main: Interaction, stored: list[Interaction] | No
     except HarnessError as exc:
         return CaseResult(item, "error", output=output, message=secrets.text(str(exc)))
     if recorded or judge.recorded:
-        cassettes.save(item.case.cassette_path, item.case.node_id, [main, *judge.used],
-                       secrets=secrets, rerecord=rerecord_command([item.case], "all"))
+        try:
+            cassettes.save(item.case.cassette_path, item.case.node_id, [main, *judge.used],
+                           secrets=secrets, rerecord=rerecord_command([item.case], "all"))
+        except OSError as exc:
+            return CaseResult(item, "error", verdicts, output, message=f"{_shown(item.case.cassette_path)}: "
+                              "cannot write the "
+                              f"cassette ({exc.strerror or exc}); the answer was not kept")
+    # An old cassette may hold an answer that is no longer recorded (one cut short, say).
+    message = f"replayed from {_shown(item.case.cassette_path)}: {secrets.text(output.error)}" \
+        if output.error else ""
     change = answer_diff(baseline, output, item.diff) if baseline is not None else None
-    return CaseResult(item, _status_from(verdicts, item.case.threshold), verdicts, output,
+    return CaseResult(item, _status_from(verdicts, item.case.threshold), verdicts, output, message=message,
                       recorded=recorded, baseline=baseline, cost_usd=cost, change=change,
                       baseline_status=_judge_baseline(item, baseline, stored, session, services))
 
@@ -308,7 +327,10 @@ def _execute_batch(planned: list[PlannedCase], indexes: list[int], options: RunO
     out: dict[int, CaseResult] = {}
     for index in indexes:
         item = planned[index]
-        action, stored, _hit = _decide(item, options.record_mode)
+        try:
+            action, stored, _hit = _decide(item, options.record_mode)
+        except HarnessError:
+            action, stored = "unreadable", None  # _run_case reports it for this case
         if action == "record" and not item.case.skip:
             pending.append((index, stored))
         else:

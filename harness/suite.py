@@ -10,15 +10,17 @@ from __future__ import annotations
 import difflib
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
+from .cassette_names import case_file_name, fitted
 from .errors import UserError
 from .yamlio import LineDict, LineList, line_of, load_yaml
 
@@ -31,6 +33,9 @@ REQUEST_KEYS = (
 #: Keys that a case inherits from its suite when it does not set them itself.
 _INHERITED = REQUEST_KEYS + ("provider", "model", "models", "messages", "prompt", "system",
                              "samples", "auto_checks", "threshold")
+#: Cases one suite file may expand to (matrix x models x samples), counted before expanding: ten
+#: variables of ten values are 10^10 cases, which no run could hold in memory, let alone send.
+MAX_CASES_PER_FILE = 10_000
 
 
 @dataclass(frozen=True)
@@ -104,11 +109,11 @@ class Case:
         """The id shared by the CLI and pytest: ``suites/x.yaml::case-id``."""
         return f"{self.suite_path.as_posix()}::{self.id}"
 
-    @property
+    @cached_property
     def cassette_path(self) -> Path:
-        """cassettes/<suite>/<case-id>.yaml; extra samples add ``#<n>``."""
-        name = self.id if self.sample == 0 else f"{self.id}#{self.sample}"
-        return self.cassette_root / self.suite_name / f"{name}.yaml"
+        """cassettes/<suite>/<case-id>.yaml; extra samples add ``#<n>``; over-long names are
+        shortened (cassette_names.py)."""
+        return self.cassette_root / fitted(self.suite_name) / case_file_name(self.id, self.sample)
 
 
 @dataclass(frozen=True)
@@ -267,6 +272,7 @@ def load_suite(path: Path) -> Suite:
     suite_matrix = dict(doc.get("matrix") or {})
     cases: list[Case] = []
     seen: dict[str, int | None] = {}
+    total = 0
     for index, raw in enumerate(doc["cases"]):
         case_line = line_of(doc["cases"], index)
         settings = {k: doc[k] for k in _INHERITED if k in doc}
@@ -293,6 +299,11 @@ def load_suite(path: Path) -> Suite:
         provider = Provider(**settings.get("provider", {}))
         params = {k: _plain(settings[k]) for k in REQUEST_KEYS if k in settings}
         matrix = {**suite_matrix, **dict(raw.get("matrix") or {})}
+        total += math.prod(len(v) for v in matrix.values()) * len(models) * int(settings.get("samples", 1))
+        if total > MAX_CASES_PER_FILE:
+            raise UserError(f"this case brings the suite to {total:,} cases (matrix x models x samples); "
+                            f"a suite file may expand to at most {MAX_CASES_PER_FILE:,}: split it or "
+                            "shrink the matrix", file=display, line=case_line, case=raw["id"])
         combos = [dict(zip(matrix, values)) for values in itertools.product(*matrix.values())] \
             if matrix else [{}]
         checks = tuple(suite_checks + _parse_checks(raw.get("checks"), display))

@@ -3,10 +3,15 @@
 Error messages must name the line of the offending value, and plain ``yaml.safe_load`` forgets
 positions. The constructor below records the start line of every mapping, of every mapping value and
 of every list item, at a cost of one small dict per container (libyaml still does the parsing).
+
+It also refuses numbers no request can carry, at their line: NaN and infinities (JSON has no such
+numbers, and NaN slips through every range check because it compares false), and integers longer
+than Python will print (PyYAML would fail deep inside with a bare ValueError).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +20,12 @@ import yaml
 from .errors import UserError
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: Python's own limit for int <-> str conversion (sys.int_info.default_max_str_digits).
+MAX_INT_DIGITS = 4300
+
+
+class _BadValue(yaml.constructor.ConstructorError):
+    """A well-formed scalar whose value harness refuses; reported as it is, not as a syntax error."""
 
 
 class LineDict(dict):
@@ -49,6 +60,24 @@ class _LineLoader(_BaseLoader):  # type: ignore[misc, valid-type]
             out.key_lines[key] = value_node.start_mark.line + 1
         return out
 
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        digits = len(str(node.value).lstrip("+-").replace("_", ""))
+        try:
+            value = super().construct_yaml_int(node)
+        except ValueError:  # over Python's digit limit
+            value = None
+        if value is None or abs(value).bit_length() > MAX_INT_DIGITS * math.log2(10):
+            raise _BadValue(None, None, f"integer with {digits} digits is too large "
+                            f"(at most {MAX_INT_DIGITS} digits)", node.start_mark)
+        return int(value)
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
+        value = float(super().construct_yaml_float(node))
+        if not math.isfinite(value):
+            raise _BadValue(None, None, f"{str(node.value)[:40]!r} is not a finite number (NaN and "
+                            "infinities cannot be sent as JSON)", node.start_mark)
+        return value
+
     def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LineList:
         out = LineList(self.construct_object(child, deep=True) for child in node.value)
         out.line = node.start_mark.line + 1
@@ -58,6 +87,8 @@ class _LineLoader(_BaseLoader):  # type: ignore[misc, valid-type]
 
 _LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_mapping)
 _LineLoader.add_constructor("tag:yaml.org,2002:seq", _LineLoader.construct_sequence)
+_LineLoader.add_constructor("tag:yaml.org,2002:int", _LineLoader.construct_yaml_int)
+_LineLoader.add_constructor("tag:yaml.org,2002:float", _LineLoader.construct_yaml_float)
 
 
 def load_yaml(path: Path) -> Any:
@@ -68,6 +99,10 @@ def load_yaml(path: Path) -> Any:
         raise UserError(f"cannot read file: {exc}", file=path) from None
     try:
         return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except _BadValue as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
+        raise UserError(str(exc.problem), file=path, line=line,
+                        case=_case_at(text, line) if line else None) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -75,6 +110,24 @@ def load_yaml(path: Path) -> Any:
         raise UserError(f"YAML syntax error: {problem}", file=path, line=line) from None
     except yaml.YAMLError as exc:
         raise UserError(f"YAML error: {exc}", file=path) from None
+
+
+def _case_at(text: str, line: int) -> str | None:
+    """The id of the suite case written around ``line``, for an error raised while loading (when
+    values are being built, no case is known yet). Composes the nodes again, on the error path only."""
+    try:
+        root = yaml.compose(text, Loader=_BaseLoader)
+    except yaml.YAMLError:
+        return None
+    cases = next((v for k, v in getattr(root, "value", []) if isinstance(root, yaml.MappingNode)
+                  and getattr(k, "value", None) == "cases" and isinstance(v, yaml.SequenceNode)), None)
+    if cases is None or not cases.start_mark.line < line <= cases.end_mark.line + 1:
+        return None
+    items = [item for item in cases.value if item.start_mark.line < line]
+    if not items or not isinstance(items[-1], yaml.MappingNode):
+        return None
+    return next((str(v.value) for k, v in items[-1].value
+                 if getattr(k, "value", None) == "id" and isinstance(v, yaml.ScalarNode)), None)
 
 
 def line_of(container: Any, key: Any = None) -> int | None:

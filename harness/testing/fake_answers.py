@@ -35,7 +35,10 @@ class Rule:
     A rule without content, tool_calls or status keeps the synthesized answer
     but may still override ``finish_reason``.  ``echo_key`` (plain, escaped,
     partial, url) makes the reply carry the caller's key, as leaky gateways do
-    (see :mod:`harness.testing.fake_echo`).
+    (see :mod:`harness.testing.fake_echo`).  ``defect`` spoils a 200 answer
+    the way broken servers and proxies do: ``"cut_stream"`` ends a streamed
+    answer cleanly halfway (no finish_reason, no ``data: [DONE]``) and
+    ``"no_choices"`` answers with ``choices: []``.
     """
 
     contains: str | None = None
@@ -47,6 +50,7 @@ class Rule:
     times: int | None = None
     finish_reason: str | None = None
     echo_key: str | None = None
+    defect: str | None = None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Rule:
@@ -68,6 +72,7 @@ class Answer:
     status: int | None = None
     retry_after: float | None = None
     echo_key: str | None = None
+    defect: str | None = None
 
 
 # --------------------------------------------------------------------------- request inspection
@@ -394,6 +399,7 @@ def rule_answer(rule: Rule, body: Mapping[str, Any]) -> Answer:
     if rule.finish_reason is not None:
         answer.finish_reason = rule.finish_reason
     answer.echo_key = rule.echo_key
+    answer.defect = rule.defect
     return answer
 
 

@@ -260,7 +260,7 @@ class FakeOpenAI:
         answer, completion = self.complete(body, str(body["model"]))
         if completion is None:
             return int(answer.status or 500), error_body(int(answer.status or 500))
-        return 200, completion
+        return 200, {**completion, "choices": []} if answer.defect == "no_choices" else completion
 
     def _chat(self, request: RecordedRequest, model: str | None) -> Reply:
         body = request.json
@@ -287,10 +287,15 @@ class FakeOpenAI:
                 reply.payload = error_body(reply.status, ERROR_MESSAGE)
                 reply.rewrite = echo
             return reply
+        if answer.defect == "no_choices":
+            return Reply(200, {**completion, "choices": []})
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return Reply(200, events=list(stream_chunks(completion, include_usage=include_usage)),
-                          content_type="text/event-stream; charset=utf-8", rewrite=echo)
+            events = list(stream_chunks(completion, include_usage=include_usage))
+            if answer.defect == "cut_stream":  # a clean end halfway: neither finish_reason nor [DONE]
+                cut = b"".join(b"data: %s\n\n" % json.dumps(e).encode() for e in events[:len(events) // 2])
+                return Reply(200, raw=cut, content_type="text/event-stream; charset=utf-8")
+            return Reply(200, events=events, content_type="text/event-stream; charset=utf-8", rewrite=echo)
         return Reply(200, completion, rewrite=echo)
 
     @staticmethod

@@ -1,0 +1,189 @@
+"""The files harness keeps beside a cassette while it writes one: a temp file and a lock.
+
+Temp file: a cassette is written to a temp file in its own folder, then renamed over the old one, so
+a reader sees the old file or the new one, never half of one. A SIGKILL between the two leaves the
+temp file behind; the next run that writes in the folder sweeps it. Every such file carries
+harness's own prefix and its writer's host and pid (``.harness-tmp-<host>-<pid>-<random>.tmp``):
+the sweep deletes only harness's files, never another program's ``.something.tmp``, and deletes
+them at once when their writer is dead, or after ``STALE_AFTER_S`` when it cannot tell (a pid of
+another host, or a pid that was reused).
+
+Lock: two processes recording the same suite (two terminals, pytest-xdist workers, CI jobs sharing
+a folder) must not both send a case: the first one to lock the cassette records it, the other
+finds the cassette after the lock and replays it. ``flock`` on ``.harness-lock-<hash>`` beside the
+cassette, so every process sees the same lock whatever its working folder; the holder removes the
+file when done, and a process that locked a file someone removed meanwhile tries again (the usual
+way to delete lock files safely), so a finished run leaves no lock file behind.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import os
+import re
+import secrets
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+TEMP_PREFIX = ".harness-tmp-"
+LOCK_PREFIX = ".harness-lock-"
+#: Age after which a temp file goes even when its writer may be alive: a write takes milliseconds.
+STALE_AFTER_S = 600.0
+_HOST = hashlib.sha1(os.uname().nodename.encode()).hexdigest()[:8]
+_TEMP = re.compile(re.escape(TEMP_PREFIX) + r"([0-9a-f]{8})-(\d+)-.*\.tmp\Z")
+
+
+def temp_prefix(pid: int | None = None) -> str:
+    return f"{TEMP_PREFIX}{_HOST}-{os.getpid() if pid is None else pid}-"
+
+
+def temp_name(pid: int | None = None) -> str:
+    """A temp file name as harness makes them (``pid`` defaults to this process)."""
+    return f"{temp_prefix(pid)}{secrets.token_hex(4)}.tmp"
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Temp file in the same folder, fsync, rename: readers see the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(), suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _writer_gone(host: str, pid: int) -> bool:
+    if host != _HOST or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # PermissionError: alive, another user's
+        return False
+    return False
+
+
+_swept: set[Path] = set()
+_swept_lock = threading.Lock()
+
+
+def sweep_once(folder: Path) -> None:
+    """Sweep ``folder`` the first time this process writes there. Once, because listing a folder
+    of 10,000 cassettes before every write would make recording quadratic."""
+    with _swept_lock:
+        if folder in _swept:
+            return
+        _swept.add(folder)
+    sweep(folder)
+
+
+def forget_sweeps() -> None:
+    """Sweep again on the next write (a long-lived process, or a test)."""
+    with _swept_lock:
+        _swept.clear()
+
+
+def sweep(folder: Path) -> None:
+    """Delete harness's temp files whose writer is dead (or that are stale) and free lock files."""
+    cutoff = time.time() - STALE_AFTER_S
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.name.startswith(TEMP_PREFIX):
+                match = _TEMP.match(entry.name)
+                if (match is not None and _writer_gone(match[1], int(match[2]))) \
+                        or entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    os.unlink(entry.path)
+            elif entry.name.startswith(LOCK_PREFIX) and entry.is_file(follow_symlinks=False):
+                lock = _FileLock(Path(entry.path))
+                if lock.try_acquire():
+                    lock.release()  # held by nobody: a killed run's; releasing removes it
+        except OSError:
+            continue
+
+
+class _FileLock:
+    """flock on a lock file that its holder deletes on release."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        except BaseException:
+            os.close(fd)
+            raise
+        try:  # the holder before us may have removed the file: then this lock guards nothing
+            mine, there = os.fstat(fd), os.stat(self.path)
+            same = (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
+        except FileNotFoundError:
+            same = False
+        if not same:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            os.unlink(self.path)  # while still holding it, so nobody locks a file on its way out
+        except OSError:
+            pass
+        os.close(fd)
+
+
+class CassetteLock:
+    """An exclusive lock on one cassette, across threads and processes."""
+
+    def __init__(self, cassette: Path, stop: threading.Event | None = None) -> None:
+        self._cassette = cassette
+        self._stop = stop or threading.Event()
+        self._lock: _FileLock | None = None  # made on acquire: replay never pays for it
+
+    def acquire(self) -> bool:
+        """Wait for the lock; False when the run is stopped first. Raises OSError when the
+        cassette's folder cannot hold a lock file (then it could not hold the cassette either)."""
+        folder = self._cassette.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise NotADirectoryError(errno.ENOTDIR, "a file is in the way of the cassette folder",
+                                     str(folder)) from None
+        sweep_once(folder)
+        digest = hashlib.sha1(self._cassette.name.encode("utf-8")).hexdigest()[:16]
+        self._lock = _FileLock(folder / f"{LOCK_PREFIX}{digest}")
+        delay = 0.005
+        while not self._lock.try_acquire():
+            if self._stop.wait(delay):
+                return False
+            delay = min(delay * 2, 0.1)
+        return True
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
