@@ -79,14 +79,17 @@ def _compiled(env: SandboxedEnvironment, source: str) -> jinja2.Template:
 
 
 class Renderer:
-    """Renders the templates of one suite; every failure becomes a UserError with file and line."""
+    """Renders the templates of one case; every failure becomes a UserError with file and line.
+
+    Everything one Renderer renders shares one time budget (template_limits.RENDER_SECONDS): make
+    one per case, as the runner does."""
 
     def __init__(self, suite_file: Path) -> None:
         self.suite_file = suite_file
         # The folder the suite was named in (not where a symlinked suite file points to).
         self.root = Path(os.path.realpath(suite_file.absolute().parent))
         self.env = _environment(self.root)
-        self.budget = Budget()  # one Renderer per case: its messages share the time limit
+        self.budget = Budget()
 
     def _fail(self, exc: BaseException, *, what: str, file: str, line: int | None,
               case: str | None) -> UserError:
