@@ -2,9 +2,10 @@
 
 Prompts come from suite files that may be written by anyone who can open a pull request, so
 rendering runs in a jinja2 SandboxedEnvironment (no attribute tricks, no file or process access)
-bounded in time and size (template_sandbox.py, template_limits.py), with StrictUndefined (a typo in
-a variable name is an error, not an empty string). Files a suite names (includes, message files,
-images) are read through safe_files, only from inside the suite's own folder tree.
+bounded in time and size (template_sandbox.py, template_checks.py, template_limits.py), with
+StrictUndefined (a typo in a variable name is an error, not an empty string). Files a suite names
+(includes, message files, images) are read through safe_files, only from inside the suite's own
+folder tree.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 jinja2's SandboxedEnvironment stops attribute tricks and file or process access, but not a
 template that loops for ever or builds a string of many gigabytes. This subclass routes every
-place a template can spend time or memory through template_limits: each loop iteration (a code
+place a template can spend time or memory through template_checks (before an operation) and
+template_limits (the deadline, and what an operation returns): each loop iteration (a code
 generator wraps the iterable of every ``for``), every call (macros too), every operator, ``~``,
 str.format, every filter, ``{% set ns.x %}``, block captures and the rendered text itself. It also
 refuses the globals and filters whose output changes from run to run (``lipsum``, ``random``),
@@ -26,6 +27,7 @@ from jinja2.runtime import Namespace
 from jinja2.sandbox import SandboxedEnvironment, SandboxedFormatter
 from markupsafe import EscapeFormatter, Markup
 
+from . import template_checks as checks
 from . import template_limits as limits
 
 #: Filters that turn their input (and arguments) into text: only plain values may go in.
@@ -74,13 +76,13 @@ def bounded_concat(pieces: Iterable[Any]) -> str:
 def guarded_str_join(pieces: Iterable[Any]) -> str:
     """The ``~`` operator: its operands must be printable and the result within the limits."""
     items = list(pieces)
-    limits.check_join(items, "")
+    checks.check_join(items, "")
     return limits.produced("".join(map(str, items)))
 
 
 def _finalize(value: Any) -> Any:
     """Every ``{{ value }}``: plain values only, of a printable size."""
-    return limits.check_printable(value)
+    return checks.check_printable(value)
 
 
 class _BoundedNamespace(Namespace):
@@ -102,8 +104,8 @@ class _BoundedFormatter(SandboxedFormatter):
 
     def format_field(self, value: Any, format_spec: str) -> Any:
         limits.tick()
-        limits.check_format_spec(format_spec)
-        self.total += limits.printed_size(value) + len(format_spec)
+        checks.check_format_spec(format_spec)
+        self.total += checks.printed_size(value) + len(format_spec)
         if self.total > limits.MAX_TEXT:
             raise limits.TemplateLimit(f"a formatted text would be longer than "
                                        f"{limits.MAX_TEXT:,} characters")
@@ -145,7 +147,7 @@ def _text_filter(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
         limits.tick()
         values = args[1:] if passes_first else args
         for value in (*values, *kwargs.values()):
-            limits.check_printable(value)
+            checks.check_printable(value)
         if values:
             _pre_check(name, values[0], values[1:], kwargs)
         with limits.traced(limits.size_of((*values, *kwargs.values()))):
@@ -158,11 +160,11 @@ def _pre_check(name: str, value: Any, args: tuple[Any, ...], kwargs: dict[str, A
     """Filters whose result can dwarf their input: refuse before they run."""
     text = str(value) if name in ("indent", "wordwrap", "replace", "format") else ""
     if name == "center":
-        limits.check_width(kwargs.get("width", args[0] if args else 80))
+        checks.check_width(kwargs.get("width", args[0] if args else 80))
     elif name == "indent":
         width = kwargs.get("width", args[0] if args else 4)
         size = len(width) if isinstance(width, str) else width
-        limits.check_width(size, "indent")
+        checks.check_width(size, "indent")
         if isinstance(size, int) and len(text) + (text.count("\n") + 1) * size > limits.MAX_TEXT:
             raise limits.TemplateLimit(f"indenting would make the text longer than "
                                        f"{limits.MAX_TEXT:,} characters")
@@ -175,14 +177,14 @@ def _pre_check(name: str, value: Any, args: tuple[Any, ...], kwargs: dict[str, A
                 raise limits.TemplateLimit(f"wrapping would make the text longer than "
                                            f"{limits.MAX_TEXT:,} characters")
     elif name == "replace" and len(args) >= 2:
-        limits.check_text_method(text, "replace", tuple(str(a) for a in args[:2]) + args[2:], {})
+        checks.check_text_method(text, "replace", tuple(str(a) for a in args[:2]) + args[2:], {})
     elif name == "format":
-        limits.check_percent(text, kwargs or args)
+        checks.check_percent(text, kwargs or args)
     elif name == "tojson":
         indent = kwargs.get("indent", args[0] if args else None)
         if isinstance(indent, int) and indent > 0:
-            limits.check_width(indent, "indent")
-            if limits.printed_size(value, indent=indent) > limits.MAX_TEXT:
+            checks.check_width(indent, "indent")
+            if checks.printed_size(value, indent=indent) > limits.MAX_TEXT:
                 raise limits.TemplateLimit(f"the JSON would be longer than {limits.MAX_TEXT:,} "
                                            "characters")
 
@@ -191,8 +193,8 @@ def _pre_check(name: str, value: Any, args: tuple[Any, ...], kwargs: dict[str, A
 def _join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> str:
     items = list(map(make_attrgetter(eval_ctx.environment, attribute), value)) \
         if attribute is not None else list(value)
-    limits.check_printable(d)
-    limits.check_join(items, str(d))
+    checks.check_printable(d)
+    checks.check_join(items, str(d))
     with limits.traced(len(items)):
         return limits.produced(_ORIGINAL["join"](eval_ctx, items, d))
 
@@ -282,14 +284,16 @@ class BoundedSandbox(SandboxedEnvironment):
 
     def compile(self, source: Any, name: str | None = None,  # type: ignore[override]
                 filename: str | None = None, raw: bool = False, defer_init: bool = False) -> Any:
-        """Compiling is plain Python too (about 8 µs per tag): a huge template is held to the
-        deadline like a loop, whether it is a message, a message file or an include."""
-        with limits.traced(len(source) if isinstance(source, str) else 0):
-            return super().compile(source, name, filename, raw, defer_init)  # type: ignore[call-overload]
+        """Every template (message, message file, include) is bounded in size before it compiles,
+        and compiling counts against the deadline like a loop."""
+        limits.tick()
+        if isinstance(source, str):
+            checks.check_template_source(source)
+        return super().compile(source, name, filename, raw, defer_init)  # type: ignore[call-overload]
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         limits.tick()
-        limits.check_binop(operator, left, right)
+        checks.check_binop(operator, left, right)
         return limits.produced(self.binop_table[operator](left, right))
 
     def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
@@ -301,10 +305,10 @@ class BoundedSandbox(SandboxedEnvironment):
         if isinstance(receiver, (str, bytes, bytearray)):  # str's methods, and Markup's
             if name == "join" and args:
                 items = list(args[0])
-                limits.check_join(items, str(receiver))
+                checks.check_join(items, str(receiver))
                 args = (items, *args[1:])
             else:
-                limits.check_text_method(receiver, name, args, kwargs)
+                checks.check_text_method(receiver, name, args, kwargs)
         before = len(receiver) if isinstance(receiver, (list, dict, set)) else None
         result = super().call(context, obj, *args, **kwargs)
         if before is not None:

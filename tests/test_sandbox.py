@@ -263,7 +263,8 @@ BOMBS = {
                      "rendering took longer than 0.5 s"),
     "exponential macro": (("{% macro f(n) %}{% if n %}{{ f(n-1) }}{{ f(n-1) }}{% endif %}{% endmacro %}"
                            "{{ f(60) }}"), "rendering took longer than 0.5 s"),
-    "huge template": ("{{ 1 }}" * 100_000, "rendering took longer than 0.5 s"),
+    "huge template": ("{{ 1 }}" * 100_000, "the template has more than 5,000 tags"),
+    "huge tag": ("{{ [" + "1," * 30_000 + "] }}", "or 50,000 characters of template syntax"),
     "big power": ("{{ 10 ** (10 ** 10) }}", "a power above 65,536 bits"),
     "big product": ("{{ (10 ** 15000) * (10 ** 15000) }}", "a product above 65,536 bits"),
     "format width": ("{{ '{:>2000000000}'.format('') }}", "width or precision 2000000000 is above"),
