@@ -57,8 +57,8 @@ def repo_location(cwd: Path | None = None) -> tuple[Path, str]:
 def materialize(ref: str, dest: Path, *, cwd: Path | None = None) -> Path:
     """Extract the tree of ``ref`` into ``dest``; return the folder matching the current one.
 
-    The whole tree, not only suites/ and cassettes/: suites include templates, images and check
-    modules from anywhere, and ``cassette_dir`` may point outside the suite folder.
+    The whole tree, not only suites/ and cassettes/: suites import check modules from anywhere in
+    the project, and ``cassette_dir`` may point outside the suite folder.
     """
     top, prefix = repo_location(cwd)
     try:

@@ -1,39 +1,56 @@
-"""The one place templates are rendered: a sandboxed Jinja environment per suite folder.
+"""The one place templates are rendered: a sandboxed, bounded Jinja environment per suite folder.
 
 Prompts come from suite files that may be written by anyone who can open a pull request, so
-rendering runs in jinja2's SandboxedEnvironment (no attribute tricks, no file or process access),
-with StrictUndefined (a typo in a variable name is an error, not an empty string), and includes may
-only reach files inside the suite's own folder tree.
+rendering runs in a jinja2 SandboxedEnvironment (no attribute tricks, no file or process access)
+bounded in time and size (template_sandbox.py, template_checks.py, template_limits.py), with
+StrictUndefined (a typo in a variable name is an error, not an empty string). Files a suite names
+(includes, message files, images) are read through safe_files, only from inside the suite's own
+folder tree.
 """
 
 from __future__ import annotations
 
 import base64
 import mimetypes
+import os
 import sys
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.loaders import split_template_path
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
+from . import safe_files
 from .errors import UserError
+from .template_limits import Budget, TemplateLimit, active
+from .template_sandbox import BoundedSandbox
 
 
-class _SuiteLoader(jinja2.FileSystemLoader):
-    """FileSystemLoader already refuses '..' escapes; this also refuses absolute names."""
+class _SuiteLoader(jinja2.BaseLoader):
+    """Loads ``{% include %}`` and message files from the suite's folder tree, through safe_files:
+    no '..' or absolute names, no symlink out of the folder, no FIFO or device, a size cap."""
 
-    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Any]:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def get_source(self, environment: jinja2.Environment,
+                   template: str) -> tuple[str, str, Callable[[], bool]]:
         if template.startswith(("/", "\\")) or ":" in template.split("/")[0]:
             raise jinja2.TemplateNotFound(template)
-        return super().get_source(environment, template)
+        path = self.root.joinpath(*split_template_path(template))  # refuses '..'
+        if not os.path.lexists(path):
+            raise jinja2.TemplateNotFound(template)
+        source = safe_files.read_text(path, shown=template, what="template file", root=self.root)
+        return source, str(path), lambda: True
 
 
 @lru_cache(maxsize=64)
 def _environment(root: Path) -> SandboxedEnvironment:
-    return SandboxedEnvironment(
-        loader=_SuiteLoader(str(root)),
+    return BoundedSandbox(
+        loader=_SuiteLoader(root),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,  # send exactly what the suite says (YAML "|-" strips it)
@@ -63,16 +80,25 @@ def _compiled(env: SandboxedEnvironment, source: str) -> jinja2.Template:
 
 
 class Renderer:
-    """Renders the templates of one suite; every failure becomes a UserError with file and line."""
+    """Renders the templates of one case; every failure becomes a UserError with file and line.
+
+    Everything one Renderer renders shares one time budget (template_limits.RENDER_SECONDS): make
+    one per case, as the runner does."""
 
     def __init__(self, suite_file: Path) -> None:
         self.suite_file = suite_file
-        self.root = suite_file.resolve().parent
+        # The folder the suite was named in (not where a symlinked suite file points to).
+        self.root = Path(os.path.realpath(suite_file.absolute().parent))
         self.env = _environment(self.root)
+        self.budget = Budget()
 
     def _fail(self, exc: BaseException, *, what: str, file: str, line: int | None,
               case: str | None) -> UserError:
-        if isinstance(exc, jinja2.UndefinedError):
+        if isinstance(exc, UserError):  # a file an include named, refused by safe_files
+            return UserError(f"{exc.message} (in {what})", file=file, line=line, case=case)
+        if isinstance(exc, TemplateLimit):
+            kind = "template refused"
+        elif isinstance(exc, jinja2.UndefinedError):
             kind = "undefined variable"
         elif isinstance(exc, SecurityError):
             kind = "template blocked by the sandbox"
@@ -91,8 +117,9 @@ class Renderer:
             return source  # no Jinja syntax at all: nothing to render, nothing to compile
         name = f"{self.suite_file.as_posix()}:{line or 0}"
         try:
-            template = _compiled(self.env, source)
-            return template.render(variables)
+            with active(self.budget):
+                template = _compiled(self.env, source)
+                return template.render(variables)
         except Exception as exc:  # noqa: BLE001 - every template failure is the user's to fix
             tline = _template_line(exc, name)
             # Block scalars start on the line after the key; a one-line value is on the key's line.
@@ -102,26 +129,38 @@ class Renderer:
     def render_file(self, relative: str, variables: dict[str, Any], *, line: int | None,
                     case: str | None) -> str:
         """Render a template file that lives inside the suite's folder tree."""
+        file = str(Path(self.suite_file).parent / relative)
         try:
-            template = self.env.get_template(relative)
-            return template.render(variables)
+            with active(self.budget):
+                template = self.env.get_template(relative)
         except jinja2.TemplateNotFound as exc:
             raise UserError(f"template file {relative!r} not found inside {self.root} "
                             f"({exc})", file=str(self.suite_file), line=line, case=case) from None
+        except UserError as exc:  # the message file itself was refused by safe_files
+            raise exc.located(file=self.suite_file, line=line, case=case) from None
+        except Exception as exc:  # noqa: BLE001 - a syntax error in the template file
+            raise self._fail(exc, what=f"template file {relative}", file=file,
+                             line=_template_line(exc, relative), case=case) from None
+        try:
+            with active(self.budget):
+                return template.render(variables)
         except Exception as exc:  # noqa: BLE001
-            tline = _template_line(exc, relative)
-            file = str(Path(self.suite_file).parent / relative)
-            raise self._fail(exc, what=f"template file {relative}", file=file, line=tline,
-                             case=case) from None
+            raise self._fail(exc, what=f"template file {relative}", file=file,
+                             line=_template_line(exc, relative), case=case) from None
 
     def data_url(self, relative: str, *, line: int | None, case: str | None) -> str:
         """A local image (inside the suite folder) as a data: URL for an image_url part."""
-        target = (self.root / relative).resolve()
-        if not target.is_relative_to(self.root) or not target.is_file():
+        target = self.root / relative
+        if not os.path.lexists(target):
             raise UserError(f"image file {relative!r} not found inside {self.root}",
                             file=str(self.suite_file), line=line, case=case)
+        try:
+            data = safe_files.read_bytes(target, shown=relative, what="image file", root=self.root,
+                                         limit=safe_files.IMAGE_LIMIT)
+        except UserError as exc:
+            raise exc.located(file=self.suite_file, line=line, case=case) from None
         mime = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-        payload = base64.b64encode(target.read_bytes()).decode("ascii")
+        payload = base64.b64encode(data).decode("ascii")
         return f"data:{mime};base64,{payload}"
 
 

@@ -11,6 +11,7 @@ import difflib
 import itertools
 import json
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -22,6 +23,7 @@ import jsonschema
 
 from .cassette_names import case_file_name, fitted
 from .errors import UserError
+from .safe_files import is_inside, project_root
 from .yamlio import LineDict, LineList, line_of, load_yaml
 
 #: Request keys a suite or a case may set; a case's value replaces the suite's.
@@ -141,7 +143,10 @@ def _validator() -> jsonschema.protocols.Validator:
 
 
 def looks_like_suite(path: Path) -> bool:
-    """A cheap sniff used when walking folders: a top-level ``cases:`` key."""
+    """A cheap sniff used when walking folders: a top-level ``cases:`` key (never opening a
+    FIFO or device, which could block for ever)."""
+    if not path.is_file():
+        return False
     try:
         with path.open(encoding="utf-8") as fh:
             return any(line.startswith("cases:") for line in fh)
@@ -239,15 +244,48 @@ def _messages_for(settings: dict[str, Any], lines: dict[str, int | None]) -> tup
 
 
 def default_cassette_root(suite_path: Path) -> Path:
-    """The nearest existing ``cassettes/`` folder beside the suite or one of its parents (up to
-    the project root); else ``cassettes/`` at the project root (pyproject.toml or .git); else in
-    the current folder."""
-    for parent in suite_path.resolve().parents:
-        if (parent / "cassettes").is_dir():
-            return parent / "cassettes"
-        if (parent / "pyproject.toml").exists() or (parent / ".git").exists():
-            return parent / "cassettes"
-    return Path.cwd().resolve() / "cassettes"
+    """The nearest existing ``cassettes/`` folder beside the suite or one of its parents up to the
+    project root (safe_files.project_root); else ``cassettes/`` at the project root."""
+    root = project_root(suite_path)
+    for parent in Path(os.path.abspath(suite_path)).parents:
+        if (parent / "cassettes").is_dir() or parent == root:
+            return (parent / "cassettes").resolve()
+    return (root / "cassettes").resolve()
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # the schema's pattern for `name:`
+
+
+def _suite_name(doc: dict[str, Any], path: Path, display: Path) -> str:
+    """``name:``, else the file name; it names a folder under cassettes/, so it must never be
+    '.', '..' or anything the schema would refuse as a ``name:``."""
+    if doc.get("name"):
+        return str(doc["name"])
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", path.stem)
+    if not _NAME.match(name):
+        raise UserError(f"the file name {path.name!r} gives no valid suite name (letters, digits, "
+                        "'.', '_', '-', starting with a letter or digit): rename the file or set "
+                        "'name:'", file=display, line=1)
+    return name
+
+
+def _cassette_root(doc: dict[str, Any], path: Path, display: Path, name: str) -> Path:
+    """Where this suite's cassettes go: never outside the project (symlinks followed)."""
+    project = project_root(path)
+    if "cassette_dir" in doc:
+        written = str(doc["cassette_dir"])
+        if os.path.isabs(written):
+            raise UserError(f"cassette_dir {written!r} must be a path relative to the suite file",
+                            file=display, line=line_of(doc, "cassette_dir"))
+        root = (path.parent / written).resolve()
+        line = line_of(doc, "cassette_dir")
+    else:
+        root, line, written = default_cassette_root(path), 1, "cassettes"
+    if not is_inside(root / name, project):
+        raise UserError(f"cassette folder {written!r} is outside the project ({project}); "
+                        "cassettes are written only inside it (symlinks are followed)",
+                        file=display, line=line)
+    return root
 
 
 def _display_path(path: Path) -> Path:
@@ -260,13 +298,14 @@ def _display_path(path: Path) -> Path:
 def load_suite(path: Path) -> Suite:
     """Parse, validate and expand one suite file."""
     display = _display_path(path)
+    if not is_inside(path, project_root(path)):
+        raise UserError("the suite file is a symlink to outside its project", file=display)
     doc = load_yaml(path)
     if not isinstance(doc, dict):
         raise UserError("a suite must be a YAML mapping with a 'cases' list", file=display, line=1)
     _schema_error(doc, display)
-    name = doc.get("name") or re.sub(r"[^A-Za-z0-9._-]+", "_", path.stem)
-    root = (path.parent / doc["cassette_dir"]).resolve() if "cassette_dir" in doc \
-        else default_cassette_root(path)
+    name = _suite_name(doc, path, display)
+    root = _cassette_root(doc, path, display, name)
     suite_checks = _parse_checks(doc.get("checks"), display)
     suite_vars = dict(doc.get("vars") or {})
     suite_matrix = dict(doc.get("matrix") or {})

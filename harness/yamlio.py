@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from . import safe_files
 from .errors import UserError
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -94,11 +95,15 @@ _LineLoader.add_constructor("tag:yaml.org,2002:float", _LineLoader.construct_yam
 def load_yaml(path: Path) -> Any:
     """Parse one YAML file with positions; syntax errors become a UserError at file:line."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read file: {exc}", file=path) from None
+        text = safe_files.read_text(path, shown=path.name, what="file")  # no FIFO, capped
+    except UserError as exc:
+        raise exc.located(file=path) from None
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        _check_aliases(doc, path)
+        return doc
+    except RecursionError:
+        raise UserError("YAML nested too deeply", file=path) from None
     except _BadValue as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
         raise UserError(str(exc.problem), file=path, line=line,
@@ -128,6 +133,50 @@ def _case_at(text: str, line: int) -> str | None:
         return None
     return next((str(v.value) for k, v in items[-1].value
                  if getattr(k, "value", None) == "id" and isinstance(v, yaml.ScalarNode)), None)
+
+
+#: How much anchors and aliases (``*name``) may add to a document once expanded, counting each
+#: value once and each text by its length. A few nested aliases can stand for billions of values
+#: (the "billion laughs"), which every later step (schema validation, copying, the request's JSON)
+#: would expand in full.
+MAX_ALIAS_EXPANSION = 10_000_000
+
+
+def _weight(node: Any) -> int:
+    return 1 + len(node) if isinstance(node, str) else 1
+
+
+def _check_aliases(doc: Any, path: Path) -> None:
+    """Refuse a document whose aliases expand it by more than MAX_ALIAS_EXPANSION."""
+    expanded: dict[int, int] = {}
+    active: set[int] = set()
+    scalars: set[int] = set()
+    written = 0  # the document as written: each container and each scalar object once
+
+    def size(node: Any) -> int:
+        nonlocal written
+        if not isinstance(node, (list, dict)):
+            return _weight(node)
+        key = id(node)
+        if key in expanded:
+            return expanded[key]
+        if key in active:
+            raise UserError("a YAML alias refers to the value that contains it", file=path)
+        active.add(key)
+        children = [*node.keys(), *node.values()] if isinstance(node, dict) else node
+        for child in children:
+            if not isinstance(child, (list, dict)) and id(child) not in scalars:
+                scalars.add(id(child))
+                written += _weight(child)
+        written += 1
+        total = 1 + sum(size(c) for c in children)
+        active.discard(key)
+        expanded[key] = total
+        return total
+
+    if size(doc) - written > MAX_ALIAS_EXPANSION:
+        raise UserError(f"YAML anchors and aliases expand this file by more than "
+                        f"{MAX_ALIAS_EXPANSION:,} values and characters", file=path)
 
 
 def line_of(container: Any, key: Any = None) -> int | None:

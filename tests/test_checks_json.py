@@ -115,7 +115,7 @@ def test_json_schema_file_relative_to_suite():
 
 
 @pytest.mark.parametrize("arg, message", [
-    ({"file": "missing.json"}, "cannot read schema file"),
+    ({"file": "missing.json"}, "schema file 'missing.json' not found"),
     ({"file": "broken.schema.json"}, "does not parse"),
     ({"file": "person.schema.json", "schema": PERSON}, "either schema or file"),
     ({"type": "objekt"}, "invalid JSON Schema"),

@@ -2,18 +2,25 @@
 
 The target is imported when the suite is loaded (the registry puts the suite's folder on sys.path
 for that), so a typo in the module or function name is a user error before any request is made,
-not a crash in the middle of a run. What the function returns is normalised here into a Result;
+not a crash in the middle of a run. Only the project's own modules are imported: one found outside
+the project (the standard library, an installed package, a symlink pointing elsewhere) is refused,
+like any other file a suite names from outside its project. What the function returns is normalised here into a Result;
 anything unexpected is an error verdict that shows what came back, never a silent pass.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any
 
+from .. import safe_files
 from ..errors import UserError
+from .group import binding_spec
 from .registry import CheckContext, CheckError, NeedsRecording, Result, check, trim
 
 
@@ -32,11 +39,17 @@ def import_target(target: Any) -> Callable[..., Any]:
     module_name, _, attr = target.partition(":")
     if not module_name or not attr:
         raise UserError(f"check 'python': expected 'package.module:function', got {target!r}")
+    spec = binding_spec()
+    root = safe_files.project_root(Path(spec.file)) if spec is not None and spec.file else None
+    if root is not None:
+        _require_inside(module_name, _origins(module_name.split(".")[0]), root, target)
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # noqa: BLE001 - a broken module is the user's to fix
         raise UserError(f"check 'python': cannot import {module_name!r} for {target!r}: "
                         f"{type(exc).__name__}: {exc}") from None
+    if root is not None:
+        _require_inside(module_name, [getattr(module, "__file__", None)], root, target)
     fn: Any = module
     for part in attr.split("."):
         try:
@@ -48,6 +61,29 @@ def import_target(target: Any) -> Callable[..., Any]:
         raise UserError(f"check 'python': {target!r} is not a function (found {type(fn).__name__} "
                         f"{trim(fn, 40)})")
     return fn
+
+
+def _origins(top: str) -> list[str | None] | None:
+    """Where ``top`` would be imported from, without importing it (None: not found at all)."""
+    try:
+        found = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return None
+    if found is None:
+        return None
+    if found.has_location and found.origin:
+        return [found.origin]
+    return list(found.submodule_search_locations or []) or [None]  # None: built in or frozen
+
+
+def _require_inside(module_name: str, origins: list[str | None] | None, root: Path,
+                    target: str) -> None:
+    if origins is None:
+        return  # not found: import_module reports it
+    if not all(o is not None and safe_files.is_inside(Path(o), root) for o in origins):
+        raise UserError(f"check 'python': module {module_name!r} for {target!r} is not a file "
+                        f"inside the project ({root}); python: checks import only the project's "
+                        "own modules (symlinks are followed)")
 
 
 def _python_arg(arg: Any) -> PythonCheck:

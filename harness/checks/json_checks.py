@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from .. import safe_files
 from .group import binding_spec
 from .registry import CheckContext, Result, check, trim
 from .text import quote, regex_arg
@@ -135,24 +137,34 @@ def is_json(arg: dict[str, Any], ctx: CheckContext) -> Result:
 
 
 def load_schema_file(name: Any) -> dict[str, Any]:
-    """A .json or .yaml schema file, relative to the suite file being bound."""
+    """A .json or .yaml schema file inside the suite's folder, read through safe_files.
+
+    The file may be a symlink out of the folder, or not a file at all: safe_files refuses both.
+    Errors name the file and where it breaks, never its content."""
     if not isinstance(name, str) or not name:
         raise ValueError("file must be a path to a .json or .yaml schema")
     spec = binding_spec()
     base = Path(spec.file).parent if spec is not None and spec.file else Path.cwd()
-    path = Path(name) if Path(name).is_absolute() else base / name
+    root = Path(os.path.realpath(base))
+    text = safe_files.read_text(root / name, shown=name, what="schema file", root=root)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValueError(f"cannot read schema file {path}: {exc.strerror or exc}") from None
+        schema = yaml.safe_load(text) if name.endswith((".yaml", ".yml")) else json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"schema file {name!r} does not parse as JSON (line {exc.lineno}, "
+                         f"column {exc.colno})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise ValueError(f"schema file {name!r} does not parse as YAML{where}") from None
+    if not isinstance(schema, dict):
+        raise TypeError(f"schema file {name!r}: a JSON Schema must be a mapping")
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
-        schema = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise ValueError(f"schema file {path} does not parse: {trim(str(exc), 160)}") from None
-    try:
-        return check_schema_valid(schema)
-    except ValueError as exc:
-        raise ValueError(f"schema file {path}: {exc}") from None
+        cls.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise ValueError(f"schema file {name!r} is not a valid JSON Schema: "
+                         f"{json_path_text(exc.absolute_path)} breaks {exc.validator!r}") from None
+    return schema
 
 
 def _schema_arg(arg: Any) -> dict[str, Any]:

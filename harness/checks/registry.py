@@ -8,6 +8,7 @@ inside a check into an error verdict instead of a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -182,7 +183,7 @@ def _folder_of(file: str) -> str:
 @contextmanager
 def _suite_on_path(file: str) -> Iterator[None]:
     """Let ``python: module:function`` checks import modules that sit beside the suite."""
-    folder = _folder_of(file)
+    folder = _folder_of(os.path.abspath(file))  # a relative name depends on the current folder
     added = folder not in sys.path
     if added:
         sys.path.insert(0, folder)
