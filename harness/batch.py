@@ -12,15 +12,17 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import cassettes, redact
 from .cassettes import Interaction
 from .errors import UserError
 from .output import Output, parse_response
 from .request import Request
+from .safe_files import state_dir
 
 STATE_DIR = Path(".harness") / "batches"
 BATCH_URL = "/v1/chat/completions"
@@ -41,7 +43,7 @@ def _custom_id(index: int, request: Request) -> str:
 
 def _state_path(requests: list[Request]) -> Path:
     digest = hashlib.sha256("\n".join(sorted(r.key for r in requests)).encode()).hexdigest()[:20]
-    return STATE_DIR / f"{digest}.json"
+    return state_dir(STATE_DIR) / f"{digest}.json"
 
 
 def _client(request: Request) -> Any:
@@ -83,7 +85,7 @@ def run_batch(requests: list[Request], *, poll_interval: float, stop: threading.
     else:
         lines = "".join(json.dumps({"custom_id": cid, "method": "POST", "url": BATCH_URL,
                                     "body": r.body}, ensure_ascii=False) + "\n"
-                        for cid, r in zip(ids, requests))
+                        for cid, r in zip(ids, requests, strict=True))
         uploaded = client.files.create(file=("harness-batch.jsonl", lines.encode("utf-8")),
                                        purpose="batch")
         batch = client.batches.create(input_file_id=uploaded.id, endpoint=BATCH_URL,
@@ -118,7 +120,7 @@ def run_batch(requests: list[Request], *, poll_interval: float, stop: threading.
                 if line.strip():
                     item = json.loads(line)
                     results[item["custom_id"]] = item
-    outcomes = [_outcome(request, results.get(cid)) for cid, request in zip(ids, requests)]
+    outcomes = [_outcome(request, results.get(cid)) for cid, request in zip(ids, requests, strict=True)]
     state_file.unlink(missing_ok=True)
     return outcomes
 

@@ -13,14 +13,16 @@ device, bytes that are not UTF-8 or YAML) is a UserError naming the file, for th
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import yaml
@@ -31,6 +33,7 @@ from .errors import UserError
 from .output import parse_response
 from .parse_cache import CACHE
 from .request import canonical_form, request_key
+from .safe_files import is_inside
 
 _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -67,14 +70,14 @@ class Interaction:
     def key(self) -> str:
         return request_key(canonical_form(self.method, self.path, self.query, self.body))
 
-    def same_exchange(self, other: "Interaction") -> bool:
+    def same_exchange(self, other: Interaction) -> bool:
         """Equal request and answer; timing and server address do not count as a change."""
         return (self.key == other.key and self.status == other.status
                 and _answer_of(self.response_text) == _answer_of(other.response_text)
                 and self.response_headers == other.response_headers and self.extra == other.extra)
 
 
-class _LiteralDumper(_Dumper):  # type: ignore[misc, valid-type]
+class _LiteralDumper(_Dumper):
     pass
 
 
@@ -95,7 +98,7 @@ def _readable_content(content: Any) -> Any:
     if isinstance(content, str):
         return _readable_text(content)
     if isinstance(content, list):
-        out = []
+        out: list[Any] = []
         for part in content:
             if isinstance(part, dict) and part.get("type") == "text":
                 out.append(_readable_text(str(part.get("text", ""))))
@@ -232,7 +235,7 @@ def _reason(status: int) -> str:
 def from_document(text: str, path: Path) -> list[Interaction]:
     """Parse a cassette written by harness (or by vcrpy for the same request)."""
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - safe loader
+        data = yaml.load(text, Loader=_Loader)
         out = []
         for item in data["interactions"]:
             req, resp, meta = item["request"], item["response"], dict(item.get("harness") or {})
@@ -241,7 +244,7 @@ def from_document(text: str, path: Path) -> list[Interaction]:
             headers = {k.lower(): (v[0] if isinstance(v, list) else v)
                        for k, v in (resp.get("headers") or {}).items()}
             parts = urlsplit(req["uri"])
-            path = meta.get("path") or parts.path
+            api_path = str(meta.get("path") or parts.path)
             query = meta.get("query") or dict(parse_qsl(parts.query))
             extra = {k: meta[k] for k in EXTRA_KEYS if k in meta}
             resp_body = resp.get("body", {}).get("string", "")
@@ -253,7 +256,7 @@ def from_document(text: str, path: Path) -> list[Interaction]:
                 if not isinstance(meta.get(timing), (int, float, type(None))):
                     raise TypeError(f"harness.{timing} is not a number")
             out.append(Interaction(
-                method=req["method"], uri=req["uri"], path=path, query=dict(query), body=body,
+                method=req["method"], uri=req["uri"], path=api_path, query=dict(query), body=body,
                 status=int(resp["status"]["code"]),
                 response_headers={k: v for k, v in headers.items() if k in KEPT_HEADERS},
                 response_text=resp_body, latency_ms=meta.get("latency_ms"),
@@ -265,13 +268,13 @@ def from_document(text: str, path: Path) -> list[Interaction]:
                         "re-record", file=str(path)) from None
 
 
-def load(path: Path) -> list[Interaction] | None:
+def load(path: Path, *, root: Path | None = None) -> list[Interaction] | None:
     """The case's interactions, or None when it has no cassette.
 
     Parsed YAML is cached under a hash of the file's bytes: reading them is cheap, parsing is what
     costs, and only the content tells whether a file changed (size and mtime can be kept by an edit).
     """
-    data = _read(path)
+    data = _read(path, root)
     if data is None:
         return None
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
@@ -288,15 +291,32 @@ def load(path: Path) -> list[Interaction] | None:
     return interactions
 
 
-def _read(path: Path) -> bytes | None:
-    """The cassette's bytes, None when there is none; only a regular file of bounded size."""
+def _read(path: Path, root: Path | None = None) -> bytes | None:
+    """The cassette's bytes, None when there is none; only a regular file of bounded size.
+
+    A cassette that is a symlink is read only when it leads to a file inside ``root`` (the suite's
+    cassette folder's root): cassettes come with pull requests, and git stores symlinks.
+    """
+    # O_NONBLOCK: opening a FIFO put in a cassette's place must not wait for a writer.
+    # O_NOFOLLOW: a symlink fails with ELOOP, and only then is its target checked (no cost
+    # per cassette otherwise).
+    flags = os.O_RDONLY | os.O_NONBLOCK
     try:
-        # O_NONBLOCK: opening a FIFO put in a cassette's place must not wait for a writer.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise UserError(f"cannot read the cassette ({exc.strerror or exc})", file=str(path)) from None
+        if exc.errno != errno.ELOOP:
+            raise UserError(f"cannot read the cassette ({exc.strerror or exc})", file=str(path)) from None
+        if root is not None and not is_inside(path, root):
+            raise UserError(f"the cassette is a symlink leading outside {root}; cassettes are read "
+                            "only inside their folder", file=str(path)) from None
+        try:
+            fd = os.open(path, flags)
+        except FileNotFoundError:
+            return None
+        except OSError as exc2:
+            raise UserError(f"cannot read the cassette ({exc2.strerror or exc2})", file=str(path)) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -334,10 +354,10 @@ def save(path: Path, case_label: str, interactions: list[Interaction], *,
     secrets = _redactor(secrets)
     clean = [scrub_interaction(it, secrets) for it in interactions]
     try:
-        old = load(path)
+        old = load(path, root=path.parent)  # never read through a symlink leading elsewhere
     except UserError:
         old = None
-    if old is not None and len(old) == len(clean) and all(a.same_exchange(b) for a, b in zip(old, clean)):
+    if old is not None and len(old) == len(clean) and all(a.same_exchange(b) for a, b in zip(old, clean, strict=True)):
         return False
     text = scrub(to_document(case_label, clean, rerecord), secrets)
     atomic_write(path, text)

@@ -21,7 +21,7 @@ Decision = tuple[str, list[Interaction] | None, Interaction | None]
 
 def decide(planned: PlannedCase, mode: str) -> Decision:
     """'replay', 'record', 'missing' or 'stale', with the cassette's interactions."""
-    stored = cassettes.load(planned.case.cassette_path)
+    stored = cassettes.load(planned.case.cassette_path, root=planned.case.cassette_root)
     if mode == "all":
         return "record", stored, None
     if stored is None:

@@ -20,6 +20,8 @@ from typing import Any
 
 from . import __version__, redact
 from .cassette_files import atomic_write, sweep_once
+from .errors import UserError
+from .safe_files import state_dir
 
 CACHE_DIR = Path(".harness") / "cache"
 _FORMAT = f"harness-parse-cache/2/{__version__}"
@@ -38,10 +40,23 @@ class ParseCache:
     def _file_for(self, folder: Path) -> Path:
         return self.root / (hashlib.sha1(str(folder).encode()).hexdigest()[:20] + ".json")
 
+    def _usable(self) -> bool:
+        """A cache folder that a symlink leads out of the current folder is neither read nor
+        written: the cache is an optimisation, so it is skipped, not an error."""
+        try:
+            state_dir(self.root)
+        except UserError:
+            return False
+        return True
+
     def _entries(self, folder: Path) -> dict[str, list[Any]]:
         entries = self._folders.get(folder)
         if entries is None:
             entries = {}
+            if not self._usable():
+                self.enabled = False
+                self._folders[folder] = entries
+                return entries
             try:
                 data = json.loads(self._file_for(folder).read_text(encoding="utf-8"))
                 if data.get("format") == _FORMAT and data.get("folder") == str(folder):
@@ -76,6 +91,8 @@ class ParseCache:
         for folder, entries in snapshot.items():
             text = json.dumps({"format": _FORMAT, "folder": str(folder), "entries": entries},
                               ensure_ascii=False, separators=(",", ":"))
+            if not self._usable():
+                return
             try:
                 atomic_write(self._file_for(folder), redact.clean(text))
                 sweep_once(self.root)

@@ -53,6 +53,16 @@ def contained(path: Path, root: Path, *, shown: str, what: str, where: str) -> P
     return Path(os.path.realpath(path))
 
 
+def state_dir(relative: Path) -> Path:
+    """``relative`` (a folder under ``.harness/`` of the current folder) when writing there stays
+    inside the current folder; a UserError when ``.harness`` or a folder in it is a symlink leading
+    out (a pull request could commit one to make a run write elsewhere)."""
+    if not is_inside(relative, Path.cwd()):
+        raise UserError(f"{relative.as_posix()} leads outside {Path.cwd()} (a symlink?); harness "
+                        "keeps its state only inside the folder it runs in")
+    return relative
+
+
 def read_bytes(path: Path, *, shown: str, what: str = "file", root: Path | None = None,
                where: str = "the suite's folder", limit: int = TEXT_LIMIT) -> bytes:
     """The bytes of a regular file inside ``root`` (any regular file when ``root`` is None)."""
@@ -96,4 +106,4 @@ def read_text(path: Path, *, shown: str, what: str = "file", root: Path | None =
 
 
 __all__ = ["IMAGE_LIMIT", "TEXT_LIMIT", "contained", "is_inside", "project_root", "read_bytes",
-           "read_text"]
+           "read_text", "state_dir"]

@@ -281,7 +281,7 @@ def _cassette_root(doc: dict[str, Any], path: Path, display: Path, name: str) ->
         line = line_of(doc, "cassette_dir")
     else:
         root, line, written = default_cassette_root(path), 1, "cassettes"
-    if not is_inside(root / name, project):
+    if not is_inside(root / fitted(name), project):
         raise UserError(f"cassette folder {written!r} is outside the project ({project}); "
                         "cassettes are written only inside it (symlinks are followed)",
                         file=display, line=line)
@@ -343,7 +343,7 @@ def load_suite(path: Path) -> Suite:
             raise UserError(f"this case brings the suite to {total:,} cases (matrix x models x samples); "
                             f"a suite file may expand to at most {MAX_CASES_PER_FILE:,}: split it or "
                             "shrink the matrix", file=display, line=case_line, case=raw["id"])
-        combos = [dict(zip(matrix, values)) for values in itertools.product(*matrix.values())] \
+        combos = [dict(zip(matrix, values, strict=True)) for values in itertools.product(*matrix.values())] \
             if matrix else [{}]
         checks = tuple(suite_checks + _parse_checks(raw.get("checks"), display))
         samples = int(settings.get("samples", 1))
@@ -386,5 +386,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
-__all__ = ["Case", "CheckSpec", "Message", "Provider", "Suite", "load_suite", "looks_like_suite",
-           "suite_schema", "default_cassette_root", "REQUEST_KEYS", "LineDict", "LineList"]
+__all__ = [
+    "REQUEST_KEYS",
+    "Case",
+    "CheckSpec",
+    "LineDict",
+    "LineList",
+    "Message",
+    "Provider",
+    "Suite",
+    "default_cassette_root",
+    "load_suite",
+    "looks_like_suite",
+    "suite_schema",
+]

@@ -12,19 +12,25 @@ file checks the rules over all of them at once.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import resource
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
+from harness.testing.fake_openai import FakeOpenAI, Rule
+
+from test_secrets import leaks  # sees through JSON escapes, URL-encoding and HTML entities
+
 SECRET = "sk-corpus-5b1d0c9e7a3f42d8b6e1"
+QUERY_SECRET = "qsecret-corpus-93c1d7e02b4a"
 OUTSIDE_TEXT = "OUTSIDE-CANARY-2f9c1e"
 MEMORY_CAP = 1_500_000_000  # bytes of address space for the child: a bomb must be refused, not built
 TIME_LIMIT = 60.0
@@ -39,6 +45,10 @@ class Attack:
     expect: tuple[int, ...] = (2,)
     commands: tuple[str, ...] = ("validate", "run")
     extra: dict[str, str] = field(default_factory=dict)
+    #: Record against the loopback server with these rules (``run`` only; ``{query}`` in a suite
+    #: or in ``base_url_query`` becomes a key-carrying query string).
+    rules: tuple[Rule, ...] | None = None
+    base_url_query: str = ""
 
 
 def _symlink(link: str, target: str) -> Callable[[Path, Path], None]:
@@ -132,6 +142,36 @@ ATTACKS = [
 ]
 
 
+RECORD = ("run",)
+STREAMED = "model: gpt-4o\ncases:\n  - id: a\n    stream: true\n"
+
+ATTACKS += [
+    # recording: a leaky server, a broken answer, names too long for the file system
+    Attack("record-key-echoed-in-401", _suite(ONE + "    prompt: echo-401\n"),
+           rules=(Rule(contains="echo-401", status=401, echo_key="partial"),), expect=(1,), commands=RECORD),
+    Attack("record-key-echoed-in-stream", _suite(STREAMED + "    prompt: echo-sse\n"),
+           rules=(Rule(contains="echo-sse", content="your key is {api_key}", echo_key="escaped"),),
+           expect=(0,), commands=RECORD),
+    Attack("record-key-in-base-url-query", _suite(ONE + "    prompt: hi\n"), rules=(),
+           base_url_query=f"?api-key={QUERY_SECRET}", expect=(0,), commands=RECORD),
+    Attack("record-stream-cut-short", _suite(STREAMED + "    prompt: cut\n"),
+           rules=(Rule(contains="cut", defect="cut_stream"),), expect=(1,), commands=RECORD),
+    Attack("record-no-choices", _suite(ONE + "    prompt: empty\n"),
+           rules=(Rule(contains="empty", defect="no_choices"),), expect=(1,), commands=RECORD),
+    Attack("record-lock-file-symlink-out", _suite(ONE + "    prompt: hi\n"),
+           _symlink("cassettes/s/.harness-lock-" + hashlib.sha1(b"a.yaml").hexdigest()[:16], "{outside}/lock"),
+           rules=(), expect=(1,), commands=RECORD),
+    Attack("record-state-folder-symlink-out", _suite(ONE + "    prompt: hi\n"), _symlink(".harness", "{outside}"),
+           rules=(), expect=(0,), commands=("run", "run")),  # the second run replays: a cache to write
+    Attack("record-cassette-folder-symlink-out", _suite(ONE + "    prompt: hi\n"), _symlink("cassettes/s", "{outside}"),
+           rules=(), expect=(2,), commands=RECORD),
+    Attack("record-long-names", _suite("name: " + "n" * 300 + "\n" + ONE.replace("id: a", "id: " + "i" * 80)
+                                       + "    prompt: hi\n    matrix: {"
+                                       + ", ".join(f"v{n}: [{chr(97 + n) * 50}]" for n in range(6)) + "}\n"),
+           rules=(), expect=(0,), commands=RECORD),
+]
+
+
 def _write(root: Path, files: dict[str, str | bytes], outside: Path) -> None:
     for rel, content in files.items():
         path = root / rel
@@ -171,10 +211,28 @@ def test_attack_is_refused_cleanly(attack: Attack, tmp_path: Path) -> None:
     before = _snapshot(outside)
     env = {k: v for k, v in os.environ.items() if "KEY" not in k and k != "CI"}
     env.update({"OPENAI_API_KEY": SECRET, "NO_COLOR": "1", "COLUMNS": "200", **attack.extra})
+    server = FakeOpenAI(rules=attack.rules) if attack.rules is not None else None
+    if server is not None:
+        server.start()
+    try:
+        _attack(attack, root, env, server)
+    finally:
+        if server is not None:
+            server.stop()
+    assert _snapshot(outside) == before, "a file outside the project was written"
+    assert leaks({"every file of the project": _every_file_text(root)}, [OUTSIDE_TEXT, SECRET, QUERY_SECRET]) == []
+    for path in root.rglob("*"):
+        assert len(path.name.encode()) <= 255
+
+
+def _attack(attack: Attack, root: Path, env: dict[str, str], server: FakeOpenAI | None) -> None:
     for command in attack.commands:
         args = [sys.executable, "-m", "harness.cli", command, "suites"]
         if command == "run":
-            args += ["--report", "json=report.json"]
+            args += ["--report", "json=report.json", "--report", "html=report.html",
+                     "--report", "junit=report.xml", "--report", "markdown=report.md"]
+        if server is not None:
+            args += ["--record-mode", "once", "--base-url", server.base_url + attack.base_url_query]
         try:
             done = subprocess.run(args, cwd=root, env=env, capture_output=True, text=True,
                                   timeout=TIME_LIMIT, preexec_fn=_limit_memory, check=False)
@@ -183,14 +241,16 @@ def test_attack_is_refused_cleanly(attack: Attack, tmp_path: Path) -> None:
         output = done.stdout + done.stderr
         assert "Traceback" not in output, output
         assert done.returncode in attack.expect, f"harness {command}: exit {done.returncode}\n{output}"
-        assert OUTSIDE_TEXT not in output and SECRET not in output, output
+        assert leaks({f"{command} output": output}, [OUTSIDE_TEXT, SECRET, QUERY_SECRET]) == [], output
         if done.returncode == 2:
             errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
             assert errors and all("s.yaml" in line or "suites" in line or "cassettes" in line
                                   for line in errors), done.stderr
         if command == "run" and done.returncode != 2:
-            report = json.loads((root / "report.json").read_text())
-            assert report["summary"]["counts"]["error"] + report["summary"]["counts"].get("missing", 0) >= 1
-    assert _snapshot(outside) == before, "a file outside the project was written"
-    everything = _every_file_text(root)
-    assert OUTSIDE_TEXT not in everything and SECRET not in everything
+            counts = json.loads((root / "report.json").read_text())["summary"]["counts"]
+            if done.returncode == 0:
+                assert counts["passed"] >= 1 and counts["error"] == 0
+            else:
+                assert counts["error"] + counts.get("missing", 0) >= 1
+                if server is not None:  # a broken or refused answer is never recorded
+                    assert not list((root / "cassettes").rglob("*.yaml"))

@@ -86,7 +86,7 @@ def _no_choices(path: Path) -> None:
 @pytest.mark.parametrize(("spoil", "says"), [
     (_directory, "not a regular file"),
     (_not_utf8, "not valid UTF-8"),
-    (_dev_zero, "not a regular file"),
+    (_dev_zero, "the cassette is a symlink leading outside"),
     (_usage_many, "usage.prompt_tokens is 'many', not a token count"),
     (_no_choices, "the server's answer was incomplete: no choices"),
 ], ids=["directory", "invalid-utf8", "dev-zero", "usage-not-a-number", "no-choices"])
