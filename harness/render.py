@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import mimetypes
 import os
-import sys
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -79,6 +78,12 @@ def _compiled(env: SandboxedEnvironment, source: str) -> jinja2.Template:
     return env.from_string(source)
 
 
+@lru_cache(maxsize=256)
+def _real_folder(folder: str) -> Path:
+    """realpath costs a system call per path component; every case of a suite shares its folder."""
+    return Path(os.path.realpath(folder))
+
+
 class Renderer:
     """Renders the templates of one case; every failure becomes a UserError with file and line.
 
@@ -88,7 +93,7 @@ class Renderer:
     def __init__(self, suite_file: Path) -> None:
         self.suite_file = suite_file
         # The folder the suite was named in (not where a symlinked suite file points to).
-        self.root = Path(os.path.realpath(suite_file.absolute().parent))
+        self.root = _real_folder(os.path.dirname(os.path.abspath(suite_file)))
         self.env = _environment(self.root)
         self.budget = Budget()
 
@@ -163,6 +168,3 @@ class Renderer:
         payload = base64.b64encode(data).decode("ascii")
         return f"data:{mime};base64,{payload}"
 
-
-if sys.version_info < (3, 11):  # pragma: no cover - guarded by pyproject's requires-python
-    raise ImportError("harness needs Python 3.11+")
