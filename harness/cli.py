@@ -11,10 +11,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from rich.console import Console
 from rich.markup import escape
@@ -25,7 +25,7 @@ from .runner import RECORD_MODES, RunOptions, collect, execute, plan, select_cas
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> "NoReturn":  # type: ignore[name-defined]  # noqa: F821
+    def error(self, message: str) -> NoReturn:  # type: ignore[name-defined]  # noqa: F821
         self.print_usage(sys.stderr)
         self.exit(EXIT_USER_ERROR, redact.clean(f"harness: error: {message}\n"))
 

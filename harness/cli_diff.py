@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -20,7 +21,7 @@ from .gates import FAIL_ON, evaluate
 from .report import parse_specs, write_reports
 
 
-def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     p = subparsers.add_parser(
         "diff", help="what changed: suites and cassettes at a git ref vs the working tree, or two JSON reports",
         description="Compare answers, verdicts, tokens and cost. With --base REF, the suites and cassettes "

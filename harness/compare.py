@@ -17,9 +17,9 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable
 
 from .diff import DiffOptions, answer_diff
 from .errors import HarnessError, UserError

@@ -6,9 +6,10 @@ import difflib
 import json
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import UserError
 from .output import Output
@@ -109,7 +110,7 @@ class DiffOptions:
     significant_digits: int | None = None
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any] | None, *, file: str | Path | None = None) -> "DiffOptions":
+    def from_mapping(cls, data: Mapping[str, Any] | None, *, file: str | Path | None = None) -> DiffOptions:
         """Validate a suite's ``diff:`` mapping; a mistake is a UserError naming the file."""
         if data is None:
             return cls()
@@ -269,7 +270,7 @@ def _tool_aspect(baseline: Output, current: Output, options: DiffOptions,
                        text_diff("\n".join(_pretty(old)), "\n".join(_pretty(new))))
     found: list[dict[str, Any]] = []
     ignored = 0
-    for i, (a, b) in enumerate(zip(old, new)):
+    for i, (a, b) in enumerate(zip(old, new, strict=False)):
         items = _items(a["arguments"], b["arguments"], options)
         found.extend({**item, "path": f"{a['name']}#{i} {item['path']}"} for item in items)
         if not items and a["arguments"] != b["arguments"]:

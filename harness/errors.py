@@ -38,7 +38,7 @@ class HarnessError(Exception):
         self.case = case
 
     def located(self, *, file: str | Path | None = None, line: int | None = None,
-                case: str | None = None) -> "HarnessError":
+                case: str | None = None) -> HarnessError:
         """Fill in location details a lower layer could not know, keeping any it did."""
         if self.file is None and file is not None:
             self.file = str(file)

@@ -15,7 +15,7 @@ way. Each condition is a named Gate with a sentence a reviewer can act on; the e
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from .errors import EXIT_CASSETTE, EXIT_FAILED, EXIT_OK
 from .report.records import CaseRecord, Comparison, Gate, RunRecord, SuiteRecord, totals

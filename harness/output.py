@@ -43,7 +43,7 @@ class Usage:
     reasoning_tokens: int = 0
 
     @classmethod
-    def from_json(cls, data: Any) -> "Usage | None":
+    def from_json(cls, data: Any) -> Usage | None:
         if not isinstance(data, dict):
             return None
         details = _mapping(data.get("prompt_tokens_details"))

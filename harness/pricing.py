@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .errors import UserError
 from .output import Usage
@@ -73,9 +74,9 @@ class PriceTable:
         self.prices: dict[str, Price] = dict(DEFAULT_PRICES if prices is None else prices)
 
     @classmethod
-    def from_sources(cls, defaults: "Mapping[str, Price] | PriceTable | None" = None,
+    def from_sources(cls, defaults: Mapping[str, Price] | PriceTable | None = None,
                      config_file: Path | None = None, suite_overrides: Mapping[str, Any] | None = None,
-                     *, suite_file: str | Path | None = None) -> "PriceTable":
+                     *, suite_file: str | Path | None = None) -> PriceTable:
         """Defaults, then the config file's ``pricing:``, then the suite's ``pricing:`` (later wins,
         field by field). ``suite_file`` only names the suite in error messages."""
         base = defaults.prices if isinstance(defaults, PriceTable) else defaults
@@ -86,7 +87,7 @@ class PriceTable:
             table = table.merged(suite_overrides, file=suite_file)
         return table
 
-    def merged(self, overrides: Mapping[str, Any], *, file: str | Path | None = None) -> "PriceTable":
+    def merged(self, overrides: Mapping[str, Any], *, file: str | Path | None = None) -> PriceTable:
         """A new table with ``{model: {input, output, cached_input, batch_input, batch_output}}``
         applied; a bad entry is a UserError naming the file (and line, for a loaded YAML mapping)."""
         if not isinstance(overrides, Mapping):
@@ -94,15 +95,15 @@ class PriceTable:
                             line=_line(overrides, None))
         prices = dict(self.prices)
         for model, entry in overrides.items():
-            where = {"file": file, "line": _line(overrides, model)}
+            line = _line(overrides, model)
             if not isinstance(entry, Mapping) or not entry:
                 raise UserError(f"pricing.{model}: expected a mapping with {', '.join(_FIELDS)} "
-                                "(USD per 1M tokens)", **where)
+                                "(USD per 1M tokens)", file=file, line=line)
             unknown = sorted(set(entry) - set(_FIELDS))
             if unknown:
                 raise UserError(f"pricing.{model}: unknown keys {unknown} (use {', '.join(_FIELDS)})",
-                                **where)
-            values = {}
+                                file=file, line=line)
+            values: dict[str, Any] = {}  # Price's fields: input/output floats, the rest optional
             for key, value in entry.items():
                 if value is None and key not in ("input", "output"):
                     values[key] = None
@@ -110,7 +111,7 @@ class PriceTable:
                 if isinstance(value, bool) or not isinstance(value, (int, float)) \
                         or value < 0 or math.isnan(value) or math.isinf(value):
                     raise UserError(f"pricing.{model}.{key}: expected a number >= 0 "
-                                    f"(USD per 1M tokens), got {value!r}", **where)
+                                    f"(USD per 1M tokens), got {value!r}", file=file, line=line)
                 values[key] = float(value)
             name = str(model)
             known = prices.get(name) or prices.get(base_model(name, prices) or "")
@@ -122,7 +123,7 @@ class PriceTable:
                 prices[name] = replace(known, **values)  # a dated name refining its base
             else:
                 raise UserError(f"pricing.{model}: a model not in the default table needs both "
-                                "input and output prices", **where)
+                                "input and output prices", file=file, line=line)
         return PriceTable(prices)
 
     def price(self, model: str | None) -> Price | None:

@@ -52,7 +52,7 @@ def _culprit(case: Case, request: Request, secrets: Redactor, source: str) -> tu
         if _holds(secrets, value) == source:
             return f"variable {name!r}", None
     sent = request.body.get("messages") or []
-    for msg, rendered in zip(case.messages, sent):
+    for msg, rendered in zip(case.messages, sent, strict=False):
         if _holds(secrets, rendered) == source:
             return (f"the template {msg.file}" if msg.file else f"the {msg.role} message"), msg.line
     for field, value in request.body.items():

@@ -14,8 +14,9 @@ through the redaction point (redact.py), so no secret reaches the terminal or ``
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, cast
 
 import pytest
 
@@ -62,10 +63,10 @@ class SuiteFile(pytest.File):
             name = case.id if case.sample == 0 else f"{case.id}#{case.sample}"
             yield CaseItem.from_parent(self, name=name, case=case, gate=gate)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         if isinstance(excinfo.value, HarnessError):
             return redact.clean(f"harness: {excinfo.value}")
-        return super().repr_failure(excinfo, style)
+        return super().repr_failure(excinfo)
 
 
 class CaseItem(pytest.Item):
@@ -143,7 +144,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         return
     props = dict(report.user_properties)
     if "harness_gate" in props:
-        suite, minimum = props["harness_gate"]
+        suite, minimum = cast("tuple[str, float]", props["harness_gate"])
         tally = _TALLY.setdefault(suite, [minimum, 0, 0])
         tally[1] += props.get("harness_status") == "passed"
         tally[2] += props.get("harness_status") != "skipped"

@@ -174,7 +174,7 @@ class Redactor:
         if not self._values or not text:
             return None
         plain = not self._escaped(text)
-        for value, pattern in zip(self._values, self._patterns):
+        for value, pattern in zip(self._values, self._patterns, strict=True):
             if (value in text) if plain else pattern.search(text):
                 return self.sources[value]
         return None
@@ -272,7 +272,7 @@ class RedactingStream(io.TextIOBase):
         stream = self._target()
         return getattr(stream, "rich_proxied_file", stream)
 
-    def write(self, text: str) -> int:  # type: ignore[override]
+    def write(self, text: str) -> int:
         self.target.write(clean(text))
         return len(text)
 

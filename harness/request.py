@@ -121,7 +121,7 @@ def _render_content(msg: Message, renderer: Renderer, case: Case) -> Any:
         return renderer.render_string(content, case.vars, line=msg.line, case=case.id,
                                       what=f"{msg.role} message")
     if isinstance(content, list):
-        parts = []
+        parts: list[dict[str, Any]] = []
         for part in content:
             if part.get("type") == "text":
                 text = renderer.render_string(part.get("text", ""), case.vars, line=msg.line,

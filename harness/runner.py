@@ -8,10 +8,10 @@ reported at once, with its file, line and case.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable
 
 from . import cassettes, redact
 from .batch import run_batch
@@ -73,7 +73,7 @@ class CaseResult:
     recorded: bool = False
     baseline: Output | None = None  # the answer the cassette held before this run re-recorded it
     cost_usd: float | None = None  # from the price table; None when the model's price is unknown
-    change: "Change | None" = None  # baseline vs new answer, for re-recorded cases
+    change: Change | None = None  # baseline vs new answer, for re-recorded cases
     baseline_status: str | None = None  # the baseline judged by today's checks; None = unknown
 
     @property
@@ -88,7 +88,6 @@ def plan_case(case: Case, *, base_url: str | None = None, check_limits: bool = F
               bound: dict[int, tuple[CheckSpec, BoundCheck]] | None = None) -> PlannedCase:
     """Render the request and bind the checks (plus the automatic schema checks)."""
     renderer = Renderer(case.suite_path)
-    where = {"file": case.suite_path, "line": case.line, "case": case.id}
     try:
         request = build_request(case, renderer, base_url_override=base_url)
         refuse_secrets(case, request, redact.current())
@@ -97,7 +96,7 @@ def plan_case(case: Case, *, base_url: str | None = None, check_limits: bool = F
         if prices is None:
             prices = PriceTable.from_sources(suite_overrides=case.pricing, suite_file=case.suite_path)
     except HarnessError as exc:
-        raise exc.located(**where) from None
+        raise exc.located(file=case.suite_path, line=case.line, case=case.id) from None
     specs = list(case.checks)
     if case.auto_checks:
         specs += auto_specs(request, file=str(case.suite_path), line=case.line)
@@ -224,6 +223,7 @@ def _road(item: PlannedCase, options: RunOptions, session: LazySession, secrets:
         return CaseResult(item, "stale", message="the request changed since it was recorded",
                           detail=stale_detail(item.request, _main_of(stored)))
     if action == "replay":
+        assert hit is not None  # decide() pairs "replay" with the interaction it found
         return _finish(item, hit, stored, False, options, session, secrets, services)
     budget: Budget | None = services.get("budget")
     reserved = 0.0
@@ -341,11 +341,12 @@ def _execute_batch(planned: list[PlannedCase], indexes: list[int], options: RunO
         item = planned[index]
         if outcomes is None:
             out[index] = CaseResult(item, "skipped", message="waiting for the batch (run again to resume)")
-        elif outcomes[n].interaction is None:
-            out[index] = _failed_record(item, stored, secrets.text(outcomes[n].output.error or ""))
         else:
-            out[index] = _finish(item, outcomes[n].interaction, stored, True, options, session,
-                                 secrets, services)
+            recorded = outcomes[n].interaction
+            if recorded is None:
+                out[index] = _failed_record(item, stored, secrets.text(outcomes[n].output.error or ""))
+            else:
+                out[index] = _finish(item, recorded, stored, True, options, session, secrets, services)
     return out
 
 
@@ -386,9 +387,10 @@ def execute(planned: list[PlannedCase], options: RunOptions,
         return [done[i] for i in range(len(planned))]
     for index, item in enumerate(planned):
         if options.record_mode == "none":
-            results[index] = _run_case(item, options, session, secrets, services)
+            result = _run_case(item, options, session, secrets, services)
+            results[index] = result
             if progress:
-                progress(results[index])
+                progress(result)
         else:
             live.append(index)
     try:
@@ -399,10 +401,10 @@ def execute(planned: list[PlannedCase], options: RunOptions,
                 futures = {pool.submit(_run_case, planned[i], options, session, secrets, services): i
                            for i in live}
                 for future in as_completed(futures):
-                    index = futures[future]
-                    results[index] = future.result()
+                    result = future.result()
+                    results[futures[future]] = result
                     if progress:
-                        progress(results[index])
+                        progress(result)
     finally:
         session.close()
         cassettes.flush_cache()

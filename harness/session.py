@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # runner imports this module; the names are for annotations o
     from .runner import PlannedCase, RunOptions
 
 
-def stale_detail(new: "Request", old: Interaction | None) -> str:
+def stale_detail(new: Request, old: Interaction | None) -> str:
     """A short diff between the recorded request and the one the case sends now."""
     if old is None:
         return ""
@@ -33,7 +33,7 @@ def stale_detail(new: "Request", old: Interaction | None) -> str:
 class LazySession:
     """Opens the connection pool only when something is recorded: replay never imports openai."""
 
-    def __init__(self, options: "RunOptions", stop: threading.Event) -> None:
+    def __init__(self, options: RunOptions, stop: threading.Event) -> None:
         self.options = options
         self.stop = stop
         self._session: LiveSession | None = None
@@ -67,7 +67,7 @@ class LazySession:
 class Judge:
     """The ``judge`` service of one case: replays its judge exchanges, or records them."""
 
-    def __init__(self, planned: "PlannedCase", stored: list[Interaction] | None, may_record: bool,
+    def __init__(self, planned: PlannedCase, stored: list[Interaction] | None, may_record: bool,
                  session: LazySession) -> None:
         self.planned = planned
         self.stored = [i for i in stored or [] if i.extra.get("role") == "judge"]

@@ -274,7 +274,7 @@ class BoundedSandbox(SandboxedEnvironment):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(finalize=_finalize, **kwargs)
-        self.concat = bounded_concat  # type: ignore[assignment]
+        self.concat = bounded_concat  # type: ignore[method-assign]
         self.guard_loop = guard_loop
         self.guarded_str_join = guarded_str_join
         self.filters = _bounded_filters()
@@ -282,7 +282,7 @@ class BoundedSandbox(SandboxedEnvironment):
             self.globals[name] = _unavailable("function", name)
         self.globals["namespace"] = _BoundedNamespace
 
-    def compile(self, source: Any, name: str | None = None,  # type: ignore[override]
+    def compile(self, source: Any, name: str | None = None,
                 filename: str | None = None, raw: bool = False, defer_init: bool = False) -> Any:
         """Every template (message, message file, include) is bounded in size before it compiles,
         and compiling counts against the deadline like a loop."""

@@ -43,7 +43,7 @@ class LineList(list):
     item_lines: list[int]
 
 
-class _LineLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _LineLoader(_BaseLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LineDict:
         self.flatten_mapping(node)
         out = LineDict()
@@ -99,7 +99,7 @@ def load_yaml(path: Path) -> Any:
     except UserError as exc:
         raise exc.located(file=path) from None
     try:
-        doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        doc = yaml.load(text, Loader=_LineLoader)
         _check_aliases(doc, path)
         return doc
     except RecursionError:

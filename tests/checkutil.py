@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from harness.checks.registry import BoundCheck, CheckContext, Verdict, bind
 from harness.output import Output, ToolCall, Usage

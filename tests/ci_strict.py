@@ -5,7 +5,8 @@ hiding behind a green run. Expected failures (xfail) are not skips and stay as t
 from __future__ import annotations
 
 import os
-from typing import Any, Generator
+from collections.abc import Generator
+from typing import Any
 
 import pytest
 

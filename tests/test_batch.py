@@ -69,7 +69,7 @@ def test_interrupted_batch_is_resumed_not_resubmitted(project: Project, fake: Fa
     project.suite("b.yaml", SUITE)
     monkeypatch.setenv("OPENAI_API_KEY", CANARY)
     suites, selected = collect(["suites"])
-    planned, errors = plan(select_cases(suites, selected, None), base_url=fake.base_url)
+    planned, _errors = plan(select_cases(suites, selected, None), base_url=fake.base_url)
     requests = [p.request for p in planned]
     stop = threading.Event()
     said: list[str] = []

@@ -7,11 +7,12 @@ that checkutil gives every CheckSpec, so they import the way a suite's own modul
 from __future__ import annotations
 
 import pytest
-from checkutil import SUITE_FILE, bind_check, make_ctx, run_check
 
 from harness.checks.custom import to_result
 from harness.checks.registry import CheckError, Result
 from harness.errors import UserError
+
+from checkutil import SUITE_FILE, bind_check, make_ctx, run_check
 
 MOD = "checkfixture_funcs"
 

@@ -6,10 +6,11 @@ import json
 import time
 
 import pytest
-from checkutil import SUITE_FILE, bind_check, make_ctx, fails, passes
 
 from harness.checks.json_checks import json_equal, parse_path, resolve_path
 from harness.errors import UserError
+
+from checkutil import SUITE_FILE, bind_check, fails, make_ctx, passes
 
 PERSON = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
           "required": ["name"], "additionalProperties": False}

@@ -6,12 +6,13 @@ import json
 from typing import Any
 
 import pytest
-from checkutil import bind_check, make_body, make_ctx, run_check
 
 from harness.checks.registry import NeedsRecording
 from harness.checks.rubric import VERDICT_SCHEMA, Rubric, judge_body
 from harness.errors import UserError
 from harness.output import Output
+
+from checkutil import bind_check, make_body, make_ctx, run_check
 
 RUBRIC = "The answer names Paris as the capital of France."
 
@@ -42,7 +43,7 @@ def grade(reply, answer="The capital is Paris.", spec: Any = RUBRIC, body=None, 
 
 
 def test_pass_and_fail():
-    v, judge = grade(verdict_output())
+    v, _judge = grade(verdict_output())
     assert v.passed and not v.error and v.reason == "Names Paris." and v.score == 1.0
     assert v.details == {"judge_model": "gpt-5.1", "verdict": "pass", "score": 1.0}
     v, _ = grade(verdict_output("fail", 0.0, "Says Lyon."), answer="Lyon")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from checkutil import SUITE_FILE, bind_check, make_ctx, run_check, fails, passes
 
 from harness.errors import UserError
+
+from checkutil import SUITE_FILE, bind_check, fails, make_ctx, passes, run_check
 
 FENCED = "Here you go:\n```python\nprint('hi')\n```\n"
 HUGE = ("lorem ipsum dolor sit amet. " * 40_000)[:1_000_000] + " NEEDLE"

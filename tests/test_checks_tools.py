@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from checkutil import SUITE_FILE, bind_check, make_body, make_ctx, fails, passes
 
 from harness.checks.auto import auto_specs, closed
 from harness.checks.registry import bind
 from harness.errors import UserError
 from harness.request import Endpoint, Request
+
+from checkutil import SUITE_FILE, bind_check, fails, make_body, make_ctx, passes
 
 WEATHER = {"type": "function", "function": {
     "name": "get_weather",

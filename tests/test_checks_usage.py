@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from checkutil import bind_check, make_body, make_ctx, run_check, fails, passes
 
 from harness.errors import UserError
 from harness.pricing import PriceTable
+
+from checkutil import bind_check, fails, make_body, make_ctx, passes, run_check
 
 USAGE = {"prompt_tokens": 1000, "completion_tokens": 200, "total_tokens": 1200,
          "prompt_tokens_details": {"cached_tokens": 400},
@@ -108,7 +109,7 @@ def test_latency_and_ttft():
     assert v.reason == "latency 1500 ms > max 1000 ms"
     ok({"ttft": {"max_ms": 200}}, c)
     v = bad({"ttft": {"max_ms": 100}}, c)
-    assert "time to first token 120 ms > max 100 ms" == v.reason
+    assert v.reason == "time to first token 120 ms > max 100 ms"
 
 
 def test_timings_not_recorded_are_errors():

@@ -20,7 +20,7 @@ import pytest
 from openai import AsyncOpenAI, AzureOpenAI, OpenAI
 from pydantic import BaseModel
 
-from harness.testing.fake_openai import FakeOpenAI, Rule, main  # noqa: F401  (main is part of the API)
+from harness.testing.fake_openai import FakeOpenAI, Rule, main
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "gpt-4o-mini"
@@ -495,7 +495,7 @@ def test_batch_api_end_to_end(fake: FakeOpenAI, client: OpenAI) -> None:
 
     results = [json.loads(line) for line in client.files.content(batch.output_file_id).text.splitlines()]
     assert [r["custom_id"] for r in results] == ["req-0", "req-1", "req-2"]
-    for result, body in zip(results, bodies):
+    for result, body in zip(results, bodies, strict=True):
         assert result["error"] is None and result["response"]["status_code"] == 200
         direct = client.chat.completions.with_raw_response.create(**body)
         assert result["response"]["body"] == json.loads(direct.text)

@@ -38,7 +38,7 @@ def replayed() -> dict[int, list[dict]]:
 def _reference(mode: str) -> dict[int, list[bool]]:
     inputs = [json.loads(line) for line in (DATA / "input_data.jsonl").read_text().splitlines()]
     refs = [json.loads(line) for line in (DATA / f"reference_{mode}.jsonl").read_text().splitlines()]
-    return {i["key"]: r["follow_instruction_list"] for i, r in zip(inputs, refs)}
+    return {i["key"]: r["follow_instruction_list"] for i, r in zip(inputs, refs, strict=True)}
 
 
 @pytest.mark.parametrize("mode", ["strict", "loose"])
@@ -50,7 +50,7 @@ def test_every_verdict_matches_the_reference(replayed: dict[int, list[dict]], mo
         got = [v[mode] for v in replayed[key]]
         if key in RANDOM_IN_REFERENCE:
             expected = [True if v["id"] == "keywords:letter_frequency" else e
-                        for v, e in zip(replayed[key], expected)]
+                        for v, e in zip(replayed[key], expected, strict=True)]
         if got != expected:
             mismatches.append((key, [v["id"] for v in replayed[key]], got, expected))
     assert mismatches == []

@@ -19,12 +19,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import Project
 
 from harness import template_limits
 from harness.errors import UserError
 from harness.render import Renderer
 from harness.testing.fake_openai import FakeOpenAI
+
+from conftest import Project
 
 SECRET = "OUTSIDE-SECRET-4f1e"
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")

@@ -96,11 +96,12 @@ def closed(schema: Any) -> Any:
 
 def _tools(body: dict[str, Any]) -> dict[str, tuple[dict[str, Any], bool]]:
     """Declared function name -> (parameters schema, strict)."""
-    out = {}
+    out: dict[str, tuple[dict[str, Any], bool]] = {}
     for tool in body.get("tools") or []:
         fn = tool.get("function") if isinstance(tool, dict) else None
         if isinstance(fn, dict) and fn.get("name"):
-            params = fn.get("parameters") if isinstance(fn.get("parameters"), dict) else {"type": "object"}
+            given = fn.get("parameters")
+            params: dict[str, Any] = given if isinstance(given, dict) else {"type": "object"}
             out[str(fn["name"])] = (params, fn.get("strict") is True)
     return out
 

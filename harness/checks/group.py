@@ -9,6 +9,7 @@ level) and the group's reason lists every inner verdict, so a failing group says
 from __future__ import annotations
 
 import sys
+from types import FrameType
 from typing import Any
 
 from ..errors import UserError
@@ -29,7 +30,7 @@ def binding_spec() -> CheckSpec | None:
     if callable(own):
         return own()
     code = registry.bind.__code__
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         if frame.f_code is code:
             spec = frame.f_locals.get("spec")

@@ -68,7 +68,7 @@ def _validator(schema: dict[str, Any]) -> Any:
 
 def _extra_keys(err: Any) -> list[str]:
     props = err.schema.get("properties") or {}
-    patterns = list((err.schema.get("patternProperties") or {}))
+    patterns = list(err.schema.get("patternProperties") or {})
     return [k for k in err.instance if k not in props
             and not any(re.search(p, k) for p in patterns)]
 

@@ -9,7 +9,8 @@ answer is judged like any other text and never crashes a check.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .args import named_bounds
 from .registry import CheckContext, Result, check, trim
@@ -74,7 +75,8 @@ def icontains(arg: str, ctx: CheckContext) -> Result:
 
 def _found(needles: tuple[str, ...], text: str, fold: bool) -> tuple[list[str], list[str]]:
     hay = text.casefold() if fold else text  # fold the (possibly huge) answer once, not per needle
-    found, missing = [], []
+    found: list[str] = []
+    missing: list[str] = []
     for needle in needles:
         (found if (needle.casefold() if fold else needle) in hay else missing).append(needle)
     return found, missing
@@ -201,7 +203,7 @@ UNITS: dict[str, Callable[[str], int]] = {
 }
 
 
-def _length(arg: Any) -> dict[str, tuple[int | None, int | None]]:
+def _length(arg: Any) -> dict[str, tuple[float | None, float | None]]:
     if isinstance(arg, dict) and arg and set(arg) <= {"min", "max"}:  # bare bounds count characters
         arg = {"chars": arg}
     return named_bounds(arg, UNITS, what="unit", whole=True)

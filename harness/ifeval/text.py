@@ -111,29 +111,14 @@ _INITIAL_RE = re.compile(r"^[^\W\d_]$")
 
 # Words that are normally written with a trailing period in running text.
 ABBREVIATIONS = frozenset(
-    """
-    mr mrs ms dr prof st jr sr rev gen col lt capt sgt sen rep gov pres hon v
-    inc ltd co corp llc bros dept univ assn est approx vs etc al cf viz ca
-    fig figs no nos vol vols pp ed eds ch sec art op ft mt ave blvd rd
-    jan feb mar apr aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun
-    ph.d e.g i.e u.s u.k u.n a.m p.m d.c b.c a.d
-    """.split()
+    ["mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "rev", "gen", "col", "lt", "capt", "sgt", "sen", "rep", "gov", "pres", "hon", "v", "inc", "ltd", "co", "corp", "llc", "bros", "dept", "univ", "assn", "est", "approx", "vs", "etc", "al", "cf", "viz", "ca", "fig", "figs", "no", "nos", "vol", "vols", "pp", "ed", "eds", "ch", "sec", "art", "op", "ft", "mt", "ave", "blvd", "rd", "jan", "feb", "mar", "apr", "aug", "sep", "sept", "oct", "nov", "dec", "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun", "ph.d", "e.g", "i.e", "u.s", "u.k", "u.n", "a.m", "p.m", "d.c", "b.c", "a.d"]
 )
 
 # Capitalised words after which an abbreviation, initial or ellipsis is read
 # as the end of a sentence ("... and so on, etc. The next step ...").  A name
 # after "Dr." or "J." (not in this list) continues the sentence.
 SENTENCE_STARTERS = frozenset(
-    """
-    a an the this that these those there here it its he she they we i you our
-    my your his her their in on at for from by with to of as if when while
-    after before since although though because but and or so yet however
-    also then thus therefore finally first second third next moreover
-    furthermore additionally overall meanwhile instead still today
-    what why how where who which do does did is are was were can will
-    let please now thank thanks remember note yes no each every all some
-    many most one two both such not just even only well
-    """.split()
+    ["a", "an", "the", "this", "that", "these", "those", "there", "here", "it", "its", "he", "she", "they", "we", "i", "you", "our", "my", "your", "his", "her", "their", "in", "on", "at", "for", "from", "by", "with", "to", "of", "as", "if", "when", "while", "after", "before", "since", "although", "though", "because", "but", "and", "or", "so", "yet", "however", "also", "then", "thus", "therefore", "finally", "first", "second", "third", "next", "moreover", "furthermore", "additionally", "overall", "meanwhile", "instead", "still", "today", "what", "why", "how", "where", "who", "which", "do", "does", "did", "is", "are", "was", "were", "can", "will", "let", "please", "now", "thank", "thanks", "remember", "note", "yes", "no", "each", "every", "all", "some", "many", "most", "one", "two", "both", "such", "not", "just", "even", "only", "well"]
 )
 
 
@@ -270,8 +255,8 @@ def detect_language(text: str) -> str | None:
     previous global seed is restored afterwards, and a lock keeps that safe
     under threads.
     """
-    from langdetect import DetectorFactory, detect  # type: ignore[import-untyped]
-    from langdetect.lang_detect_exception import (  # type: ignore[import-untyped]
+    from langdetect import DetectorFactory, detect
+    from langdetect.lang_detect_exception import (
         LangDetectException,
     )
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from .. import redact
 from ..errors import UserError
@@ -55,7 +56,7 @@ def parse_specs(specs: Iterable[str] | None) -> list[ReportSpec]:
     return out
 
 
-def render(fmt: str, run: "RunRecord", comparison: "Comparison | None" = None) -> str:
+def render(fmt: str, run: RunRecord, comparison: Comparison | None = None) -> str:
     module = importlib.import_module(f"{__name__}.{FORMATS[fmt]}")
     return module.render(run, comparison)
 
@@ -72,8 +73,8 @@ def _write(path: Path, text: str, fmt: str, *, append: bool = False) -> None:
 
 
 def write_reports(specs: Sequence[str] | Sequence[ReportSpec] | None,
-                  results: "Sequence[CaseResult] | RunRecord", suites: "Iterable[Suite]" = (), *,
-                  extra: "Comparison | None" = None) -> list[Path]:
+                  results: Sequence[CaseResult] | RunRecord, suites: Iterable[Suite] = (), *,
+                  extra: Comparison | None = None) -> list[Path]:
     """Write every requested report; return the files written.
 
     ``results`` is a run's CaseResults (with its ``suites``) or an already built RunRecord;

@@ -9,7 +9,7 @@ goes through ``html.escape``; the page's Content-Security-Policy lets only its o
 from __future__ import annotations
 
 import html
-from typing import Iterable
+from collections.abc import Iterable
 
 from .common import (
     STATUS_LABEL,

@@ -9,8 +9,9 @@ reader bumps the number after the slash.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..diff import change_from_json, change_to_json
 from ..errors import UserError

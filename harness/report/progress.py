@@ -13,6 +13,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
 )
@@ -33,9 +34,9 @@ class LiveProgress:
             TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
             TextColumn("{task.fields[tokens]} tok  ${task.fields[cost]}  {task.fields[errors]}"),
             console=console, transient=True) if self.enabled else None
-        self._task = None
+        self._task: TaskID | None = None
 
-    def __enter__(self) -> "LiveProgress":
+    def __enter__(self) -> LiveProgress:
         if self._progress is not None:
             self._progress.__enter__()
             self._task = self._progress.add_task("run", total=self.total, rate="", tokens=0,

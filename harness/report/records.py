@@ -12,9 +12,10 @@ before this run re-recorded it (``harness run --record-mode all``), or its answe
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from .. import __version__
 from ..diff import Change
@@ -271,5 +272,5 @@ def from_results(results: Iterable[CaseResult], suites: Iterable[Suite], *, labe
     return RunRecord(
         cases=tuple(case_record(r, table) for r in results),
         suites=tuple(suite_record(s) for s in suites), label=label,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
         record_mode=record_mode, elapsed_s=elapsed_s)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 from collections import Counter, defaultdict
-from typing import IO, Any, Iterable, cast
+from collections.abc import Iterable
+from typing import IO, Any, cast
 
 from rich.console import Console
 from rich.markup import escape

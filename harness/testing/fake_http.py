@@ -121,7 +121,7 @@ class Handler(BaseHTTPRequestHandler):
 
     do_POST = do_DELETE = do_PUT = do_PATCH = do_GET
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         if self.server.backend.verbose:
             super().log_message(format, *args)
 
@@ -154,7 +154,7 @@ class Handler(BaseHTTPRequestHandler):
         backend._record(request)
         try:
             reply = backend._handle(request)
-        except Exception as exc:  # a bug in the fake must surface as a 500 the test can see, not a hang
+        except Exception as exc:  # noqa: BLE001 - a bug in the fake must surface as a 500 the test can see, not a hang
             traceback.print_exc()
             reply = Reply(500, error_body(500, f"fake server error: {exc!r}"))
         try:

@@ -44,7 +44,7 @@ def build(lines: list[dict]) -> dict:
     cases = []
     for item in lines:
         checks = []
-        for iid, kwargs in zip(item["instruction_id_list"], item["kwargs"]):
+        for iid, kwargs in zip(item["instruction_id_list"], item["kwargs"], strict=True):
             clean = {k: v for k, v in kwargs.items() if v is not None}
             checks.append({iid: clean})
         cases.append({"id": f"k{item['key']}", "prompt": item["prompt"], "checks": checks})
