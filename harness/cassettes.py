@@ -41,7 +41,6 @@ _Dumper: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 #: Headers worth keeping. content-type lets vcrpy's body matcher compare JSON bodies semantically;
 #: everything else (auth, cookies, dates, ids, rate-limit counters, SDK fingerprints) is dropped.
 KEPT_HEADERS = frozenset({"content-type"})
-REDACTED = "<redacted>"
 #: Facts about an interaction kept in its ``harness:`` block: whose request it was (the case's
 #: own, or the judge's) and whether it was recorded through the Batch API (for batch prices).
 EXTRA_KEYS = ("role", "batch")
@@ -361,10 +360,6 @@ def save(path: Path, case_label: str, interactions: list[Interaction], *,
         return False
     text = scrub(to_document(case_label, clean, rerecord), secrets)
     atomic_write(path, text)
-    _sweep_leftovers(path.parent)
+    sweep_once(path.parent)  # temp files a killed run (SIGKILL) left behind
     return True
 
-
-def _sweep_leftovers(folder: Path) -> None:
-    """Remove harness's temp files that a killed process (SIGKILL) left behind (cassette_files)."""
-    sweep_once(folder)

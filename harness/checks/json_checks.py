@@ -101,13 +101,19 @@ def schema_errors(instance: Any, schema: dict[str, Any], limit: int = 3) -> list
     return out[:limit]
 
 
-def check_schema_valid(schema: Any) -> dict[str, Any]:
+def check_schema_valid(schema: Any, *, file: str | None = None) -> dict[str, Any]:
+    """``schema`` when it is a valid JSON Schema. For a schema ``file``, a message names the file and
+    the failing path only: a message quoting the schema could show what the file holds."""
+    where = f"schema file {file!r}: " if file else ""
     if not isinstance(schema, dict):
-        raise ValueError("a JSON Schema must be a mapping")
+        raise ValueError(f"{where}a JSON Schema must be a mapping")
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
         cls.check_schema(schema)
     except jsonschema.SchemaError as exc:
+        if file:
+            raise ValueError(f"schema file {file!r} is not a valid JSON Schema: "
+                             f"{json_path_text(exc.absolute_path)} breaks {exc.validator!r}") from None
         raise ValueError(f"invalid JSON Schema: {exc.message}") from None
     return schema
 
@@ -156,15 +162,7 @@ def load_schema_file(name: Any) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         raise ValueError(f"schema file {name!r} does not parse as YAML{where}") from None
-    if not isinstance(schema, dict):
-        raise TypeError(f"schema file {name!r}: a JSON Schema must be a mapping")
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    try:
-        cls.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise ValueError(f"schema file {name!r} is not a valid JSON Schema: "
-                         f"{json_path_text(exc.absolute_path)} breaks {exc.validator!r}") from None
-    return schema
+    return check_schema_valid(schema, file=name)
 
 
 def _schema_arg(arg: Any) -> dict[str, Any]:
