@@ -7,23 +7,21 @@ so every door (CLI, pytest) sees the same ids.
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import json
 import math
 import os
 import re
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
-from importlib import resources
+from functools import cached_property
 from pathlib import Path
 from typing import Any
-
-import jsonschema
 
 from .cassette_names import case_file_name, fitted
 from .errors import UserError
 from .safe_files import is_inside, project_root
+from .schemas.declared import check_declared
+from .schemas.suite_errors import schema_error, suite_schema
 from .yamlio import LineDict, LineList, line_of, load_yaml
 
 #: Request keys a suite or a case may set; a case's value replaces the suite's.
@@ -128,20 +126,6 @@ class Suite:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-@lru_cache(maxsize=1)
-def suite_schema() -> dict[str, Any]:
-    """The JSON Schema shipped in the package (editors can point at the same file)."""
-    text = resources.files("harness").joinpath("suite.schema.json").read_text(encoding="utf-8")
-    return json.loads(text)
-
-
-@lru_cache(maxsize=1)
-def _validator() -> jsonschema.protocols.Validator:
-    schema = suite_schema()
-    cls = jsonschema.validators.validator_for(schema)
-    return cls(schema)
-
-
 def looks_like_suite(path: Path) -> bool:
     """A cheap sniff used when walking folders: a top-level ``cases:`` key (never opening a
     FIFO or device, which could block for ever)."""
@@ -152,45 +136,6 @@ def looks_like_suite(path: Path) -> bool:
             return any(line.startswith("cases:") for line in fh)
     except (OSError, UnicodeDecodeError):
         return False
-
-
-def _node_at(doc: Any, path: list[Any]) -> tuple[Any, Any]:
-    parent, key = doc, None
-    node = doc
-    for step in path:
-        parent, key = node, step
-        try:
-            node = node[step]
-        except (KeyError, IndexError, TypeError):
-            break
-    return parent, key
-
-
-def _schema_error(doc: Any, file: Path) -> None:
-    errors = sorted(_validator().iter_errors(doc), key=lambda e: (len(e.absolute_path), e.message))
-    if not errors:
-        return
-    err = jsonschema.exceptions.best_match(errors)
-    parent, key = _node_at(doc, list(err.absolute_path))
-    line = line_of(parent, key) if key is not None else line_of(doc)
-    where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
-    case = None
-    path = list(err.absolute_path)
-    if len(path) >= 2 and path[0] == "cases" and isinstance(doc.get("cases"), list):
-        raw = doc["cases"][path[1]]
-        case = raw.get("id") if isinstance(raw, dict) else None
-    message = err.message
-    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-        allowed = err.schema.get("properties", {})
-        extra = [k for k in err.instance if k not in allowed]
-        if extra:
-            line = line_of(err.instance, extra[0]) or line
-            close = difflib.get_close_matches(str(extra[0]), list(allowed), n=1)
-            if close:
-                message = f"{message}; did you mean {close[0]!r}?"
-    if err.validator == "additionalProperties":
-        message = f"{message}; allowed keys are listed in harness/suite.schema.json"
-    raise UserError(f"invalid suite at {where}: {message}", file=file, line=line, case=case)
 
 
 def _slug(value: Any) -> str:
@@ -303,7 +248,8 @@ def load_suite(path: Path) -> Suite:
     doc = load_yaml(path)
     if not isinstance(doc, dict):
         raise UserError("a suite must be a YAML mapping with a 'cases' list", file=display, line=1)
-    _schema_error(doc, display)
+    schema_error(doc, display)
+    check_declared(doc, path, display=display)
     name = _suite_name(doc, path, display)
     root = _cassette_root(doc, path, display, name)
     suite_checks = _parse_checks(doc.get("checks"), display)

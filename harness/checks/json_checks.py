@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
-from .. import safe_files
+from ..schemas.files import read_schema_file
+from ..schemas.problem import json_path_text
+from ..schemas.valid import check_schema_valid
 from .group import binding_spec
 from .registry import CheckContext, Result, check, trim
 from .text import quote, regex_arg
@@ -39,19 +40,6 @@ def parse_json_text(text: str, *, allow_fence: bool) -> tuple[Any, str | None]:
     except ValueError as exc:
         hint = " (a markdown code fence? use fence: true)" if text.lstrip().startswith("```") else ""
         return None, f"not valid JSON ({exc}){hint}: {quote(text, 80)}"
-
-
-def json_path_text(path: Any) -> str:
-    """``$.a[0]['odd key']`` from a jsonschema error path."""
-    out = "$"
-    for p in path:
-        if isinstance(p, int):
-            out += f"[{p}]"
-        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(p)):
-            out += f".{p}"
-        else:
-            out += f"[{json.dumps(str(p), ensure_ascii=False)}]"
-    return out
 
 
 @functools.lru_cache(maxsize=256)
@@ -101,23 +89,6 @@ def schema_errors(instance: Any, schema: dict[str, Any], limit: int = 3) -> list
     return out[:limit]
 
 
-def check_schema_valid(schema: Any, *, file: str | None = None) -> dict[str, Any]:
-    """``schema`` when it is a valid JSON Schema. For a schema ``file``, a message names the file and
-    the failing path only: a message quoting the schema could show what the file holds."""
-    where = f"schema file {file!r}: " if file else ""
-    if not isinstance(schema, dict):
-        raise ValueError(f"{where}a JSON Schema must be a mapping")
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    try:
-        cls.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        if file:
-            raise ValueError(f"schema file {file!r} is not a valid JSON Schema: "
-                             f"{json_path_text(exc.absolute_path)} breaks {exc.validator!r}") from None
-        raise ValueError(f"invalid JSON Schema: {exc.message}") from None
-    return schema
-
-
 def _fence_flag(arg: dict[str, Any]) -> bool:
     fence = arg.get("fence", False)
     if not isinstance(fence, bool):
@@ -143,26 +114,10 @@ def is_json(arg: dict[str, Any], ctx: CheckContext) -> Result:
 
 
 def load_schema_file(name: Any) -> dict[str, Any]:
-    """A .json or .yaml schema file inside the suite's folder, read through safe_files.
-
-    The file may be a symlink out of the folder, or not a file at all: safe_files refuses both.
-    Errors name the file and where it breaks, never its content."""
-    if not isinstance(name, str) or not name:
-        raise ValueError("file must be a path to a .json or .yaml schema")
+    """A .json or .yaml schema file inside the suite's folder (schemas/files.py), judged as a schema."""
     spec = binding_spec()
     base = Path(spec.file).parent if spec is not None and spec.file else Path.cwd()
-    root = Path(os.path.realpath(base))
-    text = safe_files.read_text(root / name, shown=name, what="schema file", root=root)
-    try:
-        schema = yaml.safe_load(text) if name.endswith((".yaml", ".yml")) else json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"schema file {name!r} does not parse as JSON (line {exc.lineno}, "
-                         f"column {exc.colno})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        raise ValueError(f"schema file {name!r} does not parse as YAML{where}") from None
-    return check_schema_valid(schema, file=name)
+    return check_schema_valid(read_schema_file(name, Path(os.path.realpath(base))), file=name)
 
 
 def _schema_arg(arg: Any) -> dict[str, Any]:

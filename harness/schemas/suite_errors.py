@@ -1,0 +1,116 @@
+"""A suite that breaks harness/suite.schema.json, told in the suite's terms: the key, its line, the
+case, and for a message the shapes a message may take (a bare "not valid under oneOf" names the
+rule but not what to write instead)."""
+
+from __future__ import annotations
+
+import difflib
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from ..errors import UserError
+from ..yamlio import line_of
+
+MESSAGE_SHAPES = ("a message is {role, content} (content a text or a list of parts), {role, file}, "
+                  "{role: assistant, tool_calls: [{id, type: function, function: {name, arguments}}]} "
+                  "(content null or absent), or {role: tool, tool_call_id, content}")
+
+
+@lru_cache(maxsize=1)
+def suite_schema() -> dict[str, Any]:
+    """The JSON Schema shipped in the package (editors can point at the same file)."""
+    import json
+
+    text = resources.files("harness").joinpath("suite.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.protocols.Validator:
+    schema = suite_schema()
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)
+
+
+def _node_at(doc: Any, path: list[Any]) -> tuple[Any, Any]:
+    parent, key = doc, None
+    node = doc
+    for step in path:
+        parent, key = node, step
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            break
+    return parent, key
+
+
+def _message_at(doc: Any, path: list[Any]) -> tuple[list[Any], Any] | None:
+    """The message an error path points into (its path and value), if any."""
+    for i in range(len(path) - 1):
+        if path[i] == "messages" and isinstance(path[i + 1], int):
+            prefix = path[: i + 2]
+            node = doc
+            for step in prefix:
+                node = node[step]
+            return prefix, node
+    return None
+
+
+def message_problem(msg: Any) -> str:
+    """What is wrong with one message's shape, in a sentence."""
+    if not isinstance(msg, dict):
+        return "a message must be a mapping"
+    role = msg.get("role")
+    if "content" in msg and "file" in msg:
+        return "give content or file, not both"
+    if "tool_calls" in msg and role != "assistant":
+        return f"only an assistant message carries tool_calls, not a {role} message"
+    if role == "tool" and "tool_call_id" not in msg:
+        return "a tool message needs tool_call_id (the id of the call it answers)"
+    if "tool_calls" not in msg and msg.get("content") is None and "file" not in msg:
+        extra = " or tool_calls" if role == "assistant" else ""
+        return f"a {role} message needs content (a text or a list of parts) or file{extra}"
+    return "this message has no shape harness knows"
+
+
+def _readable(err: jsonschema.ValidationError, doc: Any) -> str:
+    path = list(err.absolute_path)
+    at = _message_at(doc, path)
+    if at is not None and err.validator in ("oneOf", "anyOf", "allOf", "not", "if", "then", "else",
+                                            "const", "required"):
+        prefix, msg = at
+        if path == prefix or (err.validator != "required" and path[len(prefix):] in (["role"], ["content"])):
+            return f"{message_problem(msg)}; {MESSAGE_SHAPES}"
+    return err.message
+
+
+def schema_error(doc: Any, file: Path) -> None:
+    """Raise a UserError for the most relevant way ``doc`` breaks the suite schema, if it does."""
+    errors = sorted(_validator().iter_errors(doc), key=lambda e: (len(e.absolute_path), e.message))
+    if not errors:
+        return
+    err = jsonschema.exceptions.best_match(errors)
+    parent, key = _node_at(doc, list(err.absolute_path))
+    line = line_of(parent, key) if key is not None else line_of(doc)
+    where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+    case = None
+    path = list(err.absolute_path)
+    if len(path) >= 2 and path[0] == "cases" and isinstance(doc.get("cases"), list):
+        raw = doc["cases"][path[1]]
+        case = raw.get("id") if isinstance(raw, dict) else None
+    message = _readable(err, doc)
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = err.schema.get("properties", {})
+        extra = [k for k in err.instance if k not in allowed]
+        if extra:
+            line = line_of(err.instance, extra[0]) or line
+            close = difflib.get_close_matches(str(extra[0]), list(allowed), n=1)
+            if close:
+                message = f"{message}; did you mean {close[0]!r}?"
+    if err.validator == "additionalProperties":
+        message = f"{message}; allowed keys are listed in harness/suite.schema.json"
+    raise UserError(f"invalid suite at {where}: {message}", file=file, line=line, case=case)
