@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from harness.checks.auto import auto_specs, closed
+from harness.checks.auto import auto_specs
 from harness.checks.registry import bind
 from harness.errors import UserError
 from harness.request import Endpoint, Request
+from harness.schemas.strict import closed
 
 from checkutil import SUITE_FILE, bind_check, fails, make_body, make_ctx, passes
 
@@ -237,3 +238,22 @@ def test_closed_schema_walks_subschemas_only():
 def test_auto_checks_take_no_argument():
     with pytest.raises(UserError, match="takes no argument"):
         bind_check({"tool-schema": {"x": 1}})
+
+
+def test_strict_response_format_answers_are_closed_objects():
+    """strict: true guarantees closed objects, so an extra property fails even where the schema
+    leaves additionalProperties out; without strict the schema is applied as written."""
+    open_city = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    strict = make_body(response_format={"type": "json_schema",
+                                        "json_schema": {"name": "c", "strict": True, "schema": open_city}})
+    v, = run_auto(strict, '{"city": "Oslo", "mayor": "x"}')
+    assert not v.passed and "$.mayor: unknown property" in v.reason
+    loose = make_body(response_format={"type": "json_schema", "json_schema": {"name": "c", "schema": open_city}})
+    v, = run_auto(loose, '{"city": "Oslo", "mayor": "x"}')
+    assert v.passed
+
+
+def test_tool_call_check_closes_strict_tools_too():
+    v = fails({"tool-call": "book"}, ctx(("book", {"date": "today", "time": "9am"})))
+    assert "$.time: unknown property" in v.reason
+    passes({"tool-call": "get_weather"}, ctx(("get_weather", {"city": "P", "units": "c"})))

@@ -9,14 +9,15 @@ and the text checks, not of conformance.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from ..request import Request
+from ..schemas.strict import closed
 from ..suite import CheckSpec
 from .json_checks import parse_json_text, schema_errors
 from .registry import CheckContext, Result, check, trim
 from .text import quote
+from .tools import declared_tools
 
 
 def response_schema_of(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -34,6 +35,13 @@ def response_schema_of(body: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def response_is_strict(body: dict[str, Any]) -> bool:
+    """``strict: true`` on a json_schema response format: the API then returns closed objects."""
+    fmt = body.get("response_format")
+    inner = fmt.get("json_schema") if isinstance(fmt, dict) and fmt.get("type") == "json_schema" else None
+    return isinstance(inner, dict) and inner.get("strict") is True
+
+
 def auto_specs(request: Request, *, file: str, line: int | None) -> list[CheckSpec]:
     """The conformance checks a request calls for, located at the case (file, line)."""
     specs = []
@@ -46,7 +54,8 @@ def auto_specs(request: Request, *, file: str, line: int | None) -> list[CheckSp
 
 @check("response-schema", arg=False)
 def response_schema(arg: Any, ctx: CheckContext) -> Result:
-    """The content is strict JSON (no code fence) valid against the request's own response schema."""
+    """The content is strict JSON (no code fence) valid against the request's own response schema;
+    under ``strict: true`` objects are closed, as the API guarantees (schemas/strict.py)."""
     schema = response_schema_of(ctx.request.body)
     if schema is None:
         return Result(True, "the request declares no response schema")
@@ -58,7 +67,7 @@ def response_schema(arg: Any, ctx: CheckContext) -> Result:
     cut = " (finish_reason=length: the answer was cut off)" if ctx.output.finish_reason == "length" else ""
     if err:
         return Result(False, f"response_format: {err}{cut}")
-    errors = schema_errors(value, schema)
+    errors = schema_errors(value, closed(schema) if response_is_strict(ctx.request.body) else schema)
     if errors:
         return Result(False, "breaks the response_format schema: " + "; ".join(errors) + cut)
     return Result(True, "content validates against the response_format schema")
@@ -66,54 +75,14 @@ def response_schema(arg: Any, ctx: CheckContext) -> Result:
 
 # ---------------------------------------------------------------- tools
 
-_SUB_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
-_SUB_ONE = ("items", "additionalProperties", "not", "contains", "propertyNames", "if", "then",
-            "else", "unevaluatedItems", "unevaluatedProperties", "additionalItems")
-_SUB_LISTS = ("prefixItems", "allOf", "anyOf", "oneOf")
-
-
-def closed(schema: Any) -> Any:
-    """A copy of the schema where every object schema that lists ``properties`` but says nothing
-    about extra ones forbids them: what ``strict: true`` tools promise, so invented parameters are
-    reported even when the schema's author left ``additionalProperties`` out."""
-    if not isinstance(schema, dict):
-        return schema
-    out = copy.copy(schema)
-    if "properties" in out and "additionalProperties" not in out and "patternProperties" not in out \
-            and "unevaluatedProperties" not in out:
-        out["additionalProperties"] = False
-    for key in _SUB_MAPS:
-        if isinstance(out.get(key), dict):
-            out[key] = {k: closed(v) for k, v in out[key].items()}
-    for key in _SUB_ONE:
-        if isinstance(out.get(key), dict):
-            out[key] = closed(out[key])
-    for key in _SUB_LISTS:
-        if isinstance(out.get(key), list):
-            out[key] = [closed(v) for v in out[key]]
-    return out
-
-
-def _tools(body: dict[str, Any]) -> dict[str, tuple[dict[str, Any], bool]]:
-    """Declared function name -> (parameters schema, strict)."""
-    out: dict[str, tuple[dict[str, Any], bool]] = {}
-    for tool in body.get("tools") or []:
-        fn = tool.get("function") if isinstance(tool, dict) else None
-        if isinstance(fn, dict) and fn.get("name"):
-            given = fn.get("parameters")
-            params: dict[str, Any] = given if isinstance(given, dict) else {"type": "object"}
-            out[str(fn["name"])] = (params, fn.get("strict") is True)
-    return out
-
-
 @check("tool-schema", arg=False)
 def tool_schema(arg: Any, ctx: CheckContext) -> Result:
     """Every tool call names a declared tool, and its arguments parse and validate against that
-    tool's ``parameters`` (unknown parameters also fail for ``strict: true`` tools)."""
+    tool's ``parameters`` (closed for ``strict: true`` tools: see tools.declared_tools)."""
     calls = ctx.output.tool_calls
     if not calls:
         return Result(True, "nothing to check (no tool call)")
-    declared = _tools(ctx.request.body)
+    declared = declared_tools(ctx)
     problems = []
     for call in calls:
         if call.name not in declared:
@@ -123,8 +92,7 @@ def tool_schema(arg: Any, ctx: CheckContext) -> Result:
         if err:
             problems.append(f"{call.name}: {err}: {quote(call.raw_arguments, 80)}")
             continue
-        params, strict = declared[call.name]
-        errors = schema_errors(args, closed(params) if strict else params)
+        errors = schema_errors(args, declared[call.name])
         if errors:
             problems.append(f"{call.name}: " + "; ".join(errors))
     if problems:

@@ -11,18 +11,22 @@ from __future__ import annotations
 from typing import Any
 
 from ..output import ToolCall
+from ..schemas.strict import closed
 from .json_checks import check_schema_valid, json_equal, schema_errors
 from .registry import CheckContext, Result, check, trim
 from .text import quote
 
 
 def declared_tools(ctx: CheckContext) -> dict[str, dict[str, Any]]:
-    """Tool name -> parameters schema, as the request declared them."""
+    """Tool name -> the parameters schema its calls must keep: as declared, and for a ``strict: true``
+    tool with every object closed (additionalProperties false where absent), as the API guarantees."""
     out = {}
     for tool in ctx.request.body.get("tools") or []:
         fn = (tool.get("function") or {}) if isinstance(tool, dict) else {}
         if fn.get("name"):
-            out[str(fn["name"])] = fn.get("parameters") or {"type": "object"}
+            given = fn.get("parameters")
+            params = given if isinstance(given, dict) else {"type": "object"}
+            out[str(fn["name"])] = closed(params) if fn.get("strict") is True else params
     return out
 
 
