@@ -167,7 +167,8 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
 def _cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
     suites, selected = collect(args.paths)
     cases = select_cases(suites, selected, None)
-    planned, errors = plan(cases)
+    planned, errors = plan(cases, check_limits=True)
+    errors += [HarnessError(p.refused) for p in planned if p.refused]
     if errors:
         _print_errors(err, errors)
         return EXIT_USER_ERROR

@@ -60,6 +60,8 @@ class PlannedCase:
     checks: tuple[BoundCheck, ...]
     prices: PriceTable = field(default_factory=PriceTable)
     diff: DiffOptions = field(default_factory=DiffOptions)
+    #: Why the request must not be sent (it cannot fit the model); the case fails if it must record.
+    refused: str | None = None
 
 
 @dataclass
@@ -88,11 +90,12 @@ def plan_case(case: Case, *, base_url: str | None = None, check_limits: bool = F
               bound: dict[int, tuple[CheckSpec, BoundCheck]] | None = None) -> PlannedCase:
     """Render the request and bind the checks (plus the automatic schema checks)."""
     renderer = Renderer(case.suite_path)
+    refused = None
     try:
         request = build_request(case, renderer, base_url_override=base_url)
         refuse_secrets(case, request, redact.current())
         if check_limits:
-            check_fits(request.body, model=case.model)
+            refused = _over_limit(case, request)
         if prices is None:
             prices = PriceTable.from_sources(suite_overrides=case.pricing, suite_file=case.suite_path)
     except HarnessError as exc:
@@ -101,7 +104,16 @@ def plan_case(case: Case, *, base_url: str | None = None, check_limits: bool = F
     if case.auto_checks:
         specs += auto_specs(request, file=str(case.suite_path), line=case.line)
     checks = tuple(_bind_once(spec, case.id, bound) for spec in specs)
-    return PlannedCase(case, request, checks, prices)
+    return PlannedCase(case, request, checks, prices, refused=refused)
+
+
+def _over_limit(case: Case, request: Request) -> str | None:
+    """Why the request cannot fit the model, located at the case; None when it fits."""
+    try:
+        check_fits(request.body, model=case.model)
+    except UserError as exc:
+        return str(exc.located(file=case.suite_path, line=case.line, case=case.id))
+    return None
 
 
 def _bind_once(spec: CheckSpec, case_id: str, cache: dict[int, tuple[CheckSpec, BoundCheck]] | None) -> BoundCheck:
@@ -119,8 +131,9 @@ def plan(cases: list[Case], *, base_url: str | None = None, check_limits: bool =
          config: Path | None = None) -> tuple[list[PlannedCase], list[HarnessError]]:
     """Plan every case; collect user errors instead of stopping at the first one.
 
-    ``check_limits`` (when a run may record) refuses requests that cannot fit the model's context
-    window or ask for more output than it gives; ``config`` is a YAML file with ``pricing:``.
+    ``check_limits`` (when a run may record, and for ``validate``) marks requests that cannot fit the
+    model's context window or ask for more output than it gives (``PlannedCase.refused``): such a
+    case fails alone when it would be sent. ``config`` is a YAML file with ``pricing:``.
     """
     planned, errors = [], []
     tables: dict[Path, PriceTable] = {}
@@ -217,6 +230,8 @@ def _road(item: PlannedCase, options: RunOptions, session: LazySession, secrets:
     except OSError as exc:  # a folder that cannot take a lock file cannot take the cassette either
         return CaseResult(item, "error", message=f"{_shown(item.case.cassette_path)}: cannot write in "
                           f"{_shown(item.case.cassette_path.parent)} ({exc.strerror or exc}); nothing was sent")
+    if action == "record" and item.refused:
+        return CaseResult(item, "error", message=f"{item.refused}; nothing was sent")
     if action == "missing":
         return CaseResult(item, "missing", message=f"no cassette at {_shown(item.case.cassette_path)}")
     if action == "stale":
@@ -331,7 +346,7 @@ def _execute_batch(planned: list[PlannedCase], indexes: list[int], options: RunO
             action, stored, _hit = _decide(item, options.record_mode)
         except HarnessError:
             action, stored = "unreadable", None  # _run_case reports it for this case
-        if action == "record" and not item.case.skip:
+        if action == "record" and not item.case.skip and not item.refused:
             pending.append((index, stored))
         else:
             out[index] = _run_case(item, options, session, secrets, services)
