@@ -24,8 +24,10 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from . import safe_files
 from .errors import UserError
+from .schemas.files import is_file_ref
 from .template_limits import Budget, TemplateLimit, active
 from .template_sandbox import BoundedSandbox
+from .yamlio import line_of
 
 
 class _SuiteLoader(jinja2.BaseLoader):
@@ -168,3 +170,24 @@ class Renderer:
         payload = base64.b64encode(data).decode("ascii")
         return f"data:{mime};base64,{payload}"
 
+    def variables(self, given: dict[str, Any], *, line: int | None, case: str | None) -> dict[str, Any]:
+        """The case's variables with each ``{file: name}`` value replaced by that file's text, read
+        like an include: inside the suite's folder, a regular file, capped. Any other mapping stays
+        a mapping (structured variables are common); a long document stays out of the suite."""
+        if not any(is_file_ref(v) for v in given.values()):
+            return given
+        out = dict(given)
+        for name, value in given.items():
+            if is_file_ref(value):
+                out[name] = self._variable_file(name, value["file"], line=line_of(value) or line, case=case)
+        return out
+
+    def _variable_file(self, name: str, relative: str, *, line: int | None, case: str | None) -> str:
+        target = self.root / relative
+        what = f"file of variable {name!r}"
+        try:
+            if not os.path.lexists(target):
+                raise UserError(f"{what} {relative!r} not found inside {self.root}")
+            return safe_files.read_text(target, shown=relative, what=what, root=self.root)
+        except UserError as exc:
+            raise exc.located(file=self.suite_file, line=line, case=case) from None

@@ -113,40 +113,54 @@ def _resolve(provider: Provider, base_url_override: str | None, case: Case | Non
     return Endpoint(provider.type, base.rstrip("/"), None, None, None, provider.key_env, query)
 
 
-def _render_content(msg: Message, renderer: Renderer, case: Case) -> Any:
+def _render_content(msg: Message, renderer: Renderer, case: Case, variables: dict[str, Any]) -> Any:
     if msg.file is not None:
-        return renderer.render_file(msg.file, case.vars, line=msg.line, case=case.id)
+        return renderer.render_file(msg.file, variables, line=msg.line, case=case.id)
     content = msg.content
     if isinstance(content, str):
-        return renderer.render_string(content, case.vars, line=msg.line, case=case.id,
+        return renderer.render_string(content, variables, line=msg.line, case=case.id,
                                       what=f"{msg.role} message")
     if isinstance(content, list):
         parts: list[dict[str, Any]] = []
         for part in content:
             if part.get("type") == "text":
-                text = renderer.render_string(part.get("text", ""), case.vars, line=msg.line,
+                text = renderer.render_string(part.get("text", ""), variables, line=msg.line,
                                               case=case.id, what=f"{msg.role} text part")
                 parts.append({"type": "text", "text": text})
             else:
                 image = dict(part["image_url"])
                 if "file" in image:
                     image["url"] = renderer.data_url(
-                        renderer.render_string(image.pop("file"), case.vars, line=msg.line,
+                        renderer.render_string(image.pop("file"), variables, line=msg.line,
                                                case=case.id, what="image file name"),
                         line=msg.line, case=case.id)
                 else:
-                    image["url"] = renderer.render_string(image["url"], case.vars, line=msg.line,
+                    image["url"] = renderer.render_string(image["url"], variables, line=msg.line,
                                                           case=case.id, what="image url")
                 parts.append({"type": "image_url", "image_url": image})
         return parts
     return content
 
 
-def build_messages(case: Case, renderer: Renderer) -> list[dict[str, Any]]:
+def _api_tool_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An assistant's tool calls as the API expects them: ``type: function``, and ``arguments`` as
+    JSON text (a suite may write them as a mapping, which reads better in YAML)."""
+    out = []
+    for call in calls:
+        fn = dict(call["function"])
+        if not isinstance(fn["arguments"], str):
+            fn["arguments"] = json.dumps(fn["arguments"], ensure_ascii=False, separators=(",", ":"))
+        out.append({"id": call["id"], "type": call.get("type", "function"), "function": fn})
+    return out
+
+
+def build_messages(case: Case, renderer: Renderer, variables: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for msg in case.messages:
-        item: dict[str, Any] = {"role": msg.role, "content": _render_content(msg, renderer, case)}
+        item: dict[str, Any] = {"role": msg.role, "content": _render_content(msg, renderer, case, variables)}
         item.update(dict(msg.extra))
+        if "tool_calls" in item:
+            item["tool_calls"] = _api_tool_calls(item["tool_calls"])
         out.append(item)
     return out
 
@@ -174,7 +188,8 @@ def raw_request(endpoint: Endpoint, body: dict[str, Any]) -> Request:
 def build_request(case: Case, renderer: Renderer, *, base_url_override: str | None = None) -> Request:
     """Render the case's templates and assemble the request body the SDK will send."""
     endpoint = resolve_endpoint(case.provider, base_url_override=base_url_override, case=case)
-    body: dict[str, Any] = {"model": case.model, "messages": build_messages(case, renderer)}
+    variables = renderer.variables(case.vars, line=case.line, case=case.id)
+    body: dict[str, Any] = {"model": case.model, "messages": build_messages(case, renderer, variables)}
     params = dict(case.params)
     extra = params.pop("extra_body", None) or {}
     body.update(params)
