@@ -33,7 +33,7 @@ from .render import Renderer
 from .request import Request, build_request
 from .session import Judge, LazySession, stale_detail
 from .suite import Case, CheckSpec
-from .tokens import check_fits
+from .tokens import fit_error
 from .transport import replay_output
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
@@ -94,8 +94,9 @@ def plan_case(case: Case, *, base_url: str | None = None, check_limits: bool = F
     try:
         request = build_request(case, renderer, base_url_override=base_url)
         refuse_secrets(case, request, redact.current())
-        if check_limits:
-            refused = _over_limit(case, request)
+        too_big = fit_error(request.body, model=case.model) if check_limits else None
+        if too_big is not None:
+            refused = str(too_big.located(file=case.suite_path, line=case.line, case=case.id))
         if prices is None:
             prices = PriceTable.from_sources(suite_overrides=case.pricing, suite_file=case.suite_path)
     except HarnessError as exc:
@@ -105,15 +106,6 @@ def plan_case(case: Case, *, base_url: str | None = None, check_limits: bool = F
         specs += auto_specs(request, file=str(case.suite_path), line=case.line)
     checks = tuple(_bind_once(spec, case.id, bound) for spec in specs)
     return PlannedCase(case, request, checks, prices, refused=refused)
-
-
-def _over_limit(case: Case, request: Request) -> str | None:
-    """Why the request cannot fit the model, located at the case; None when it fits."""
-    try:
-        check_fits(request.body, model=case.model)
-    except UserError as exc:
-        return str(exc.located(file=case.suite_path, line=case.line, case=case.id))
-    return None
 
 
 def _bind_once(spec: CheckSpec, case_id: str, cache: dict[int, tuple[CheckSpec, BoundCheck]] | None) -> BoundCheck:

@@ -220,3 +220,12 @@ def check_fits(body: dict[str, Any], *, model: str) -> None:
     if requested is not None and counted.tokens + reserve > limits.context:
         raise UserError(f"prompt is ~{counted.tokens:,} tokens and {requested[0]}={reserve:,}, "
                         f"together more than the {limits.context:,} tokens {model} accepts{note}")
+
+
+def fit_error(body: dict[str, Any], *, model: str) -> UserError | None:
+    """check_fits' error as a value, for a caller that fails the one case rather than the run."""
+    try:
+        check_fits(body, model=model)
+    except UserError as exc:
+        return exc
+    return None

@@ -77,14 +77,15 @@ def test_an_assistant_message_in_the_apis_shape_is_accepted_and_sent_as_such(pro
 
 
 def test_message_shape_errors_say_what_is_expected(project: Project) -> None:
-    cases = {
-        "        tool_call_id: call_1\n": ("", "a tool message needs tool_call_id"),
-        "        content: Weather in Oslo?\n": ("        content: null\n", "a user message needs content"),
-        "      - role: assistant\n": ("      - role: user\n", "only an assistant message carries tool_calls"),
-        "        content: And in Paris?\n": ("        content: And in Paris?\n        file: x.j2\n",
-                                            "give content or file, not both"),
-    }
-    for old, (new, why) in cases.items():
+    cases = [
+        ("        tool_call_id: call_1\n", "", "a tool message needs tool_call_id"),
+        ("        content: Weather in Oslo?\n", "        content: null\n", "a user message needs content"),
+        ("      - role: assistant\n", "      - role: user\n", "only an assistant message carries tool_calls"),
+        ("        content: And in Paris?\n", "        content: 12\n", "content must be a text, a list of parts"),
+        ("        content: And in Paris?\n", "        content: And in Paris?\n        file: x.j2\n",
+         "give content or file, not both"),
+    ]
+    for old, new, why in cases:
         project.suite("s.yaml", TOOL_TURN.replace(old, new))
         result = project.run("validate", "suites")
         assert result.code == 2, (why, result.text)

@@ -74,6 +74,8 @@ def message_problem(msg: Any) -> str:
     if "tool_calls" not in msg and msg.get("content") is None and "file" not in msg:
         extra = " or tool_calls" if role == "assistant" else ""
         return f"a {role} message needs content (a text or a list of parts) or file{extra}"
+    if not isinstance(msg.get("content"), (str, list, type(None))):
+        return "content must be a text, a list of parts, or null (only beside tool_calls)"
     return "this message has no shape harness knows"
 
 
