@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -134,6 +135,33 @@ def _retry_after(headers: dict[str, str]) -> float | None:
     return None
 
 
+_PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
+_USERINFO = re.compile(r"//[^/@\s]*@")
+
+
+def _unreachable(exc: Any, endpoint: Endpoint, timeout: float, *, timed_out: bool) -> str:
+    """Why no answer came, naming where the request went and what to check.
+
+    The SDK's own text ("Connection error.") names neither. The URL is shown without its query
+    and user info, where a gateway's ``api-key`` or a password would be; the proxy variables by
+    name only, since their values may hold credentials too.
+    """
+    parts = urlsplit(str(exc.request.url))
+    where = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+    proxies = [name for name in _PROXY_VARS if os.environ.get(name)]
+    proxy = (f"the proxy in {' / '.join(proxies)} (or exempt the host in NO_PROXY)" if proxies
+             else "whether a proxy is needed to reach it (HTTPS_PROXY)")
+    name = type(exc).__name__
+    if timed_out:
+        return (f"{name}: no answer from {where} within {timeout:g} s; check that the server is up "
+                f"and not overloaded, raise --timeout for slow models, and check {proxy}")
+    setting = ("the Azure endpoint (suite 'endpoint' or AZURE_OPENAI_ENDPOINT)" if endpoint.type == "azure"
+               else "the base URL (--base-url, the provider's base_url or OPENAI_BASE_URL)")
+    cause = _USERINFO.sub("//", str(exc.__cause__)) if exc.__cause__ is not None else ""
+    return (f"{name}: could not connect to {where}{f' ({cause})' if cause else ''}; check that the "
+            f"server is running, that {setting} has the right host and port, and {proxy}")
+
+
 class LiveSession:
     """Shared connection pool, retry policy and in-flight limit for one recording run.
 
@@ -203,7 +231,10 @@ class LiveSession:
             client.chat.completions.with_raw_response.create(**kwargs, extra_body=extra or None)
         except openai.APIStatusError:
             pass  # the captured exchange carries the status and the error body
-        except openai.APIError as exc:  # connection errors, timeouts, a broken stream
+        except openai.APIConnectionError as exc:  # refused, unreachable, timed out
+            failure = _unreachable(exc, request.endpoint, self.timeout,
+                                   timed_out=isinstance(exc, openai.APITimeoutError))
+        except openai.APIError as exc:  # a broken stream, an answer the SDK cannot read
             failure = f"{type(exc).__name__}: {exc}"
         return (capture.captured[-1] if capture.captured else None), failure
 
@@ -257,7 +288,9 @@ class LiveSession:
             if not self._sleep(attempts, hint):
                 break
         if last is None:
-            return LiveResult(None, Output(content=None, status=0, error=failure or "no response"), attempts)
+            suffix = f" (after {attempts} attempts)" if attempts > 1 else ""
+            return LiveResult(None, Output(content=None, status=0, error=(failure or "no response") + suffix),
+                              attempts)
         text = last.content.decode("utf-8", errors="replace")
         output = parse_response(last.status, last.headers, text, latency_ms=last.latency_ms,
                                 ttft_ms=last.ttft_ms)

@@ -15,10 +15,8 @@ import pytest
 from harness.ifeval import INSTRUCTION_IDS, IFEvalError, explain, follows, validate_kwargs
 from harness.ifeval.text import (
     capital_words,
-    count_sentences,
     count_words,
     loose_variants,
-    split_sentences,
 )
 
 LEAST = "at least"
@@ -354,36 +352,7 @@ def test_quotation_needs_more_than_a_lone_quote() -> None:
     assert follows("startend:quotation", {}, '  "Hi"\n')
 
 
-# --- sentences, words and capital words ----------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("Mr. Smith met Dr. Jones. They talked.", 2),
-        ("It costs 3.14 dollars. Cheap.", 2),
-        ("Visit example.com or www.example.org today. Thanks.", 2),
-        ("Use fruit, e.g. apples, i.e. the red ones. Done.", 2),
-        ("The U.S.A. is large. So is Canada.", 2),
-        ("The U.S. The country is big.", 2),
-        ('He said "Stop." Then he left.', 2),
-        ("Wait... what happened? Nothing!", 2),
-        ("1. first item\n2. second item\n3. third item", 1),
-        ("Roe v. Wade was decided in 1973.", 1),
-        ("<p>One sentence.</p><p>Another.</p>", 1),
-        ("A heading\nThe body has one sentence.", 1),
-        ("", 0),
-    ],
-)
-def test_sentence_splitting(text: str, expected: int) -> None:
-    assert count_sentences(text) == expected, split_sentences(text)
-
-
-def test_split_sentences_keeps_closing_quotes() -> None:
-    assert split_sentences('He said "Stop." Then he left.') == [
-        'He said "Stop."',
-        "Then he left.",
-    ]
+# --- words and capital words (sentences: tests/test_ifeval_sentences.py) ------------------
 
 
 @pytest.mark.parametrize(

@@ -66,13 +66,36 @@ def test_5xx_is_retried_then_recorded(project: Project, fake: FakeOpenAI) -> Non
     assert len(fake.requests) == 3
 
 
-def test_retry_after_is_honoured(project: Project, fake: FakeOpenAI) -> None:
+def _arrivals(fake: FakeOpenAI, stop: threading.Event) -> list[float]:
+    """When each request reached the server (polled every 10 ms from fake.requests)."""
+    times: list[float] = []
+
+    def watch() -> None:
+        while not stop.is_set():
+            while len(times) < len(fake.requests):
+                times.append(time.monotonic())
+            time.sleep(0.01)
+
+    threading.Thread(target=watch, daemon=True).start()
+    return times
+
+
+def test_retry_after_is_waited_out_before_the_retry(project: Project, fake: FakeOpenAI) -> None:
+    """The server says "come back in 1.5 s": the retry must not arrive sooner. Without the
+    header the first retry would wait at most 0.5 s (backoff with jitter), so the gap between
+    the two requests tells the two apart whatever the machine's speed."""
     project.suite("s.yaml", ONE)
-    fake.add_rule(Rule(contains="hello", status=429, retry_after=0.4, times=1))
-    started = time.monotonic()
-    assert project.record(fake, "suites").code == 0
-    assert time.monotonic() - started >= 0.4
-    assert len(fake.requests) == 2
+    fake.add_rule(Rule(contains="hello", status=429, retry_after=1.5, times=1))
+    stop = threading.Event()
+    arrivals = _arrivals(fake, stop)
+    try:
+        result = project.record(fake, "suites")
+    finally:
+        stop.set()
+    assert result.code == 0, result.text
+    assert len(fake.requests) == 2 and len(arrivals) == 2
+    assert arrivals[1] - arrivals[0] >= 1.4, arrivals
+    assert len(project.cassette_files()) == 1
 
 
 def test_persistent_failure_gives_up_after_max_retries(project: Project, fake: FakeOpenAI) -> None:
@@ -89,22 +112,50 @@ def test_persistent_failure_gives_up_after_max_retries(project: Project, fake: F
 def test_timeout_is_an_error_not_a_hang(project: Project) -> None:
     project.suite("s.yaml", ONE)
     with FakeOpenAI(latency=2.0) as slow:
+        url = slow.base_url
         started = time.monotonic()
         result = project.run("run", "suites", "--record-mode", "once", "--base-url", slow.base_url,
                              "--timeout", "0.3", "--max-retries", "0", env={"OPENAI_API_KEY": CANARY})
         assert time.monotonic() - started < 1.8
     assert result.code == 1 and "Timeout" in result.out
+    assert f"no answer from {url}/chat/completions within 0.3 s" in result.out
     assert project.cassette_files() == []
 
 
-def test_connection_refused_is_an_error(project: Project) -> None:
-    project.suite("s.yaml", ONE)
+def test_connection_refused_names_the_url_and_what_to_check(project: Project) -> None:
+    """Nothing listens on the port: each case fails with an error that says where it tried and
+    what to look at, the run goes on to the next case, and the gateway key in the base URL's
+    query stays out of the message."""
+    project.suite("s.yaml", "model: gpt-4o\ncases:\n  - id: a\n    prompt: hello there\n"
+                  "  - id: b\n    prompt: and again\n")
     server = FakeOpenAI().start()
     url = server.base_url
     server.stop()
-    result = project.run("run", "suites", "--record-mode", "once", "--base-url", url,
+    gateway_key = "gw-key-5d1e9a7c3b"
+    result = project.run("run", "suites", "--record-mode", "once", "--base-url", f"{url}?api-key={gateway_key}",
                          "--max-retries", "1", env={"OPENAI_API_KEY": CANARY})
-    assert result.code == 1 and "APIConnectionError" in result.out
+    assert result.code == 1, result.text
+    assert "Traceback" not in result.text
+    assert result.out.count(f"could not connect to {url}/chat/completions") == 2, result.out
+    assert "Connection refused" in result.out
+    assert "check that the server is running" in result.out
+    assert "--base-url" in result.out and "host and port" in result.out and "proxy" in result.out
+    assert "after 2 attempts" in result.out
+    assert gateway_key not in result.text and CANARY not in result.text
+    assert project.cassette_files() == []
+
+
+def test_unreachable_proxy_is_named_without_its_password(project: Project) -> None:
+    project.suite("s.yaml", ONE)
+    server = FakeOpenAI().start()
+    url, port = server.base_url, server.port
+    server.stop()  # nothing listens there: neither the proxy nor the server answers
+    proxy = f"http://proxyuser:proxy-pass-9f8e7d@127.0.0.1:{port}"
+    result = project.run("run", "suites", "--record-mode", "once", "--base-url", url, "--max-retries", "0",
+                         env={"OPENAI_API_KEY": CANARY, "HTTP_PROXY": proxy, "NO_PROXY": ""})
+    assert result.code == 1, result.text
+    assert "the proxy in HTTP_PROXY" in result.out, result.out
+    assert "proxy-pass-9f8e7d" not in result.text
 
 
 def test_empty_event_stream_is_an_error() -> None:

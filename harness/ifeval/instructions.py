@@ -41,9 +41,9 @@ from harness.ifeval.formats import (
     quotation,
     title,
 )
+from harness.ifeval.sentences import count_sentences
 from harness.ifeval.text import (
     capital_words,
-    count_sentences,
     count_words,
     detect_language,
     excerpt_around,
