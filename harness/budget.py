@@ -3,7 +3,9 @@
 Each request's cost is estimated before it is sent (prompt tokens counted with tiktoken, the answer
 assumed as long as max_tokens allows) and reserved; when the answer arrives the reservation is
 replaced by the real cost. A request whose estimate would pass the budget is not started; what
-already finished is kept.
+already finished is kept. A rubric's judge request is budgeted the same way, since it is spent for
+its case; a case stopped by the budget is reported as skipped by budget, and the run as incomplete
+(its own exit status), so a budget stop never looks like a green run.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from .checks.registry import NeedsRecording
 from .output import Usage
 from .pricing import PriceTable
 from .request import Request
@@ -36,6 +39,15 @@ def estimate(request: Request, model: str, prices: PriceTable, *, batch: bool = 
         answer = limits.output if limits else DEFAULT_ANSWER_TOKENS
     usd = prices.cost(model, Usage(prompt, answer, prompt + answer), batch=batch)
     return Estimate(usd, prompt, answer)
+
+
+class BudgetStop(NeedsRecording):
+    """A judge request the budget refused: it stops its case, which is then skipped by budget.
+
+    A NeedsRecording, so a check lets it through to the runner instead of making it a verdict."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("skipped", message=message)
 
 
 class Budget:

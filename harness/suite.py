@@ -21,7 +21,7 @@ from typing import Any
 
 import jsonschema
 
-from .cassette_names import case_file_name, fitted
+from .cassette_names import case_file_name, fitted, sample_name
 from .errors import UserError
 from .safe_files import is_inside, project_root
 from .yamlio import LineDict, LineList, line_of, load_yaml
@@ -105,6 +105,11 @@ class Case:
     threshold: float | None = None
     pricing: dict[str, Any] | None = None  # the suite's price overrides, as written (with lines)
     diff: dict[str, Any] | None = None  # how answers are compared with their baseline
+
+    @property
+    def name(self) -> str:
+        """The case id with its sample suffix (``id``, ``id#1``, ...), as every report shows it."""
+        return sample_name(self.id, self.sample)
 
     @property
     def node_id(self) -> str:
