@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .checks.registry import NeedsRecording
 from .output import Usage
-from .pricing import PriceTable
+from .pricing import PriceTable, usd
 from .request import Request
 from .tokens import count_prompt_tokens, limits_for
 
@@ -74,3 +74,13 @@ class Budget:
         with self._lock:
             self.reserved -= reserved
             self.spent += reserved if actual is None else actual
+
+
+def reserve_or_stop(budget: Budget, request: Request, model: str, prices: PriceTable, what: str) -> float:
+    """Reserve ``request``'s estimated cost and return it; BudgetStop when the budget refuses."""
+    guess = estimate(request, model, prices)
+    if not budget.reserve(guess.usd):
+        why = "its price is unknown" if guess.usd is None else f"~{usd(guess.usd)} more would pass it"
+        raise BudgetStop(f"skipped by budget: {what}, --max-cost {usd(budget.limit, exact=True)} ({why})")
+    return guess.usd or 0.0
+

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import cassettes, redact
 from .batch import run_batch
-from .budget import Budget, BudgetStop, estimate
+from .budget import Budget, BudgetStop, reserve_or_stop
 from .cassette_files import CassetteLock
 from .cassettes import Interaction
 from .checks.auto import auto_specs
@@ -26,7 +26,7 @@ from .decide import recheck as _recheck
 from .diff import Change, DiffOptions, answer_diff
 from .errors import HarnessError, UserError
 from .output import Output
-from .pricing import PriceTable, usd
+from .pricing import PriceTable
 from .prompt_secrets import refuse_secrets
 from .redact import Redactor
 from .render import Renderer
@@ -228,15 +228,10 @@ def _road(item: PlannedCase, options: RunOptions, session: LazySession, secrets:
         assert hit is not None  # decide() pairs "replay" with the interaction it found
         return _finish(item, hit, stored, False, options, session, secrets, services)
     budget: Budget | None = services.get("budget")
-    reserved = 0.0
-    if budget is not None:
-        guess = estimate(item.request, item.case.model, item.prices)
-        if not budget.reserve(guess.usd):
-            why = "its price is unknown" if guess.usd is None else f"~{usd(guess.usd)} more would pass it"
-            return CaseResult(item, "skipped", budget_skipped=True,
-                              message=f"skipped by budget: not sent, --max-cost {usd(budget.limit, exact=True)} "
-                                      f"({why})")
-        reserved = guess.usd or 0.0
+    try:
+        reserved = reserve_or_stop(budget, item.request, item.case.model, item.prices, "not sent") if budget else 0.0
+    except BudgetStop as stop:
+        return CaseResult(item, "skipped", message=stop.message, budget_skipped=True)
     try:
         live = session.get().send(item.request)
     except Exception as exc:  # noqa: BLE001 - one case's failure must not stop the others

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import cassettes
-from .budget import Budget, BudgetStop, estimate
+from .budget import Budget, reserve_or_stop
 from .cassettes import Interaction
 from .checks.registry import NeedsRecording
 from .checks.rubric import explain_judge_change, rubric_of
 from .diff import request_diff
 from .limiter import AdaptiveLimiter
 from .output import Output, Usage
-from .pricing import PriceTable, usd
+from .pricing import PriceTable
 from .request import canonical_form, raw_request
 from .transport import LiveSession, replay_output
 
@@ -146,12 +146,8 @@ class Judge:
         """Budget the judge request like the case's own; refused, the case stops here."""
         if self.budget is None:
             return 0.0
-        guess = estimate(request, str(body.get("model")), self.prices)
-        if not self.budget.reserve(guess.usd):
-            why = "its price is unknown" if guess.usd is None else f"~{usd(guess.usd)} more would pass it"
-            raise BudgetStop(f"skipped by budget: --max-cost {usd(self.budget.limit)} reached before "
-                             f"the rubric's judge request ({why})")
-        return guess.usd or 0.0
+        return reserve_or_stop(self.budget, request, str(body.get("model")), self.prices,
+                               "the rubric's judge request was not sent")
 
     def _settle(self, reserved: float, actual: float | None) -> None:
         if self.budget is not None:
