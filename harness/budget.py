@@ -3,7 +3,9 @@
 Each request's cost is estimated before it is sent (prompt tokens counted with tiktoken, the answer
 assumed as long as max_tokens allows) and reserved; when the answer arrives the reservation is
 replaced by the real cost. A request whose estimate would pass the budget is not started; what
-already finished is kept.
+already finished is kept. A rubric's judge request is budgeted the same way, since it is spent for
+its case; a case stopped by the budget is reported as skipped by budget, and the run as incomplete
+(its own exit status), so a budget stop never looks like a green run.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from .checks.registry import NeedsRecording
 from .output import Usage
-from .pricing import PriceTable
+from .pricing import PriceTable, usd
 from .request import Request
 from .tokens import count_prompt_tokens, limits_for
 
@@ -36,6 +39,15 @@ def estimate(request: Request, model: str, prices: PriceTable, *, batch: bool = 
         answer = limits.output if limits else DEFAULT_ANSWER_TOKENS
     usd = prices.cost(model, Usage(prompt, answer, prompt + answer), batch=batch)
     return Estimate(usd, prompt, answer)
+
+
+class BudgetStop(NeedsRecording):
+    """A judge request the budget refused: it stops its case, which is then skipped by budget.
+
+    A NeedsRecording, so a check lets it through to the runner instead of making it a verdict."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("skipped", message=message)
 
 
 class Budget:
@@ -62,3 +74,13 @@ class Budget:
         with self._lock:
             self.reserved -= reserved
             self.spent += reserved if actual is None else actual
+
+
+def reserve_or_stop(budget: Budget, request: Request, model: str, prices: PriceTable, what: str) -> float:
+    """Reserve ``request``'s estimated cost and return it; BudgetStop when the budget refuses."""
+    guess = estimate(request, model, prices)
+    if not budget.reserve(guess.usd):
+        why = "its price is unknown" if guess.usd is None else f"~{usd(guess.usd)} more would pass it"
+        raise BudgetStop(f"skipped by budget: {what}, --max-cost {usd(budget.limit, exact=True)} ({why})")
+    return guess.usd or 0.0
+

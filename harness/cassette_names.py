@@ -28,8 +28,15 @@ def fitted(name: str, limit: int = MAX_NAME_BYTES) -> str:
     return f"{prefix}~{hashlib.sha256(raw).hexdigest()[:_HASH_CHARS]}"
 
 
+def sample_name(case_id: str, sample: int) -> str:
+    """How a sample is named everywhere (terminal, reports, pytest, its cassette's file name):
+    the first sample is the case id itself, extra samples add ``#<n>``, so a suite that adds
+    ``samples:`` keeps the names (and cassettes) of its first samples."""
+    return case_id if sample == 0 else f"{case_id}#{sample}"
+
+
 def case_file_name(case_id: str, sample: int) -> str:
     """``<case-id>.yaml``, ``<case-id>#<n>.yaml`` for extra samples; every sample of one case is
     shortened alike, since the id alone decides (with room for the longest suffix)."""
     stem = fitted(case_id, MAX_NAME_BYTES - SAMPLE_SUFFIX_BYTES)
-    return f"{stem}.yaml" if sample == 0 else f"{stem}#{sample}.yaml"
+    return f"{sample_name(stem, sample)}.yaml"

@@ -1,7 +1,8 @@
 """The ``harness`` command: parse arguments, call the road, print, exit.
 
 Exit status: 0 all passed, 1 a check failed, 2 a user error, 3 missing or stale cassettes,
-130 stopped by Ctrl-C or SIGTERM (finished cassettes are kept).
+4 stopped by the --max-cost budget, 5 no case selected, 130 stopped by Ctrl-C or SIGTERM
+(finished cassettes are kept).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import __version__, redact
-from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USER_ERROR, HarnessError
+from .errors import EXIT_INTERRUPTED, EXIT_NO_CASES, EXIT_OK, EXIT_USER_ERROR, HarnessError
 from .runner import RECORD_MODES, RunOptions, collect, execute, plan, select_cases
 
 
@@ -32,7 +33,10 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="harness", description="Offline prompt tests and regressions for "
-                     "OpenAI-style chat APIs.")
+                     "OpenAI-style chat APIs.",
+                     epilog="exit status: 0 passed (or gates met), 1 a check or gate failed, 2 user "
+                     "error, 3 missing or stale cassettes, 4 stopped by --max-cost, 5 no case "
+                     "selected, 130 interrupted")
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -56,15 +60,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-poll", type=float, default=10.0, metavar="SECONDS",
                      help="how often to poll a batch's status (default 10)")
     run.add_argument("--max-cost", type=float, metavar="USD",
-                     help="stop starting requests before the estimated spend passes USD")
+                     help="stop starting requests (rubric judge requests too) before the estimated "
+                     "spend passes USD; cases not sent are skipped by budget and the run exits 4")
     run.add_argument("--config", type=Path, metavar="FILE",
                      help="YAML with pricing: overrides (default: harness.yaml here, if present)")
     run.add_argument("-q", "--quiet", action="store_true", help="only failures and the summary")
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="also list every case, and the failures a suite's min_pass_rate tolerates")
     run.add_argument("--report", action="append", default=[], metavar="FORMAT=PATH",
                      help="also write a report: json=PATH, junit=PATH, markdown=PATH, html=PATH (repeatable)")
     run.add_argument("--fail-on", choices=("failed", "changed", "regressed"), default="failed",
                      help="exit 1 on: failed (default) any failing case; changed: also any re-recorded "
-                     "answer that changed; regressed: only cases whose baseline passed, or new ones")
+                     "answer that changed; regressed: any failing case but those whose baseline (the "
+                     "answer a re-recording replaced) failed too; needs a recording mode (to compare "
+                     "with git, use harness diff --base REF)")
 
     val = sub.add_parser("validate", help="check suites against the schema and render every case")
     val.add_argument("paths", nargs="*", default=["suites"])
@@ -106,7 +115,7 @@ def _stop_on_signals(stop: threading.Event, err: Console) -> Iterator[None]:
 
 def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     # Imported here, not at the top: `harness validate` and `--help` should not pay for them.
-    from .gates import evaluate
+    from .gates import evaluate, tolerated_failures
     from .report import parse_specs, write_reports
     from .report.ifeval_table import print_ifeval
     from .report.progress import LiveProgress
@@ -121,10 +130,17 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     if args.concurrency < 1:
         raise HarnessError("--concurrency must be at least 1")
+    if args.fail_on == "regressed" and args.record_mode == "none":
+        raise HarnessError("--fail-on regressed needs a baseline, and a replay has none (each answer "
+                           "is its cassette's). Compare with a git revision instead: harness diff "
+                           "--base REF (e.g. --base HEAD or origin/main); or re-record with "
+                           "--record-mode all to compare with the answers being replaced")
     report_specs = parse_specs(args.report)  # a bad --report fails before any request is made
     start = time.perf_counter()
-    suites, selected = collect(args.paths)
+    suites, selected = collect(args.paths, notify=lambda text: err.print(escape(text), highlight=False))
     cases = select_cases(suites, selected, args.keyword)
+    if not cases:
+        return _no_cases(err, args.paths, args.keyword)
     config = args.config or (Path("harness.yaml") if Path("harness.yaml").is_file() else None)
     if config is not None and not config.is_file():
         raise HarnessError(f"config file not found: {config}")
@@ -144,16 +160,18 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
                                                    enabled=args.record_mode != "none") as bar:
         results = execute(planned, options, progress=bar.update, stop=stop,
                           notify=lambda text: err.print(escape(text), highlight=False))
-    if not args.quiet:
-        print_table(out, results)
-    print_problems(out, results, args.record_mode)
-    print_ifeval(out, results)
-    print_changes(out, results)
     record = from_results(results, suites, record_mode=args.record_mode,
                           elapsed_s=time.perf_counter() - start)
     code, gates = evaluate(record, fail_on=args.fail_on)
-    print_gates(out, [g for g in gates if g.name != "failures"])
-    out.print(summary_line(results, time.perf_counter() - start), highlight=False)
+    tolerated = tolerated_failures(record) if args.fail_on != "regressed" else []
+    quiet = [t.path for t in tolerated]
+    if not args.quiet:
+        print_table(out, results, tolerated=quiet, verbose=args.verbose)
+    print_problems(out, results, args.record_mode, tolerated=quiet, verbose=args.verbose)
+    print_ifeval(out, results)
+    print_changes(out, results)
+    print_gates(out, [g for g in gates if g.name != "failures"], tolerated, verbose=args.verbose)
+    out.print(summary_line(results, time.perf_counter() - start, tolerated=quiet), highlight=False)
     for path in write_reports(report_specs, replace(record, gates=tuple(gates))):
         out.print(f"report written: {escape(str(path))}", highlight=False)
     if stop.is_set():
@@ -164,9 +182,18 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     return code
 
 
+def _no_cases(err: Console, paths: Sequence[str], keyword: str | None) -> int:
+    where = " ".join(paths)
+    why = f"no case id matches -k {keyword!r}" if keyword else "no suite with cases was found"
+    err.print(escape(f"harness: no case selected in {where}: {why} (exit {EXIT_NO_CASES})"), highlight=False)
+    return EXIT_NO_CASES
+
+
 def _cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
-    suites, selected = collect(args.paths)
+    suites, selected = collect(args.paths, notify=lambda text: err.print(escape(text), highlight=False))
     cases = select_cases(suites, selected, None)
+    if not cases:
+        return _no_cases(err, args.paths, None)
     planned, errors = plan(cases, check_limits=True)
     errors += [HarnessError(p.refused) for p in planned if p.refused]
     if errors:

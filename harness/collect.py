@@ -1,33 +1,101 @@
-"""Find suites and pick cases: folders, ``file::case`` ids and pytest-style ``-k`` expressions."""
+"""Find suites and pick cases: folders, ``file::case`` ids and pytest-style ``-k`` expressions.
+
+Which YAML files in a folder are suites: a suite is a YAML mapping with a top-level ``cases:``
+list, and it must be valid. A YAML file without ``cases:`` is still an error when it looks like a
+suite that lost its cases (a key such as ``case:`` or ``Cases:``, or suite keys such as
+``prompt``, ``model``, ``checks``), because skipping it would turn a typo into a green run of
+nothing. Any other YAML (data that templates include, schemas, config) is reported as "not a
+suite" and skipped. A file named on the command line is always read as a suite. Folders named
+``cassettes`` and hidden folders (``.git``, ``.harness``, ``.venv``) are not searched.
+"""
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .errors import UserError
 from .suite import Case, Suite, load_suite, looks_like_suite
+from .yamlio import line_of, load_yaml
+
+#: Top-level keys that only a suite has: a YAML mapping with one of them but no ``cases:`` is a
+#: suite with a mistake, not a data file. (``name``, ``description``, ``vars`` and ``pricing``
+#: are left out: data files and harness.yaml use them too.)
+SUITE_ONLY_KEYS = frozenset({
+    "prompt", "messages", "model", "models", "system", "checks", "provider", "matrix", "samples",
+    "min_pass_rate", "max_cost_usd", "auto_checks", "threshold", "cassette_dir",
+})
 
 
-def _suite_files(target: Path) -> list[Path]:
+def _shown(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _key_line(path: Path, key: str, fallback: int | None) -> int | None:
+    """The line of a top-level key itself (the YAML loader keeps its value's line); only on the
+    error path, where reading the file again costs nothing that matters."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return fallback
+    found = re.search(rf"^{re.escape(key)}\s*:", text, re.M)
+    return text.count("\n", 0, found.start()) + 1 if found else fallback
+
+
+def _is_suite(path: Path, notify: Callable[[str], None]) -> bool:
+    """True for a suite; False (with a note) for unrelated YAML; UserError for a broken suite."""
+    if looks_like_suite(path):
+        return True  # a top-level ``cases:`` line: load_suite reports anything wrong with it
+    doc = load_yaml(path)  # a YAML syntax error is reported at its line
+    if isinstance(doc, dict) and "cases" in doc:
+        return True
+    if isinstance(doc, dict) and "interactions" in doc and "version" in doc:
+        return False  # a cassette kept outside a cassettes/ folder (cassette_dir)
+    keys = [str(k) for k in doc] if isinstance(doc, dict) else []
+    near = [k for k in keys if difflib.get_close_matches(k.strip().lower(), ["cases"], n=1, cutoff=0.75)]
+    if near:
+        raise UserError(f"top-level key {near[0]!r} is not 'cases': did you mean 'cases'? (a suite "
+                        "lists its cases under 'cases:')", file=_shown(path),
+                        line=_key_line(path, near[0], line_of(doc, near[0])))
+    own = [k for k in keys if k in SUITE_ONLY_KEYS]
+    if own:
+        raise UserError(f"this file has suite keys ({', '.join(own)}) but no 'cases:' list; a suite "
+                        "lists its cases under 'cases:' (a data file should not use these keys)",
+                        file=_shown(path), line=_key_line(path, own[0], line_of(doc, own[0])))
+    notify(f"{_shown(path)}: not a suite (no top-level 'cases:' list); skipped")
+    return False
+
+
+def _searched(path: Path, top: Path) -> bool:
+    parts = path.relative_to(top).parts[:-1]
+    return path.suffix in (".yaml", ".yml") and "cassettes" not in parts \
+        and not any(p.startswith(".") for p in parts)
+
+
+def _suite_files(target: Path, notify: Callable[[str], None]) -> list[Path]:
     if target.is_dir():
-        found = sorted(p for p in target.rglob("*.y*ml") if p.suffix in (".yaml", ".yml")
-                       and "cassettes" not in p.parts and looks_like_suite(p))
-        return found
+        found = sorted(p for p in target.rglob("*.y*ml") if _searched(p, target) and p.is_file())
+        return [p for p in found if _is_suite(p, notify)]
     if target.is_file():
         return [target]
     raise UserError(f"no such file or folder: {target}")
 
 
-def collect(paths: Iterable[str]) -> tuple[list[Suite], dict[Path, set[str]]]:
-    """Load suites from files/folders; ``file::case`` selects cases. Errors are UserErrors."""
+def collect(paths: Iterable[str], notify: Callable[[str], None] = lambda _text: None,
+            ) -> tuple[list[Suite], dict[Path, set[str]]]:
+    """Load suites from files/folders; ``file::case`` selects cases. Errors are UserErrors;
+    ``notify`` hears of YAML files that are skipped as not suites."""
     suites: list[Suite] = []
     selected: dict[Path, set[str]] = {}
     seen: set[Path] = set()
     for raw in paths:
         target, _, case_id = raw.partition("::")
-        for file in _suite_files(Path(target)):
+        for file in _suite_files(Path(target), notify):
             key = file.resolve()
             if case_id:
                 selected.setdefault(key, set()).add(case_id)

@@ -15,6 +15,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USER_ERROR = 2
 EXIT_CASSETTE = 3
+EXIT_BUDGET = 4  # --max-cost stopped the run before every case was sent and judged
+EXIT_NO_CASES = 5  # nothing selected: an empty folder, or -k matching no case (as pytest's 5)
 EXIT_INTERRUPTED = 130
 
 

@@ -8,16 +8,22 @@ way. Each condition is a named Gate with a sentence a reviewer can act on; the e
 - ``failed`` (default): every failed or errored case fails the run, unless the suite's
   ``min_pass_rate`` is met (errors are never excused).
 - ``changed``: as ``failed``, and any answer that differs from its baseline fails the run too.
-- ``regressed``: only cases that fail now although their baseline passed (or that have no
-  baseline at all) fail the run; failures the baseline already had are tolerated. In ``harness
-  run`` the baseline exists only for re-recorded cases; ``harness diff`` has one for every case.
+- ``regressed``: failures the baseline already had are tolerated; every other failing case
+  (its baseline passed, or it has no baseline to excuse it) fails the run. In ``harness run`` the
+  baseline exists only for re-recorded cases (a plain replay has none, so the CLI refuses the
+  flag there); ``harness diff`` has one for every case that exists at the base.
+
+A budget stop (``--max-cost`` kept cases from being sent or judged) makes a run incomplete: exit 4,
+after missing or stale cassettes (3) and before failing gates (1).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from .errors import EXIT_CASSETTE, EXIT_FAILED, EXIT_OK
+from .errors import EXIT_BUDGET, EXIT_CASSETTE, EXIT_FAILED, EXIT_OK
+from .pricing import usd
 from .report.records import CaseRecord, Comparison, Gate, RunRecord, SuiteRecord, totals
 
 FAIL_ON = ("failed", "changed", "regressed")
@@ -58,6 +64,40 @@ def pass_rate_gates(run: RunRecord) -> list[Gate]:
     return [gate for _, gate in _pass_rates(run)]
 
 
+@dataclass(frozen=True)
+class Tolerated:
+    """A suite whose failing cases its met ``min_pass_rate`` tolerates: shown as one line."""
+
+    suite: str
+    path: str
+    failed: int
+    rate: float
+    minimum: float
+
+    @property
+    def text(self) -> str:
+        return (f"{self.suite}: {self.failed} failed, tolerated: pass rate {self.rate:.1%} "
+                f"≥ min_pass_rate {percent(self.minimum)}")
+
+
+def percent(value: float) -> str:
+    """A rate the user wrote (0.705), as written (70.5%): a limit is never rounded."""
+    return f"{value * 100:.10g}%"
+
+
+def tolerated_failures(run: RunRecord) -> list[Tolerated]:
+    """Suites whose failures ``--fail-on failed`` tolerates because their gate is met."""
+    met = {path for path, gate in _pass_rates(run) if gate.met}
+    out = []
+    for suite, cases in _suites(run):
+        failed = sum(c.status == "failed" for c in cases)
+        ran = [c for c in cases if c.status != "skipped"]
+        if suite.path in met and failed and ran:
+            rate = sum(c.status == "passed" for c in ran) / len(ran)
+            out.append(Tolerated(suite.name, suite.path, failed, rate, float(suite.options["min_pass_rate"])))
+    return out
+
+
 def cost_gates(run: RunRecord) -> list[Gate]:
     """``max_cost_usd`` per suite. A case without a known price makes the budget unprovable, and
     an unprovable budget is not met (a missing price must never pass a budget)."""
@@ -70,11 +110,13 @@ def cost_gates(run: RunRecord) -> list[Gate]:
         name = f"{suite.name}: max_cost_usd"
         if t.cost_unknown:
             out.append(Gate(name, False, f"{suite.name}: cost unknown for {t.cost_unknown} case(s) "
-                                         f"(no price for the model); cannot check max_cost_usd ${float(budget):.4f}"))
+                                         f"(no price for the model); cannot check max_cost_usd "
+                                         f"{usd(float(budget), exact=True)}"))
             continue
         met = t.cost_usd <= float(budget)
-        out.append(Gate(name, met, f"{suite.name}: cost ${t.cost_usd:.4f} "
-                                   f"{'within' if met else 'exceeds'} max_cost_usd ${float(budget):.4f}"))
+        judge = f" (judge {usd(t.judge_cost_usd)})" if t.judge_calls else ""
+        out.append(Gate(name, met, f"{suite.name}: cost {usd(t.cost_usd)}{judge} "
+                                   f"{'within' if met else 'exceeds'} max_cost_usd {usd(float(budget), exact=True)}"))
     return out
 
 
@@ -84,18 +126,35 @@ def failure_gate(run: RunRecord, fail_on: str = "failed") -> Gate:
         raise ValueError(f"fail_on must be one of {FAIL_ON}, got {fail_on!r}")
     errors = [c for c in run.cases if c.status == "error"]
     if fail_on == "regressed":
-        bad = [c for c in run.cases if c.regressed or c.status == "error"]
-        tolerated = sum(c.failing for c in run.cases) - len(bad)
+        bad = [c for c in run.cases if c.failing and not c.excused]
+        tolerated = sum(c.excused for c in run.cases)
         note = f" ({tolerated} failure(s) that the baseline already had are tolerated)" if tolerated else ""
         if bad:
-            return Gate("regressions", False, f"{len(bad)} case(s) regressed: {_names(bad)}{note}")
+            regressed = [c for c in bad if c.regressed]
+            other = [c for c in bad if not c.regressed]
+            parts = [f"{len(regressed)} case(s) regressed: {_names(regressed)}"] if regressed else []
+            if other:
+                parts.append(f"{len(other)} failing case(s) with no failing baseline to excuse them: "
+                             f"{_names(other)}")
+            return Gate("regressions", False, "; ".join(parts) + note)
         return Gate("regressions", True, "no regressions" + note)
     excused = {path for path, gate in _pass_rates(run) if gate.met}
     bad = [c for c in run.cases if c.status == "error" or (c.status == "failed" and c.suite_path not in excused)]
     if bad:
         return Gate("failures", False, f"{len(bad)} case(s) failed: {_names(bad)}"
                     + (f" ({len(errors)} error(s))" if errors else ""))
+    tolerated = sum(c.status == "failed" for c in run.cases)
+    if tolerated:  # every one in a suite whose min_pass_rate is met: say so, never "no failures"
+        return Gate("failures", True, f"{tolerated} tolerated failure(s) (min_pass_rate gate met)")
     return Gate("failures", True, "no failures")
+
+
+def budget_gate(run: RunRecord) -> Gate | None:
+    """Cases ``--max-cost`` kept from being sent or judged: the run is incomplete."""
+    skipped = [c for c in run.cases if c.budget_skipped]
+    if not skipped:
+        return None
+    return Gate("max-cost", False, f"{len(skipped)} case(s) skipped by budget (--max-cost): {_names(skipped)}")
 
 
 def change_gate(run: RunRecord) -> Gate:
@@ -113,11 +172,12 @@ def cost_increase_gate(comparison: Comparison, max_increase_usd: float) -> Gate:
     if head.cost_unknown or base.cost_unknown:
         return Gate("max cost increase", False,
                     f"cost unknown for {head.cost_unknown + base.cost_unknown} case(s); cannot check "
-                    f"the cost increase against ${max_increase_usd:.4f}")
+                    f"the cost increase against {usd(max_increase_usd, exact=True)}")
     met = delta <= max_increase_usd + 1e-12
-    return Gate("max cost increase", met, f"cost ${base.cost_usd:.4f} → ${head.cost_usd:.4f} "
-                                          f"({delta:+.4f}) {'within' if met else 'exceeds'} the allowed "
-                                          f"increase of ${max_increase_usd:.4f}")
+    return Gate("max cost increase", met, f"cost {usd(base.cost_usd)} → {usd(head.cost_usd)} "
+                                          f"({'+' if delta >= 0 else '-'}{usd(abs(delta))}) "
+                                          f"{'within' if met else 'exceeds'} the allowed "
+                                          f"increase of {usd(max_increase_usd, exact=True)}")
 
 
 def evaluate(run: RunRecord, *, fail_on: str = "failed", comparison: Comparison | None = None,
@@ -127,10 +187,14 @@ def evaluate(run: RunRecord, *, fail_on: str = "failed", comparison: Comparison 
     if fail_on == "changed":
         gates.append(change_gate(run))
     gates += pass_rate_gates(run) + cost_gates(run)
+    stopped = budget_gate(run)
+    gates += [stopped] if stopped else []
     if max_cost_increase is not None:
         if comparison is None:
             raise ValueError("max_cost_increase needs a comparison (harness diff)")
         gates.append(cost_increase_gate(comparison, max_cost_increase))
     if any(c.status in ("stale", "missing") for c in run.cases):
         return EXIT_CASSETTE, gates
+    if stopped:
+        return EXIT_BUDGET, gates
     return (EXIT_OK if all(g.met for g in gates) else EXIT_FAILED), gates

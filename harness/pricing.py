@@ -12,12 +12,31 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from .errors import UserError
 from .output import Usage
 from .yamlio import line_of, load_yaml
+
+
+def usd(value: float, *, exact: bool = False) -> str:
+    """Money as text that does not lie. A spend is shown with three significant digits below a
+    cent (a prompt often costs $0.000312) and four decimals above; ``exact`` prints a limit the
+    user gave as written (``--max-cost 0.025`` is $0.025, never $0.03), with at least cents."""
+    if exact:
+        text = format(Decimal(repr(float(value))), "f")
+        whole, _, frac = text.partition(".")
+        frac = frac.rstrip("0")
+        return f"${int(whole):,}.{frac.ljust(2, '0')}" if not whole.startswith("-") \
+            else f"-{usd(-value, exact=True)}"
+    size = abs(value)
+    if size == 0:
+        return "$0"
+    if size < 0.01:
+        return f"${value:.{min(15, 2 - math.floor(math.log10(size)))}f}"
+    return f"${value:,.4f}" if size < 100 else f"${value:,.2f}"
 
 
 @dataclass(frozen=True)

@@ -60,8 +60,7 @@ class SuiteFile(pytest.File):
         suite = load_suite(self.path)
         gate = suite.options.get("min_pass_rate")
         for case in suite.cases:
-            name = case.id if case.sample == 0 else f"{case.id}#{case.sample}"
-            yield CaseItem.from_parent(self, name=name, case=case, gate=gate)
+            yield CaseItem.from_parent(self, name=case.name, case=case, gate=gate)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         if isinstance(excinfo.value, HarnessError):

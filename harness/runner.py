@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import cassettes, redact
 from .batch import run_batch
-from .budget import Budget, estimate
+from .budget import Budget, BudgetStop, reserve_or_stop
 from .cassette_files import CassetteLock
 from .cassettes import Interaction
 from .checks.auto import auto_specs
@@ -31,7 +31,7 @@ from .prompt_secrets import refuse_secrets
 from .redact import Redactor
 from .render import Renderer
 from .request import Request, build_request
-from .session import Judge, LazySession, stale_detail
+from .session import Judge, JudgeSpend, LazySession, stale_detail
 from .suite import Case, CheckSpec
 from .tokens import fit_error
 from .transport import replay_output
@@ -77,6 +77,8 @@ class CaseResult:
     cost_usd: float | None = None  # from the price table; None when the model's price is unknown
     change: Change | None = None  # baseline vs new answer, for re-recorded cases
     baseline_status: str | None = None  # the baseline judged by today's checks; None = unknown
+    judge: JudgeSpend | None = None  # what the case's rubric judge calls used, apart from cost_usd
+    budget_skipped: bool = False  # not sent (or not judged) because --max-cost would be passed
 
     @property
     def case(self) -> Case:
@@ -233,14 +235,10 @@ def _road(item: PlannedCase, options: RunOptions, session: LazySession, secrets:
         assert hit is not None  # decide() pairs "replay" with the interaction it found
         return _finish(item, hit, stored, False, options, session, secrets, services)
     budget: Budget | None = services.get("budget")
-    reserved = 0.0
-    if budget is not None:
-        guess = estimate(item.request, item.case.model, item.prices)
-        if not budget.reserve(guess.usd):
-            why = "its price is unknown" if guess.usd is None else f"~${guess.usd:.4f} more would pass it"
-            return CaseResult(item, "skipped", message=f"not sent: --max-cost ${budget.limit:.2f} "
-                                                       f"({why})")
-        reserved = guess.usd or 0.0
+    try:
+        reserved = reserve_or_stop(budget, item.request, item.case.model, item.prices, "not sent") if budget else 0.0
+    except BudgetStop as stop:
+        return CaseResult(item, "skipped", message=stop.message, budget_skipped=True)
     try:
         live = session.get().send(item.request)
     except Exception as exc:  # noqa: BLE001 - one case's failure must not stop the others
@@ -276,7 +274,8 @@ def _finish(item: PlannedCase, main: Interaction, stored: list[Interaction] | No
         main = cassettes.scrub_interaction(main, secrets)
     output = replay_output(main)
     judge = Judge(item, None if mode == "all" else stored,
-                   may_record=recorded or mode in ("new_episodes", "all"), session=session)
+                  may_record=recorded or mode in ("new_episodes", "all"), session=session,
+                  budget=services.get("budget"))
     batch = bool(main.extra.get("batch"))
     ctx = CheckContext(item.case, item.request, output,
                        {**services, "judge": judge, "batch": batch, "pricing": item.prices})
@@ -284,26 +283,43 @@ def _finish(item: PlannedCase, main: Interaction, stored: list[Interaction] | No
     try:
         verdicts = [Verdict("response", False, secrets.text(output.error), error=True)] \
             if output.error else [bound.run(ctx) for bound in item.checks]
+    except BudgetStop as stop:
+        # The answer was paid for: keep it (and any judge exchange already made) in the cassette.
+        failure = _save(item, main, judge, secrets) if recorded or judge.recorded else ""
+        if failure:
+            return CaseResult(item, "error", output=output, message=failure, judge=judge.spend)
+        kept = "; the answer is kept in its cassette" if recorded else ""
+        return CaseResult(item, "skipped", output=output, message=stop.message + kept, cost_usd=cost,
+                          judge=judge.spend, recorded=recorded, budget_skipped=True)
     except NeedsRecording as need:
         return CaseResult(item, need.status, output=output, detail=need.detail,
-                          message="the judge request changed since it was recorded")
+                          message=f"rubric judge: {need.message}" if need.message else
+                          "the judge request changed since it was recorded")
     except HarnessError as exc:
         return CaseResult(item, "error", output=output, message=secrets.text(str(exc)))
     if recorded or judge.recorded:
-        try:
-            cassettes.save(item.case.cassette_path, item.case.node_id, [main, *judge.used],
-                           secrets=secrets, rerecord=rerecord_command([item.case], "all"))
-        except OSError as exc:
-            return CaseResult(item, "error", verdicts, output, message=f"{_shown(item.case.cassette_path)}: "
-                              "cannot write the "
-                              f"cassette ({exc.strerror or exc}); the answer was not kept")
+        failure = _save(item, main, judge, secrets)
+        if failure:
+            return CaseResult(item, "error", verdicts, output, message=failure, judge=judge.spend)
     # An old cassette may hold an answer that is no longer recorded (one cut short, say).
     message = f"replayed from {_shown(item.case.cassette_path)}: {secrets.text(output.error)}" \
         if output.error else ""
     change = answer_diff(baseline, output, item.diff) if baseline is not None else None
     return CaseResult(item, _status_from(verdicts, item.case.threshold), verdicts, output, message=message,
                       recorded=recorded, baseline=baseline, cost_usd=cost, change=change,
-                      baseline_status=_judge_baseline(item, baseline, stored, session, services))
+                      baseline_status=_judge_baseline(item, baseline, stored, session, services),
+                      judge=judge.spend)
+
+
+def _save(item: PlannedCase, main: Interaction, judge: Judge, secrets: Redactor) -> str:
+    """Write the case's cassette; the error message when it cannot be written, else ''."""
+    try:
+        cassettes.save(item.case.cassette_path, item.case.node_id, [main, *judge.used],
+                       secrets=secrets, rerecord=rerecord_command([item.case], "all"))
+    except OSError as exc:
+        return (f"{_shown(item.case.cassette_path)}: cannot write the cassette "
+                f"({exc.strerror or exc}); the answer was not kept")
+    return ""
 
 
 def _judge_baseline(item: PlannedCase, baseline: Output | None, stored: list[Interaction] | None,

@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .cassette_names import case_file_name, fitted
+from .cassette_names import case_file_name, fitted, sample_name
 from .errors import UserError
 from .safe_files import is_inside, project_root
 from .schemas.declared import check_declared
@@ -103,6 +103,11 @@ class Case:
     threshold: float | None = None
     pricing: dict[str, Any] | None = None  # the suite's price overrides, as written (with lines)
     diff: dict[str, Any] | None = None  # how answers are compared with their baseline
+
+    @property
+    def name(self) -> str:
+        """The case id with its sample suffix (``id``, ``id#1``, ...), as every report shows it."""
+        return sample_name(self.id, self.sample)
 
     @property
     def node_id(self) -> str:

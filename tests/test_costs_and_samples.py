@@ -23,11 +23,12 @@ def test_max_cost_stops_starting_requests(project: Project, fake: FakeOpenAI) ->
     project.suite("s.yaml", _suite(10, extra=pricing).replace("max_tokens: 1000\n", ""))
     result = project.run("run", "suites", "--record-mode", "once", "--base-url", fake.base_url,
                          "--max-cost", "40", "--concurrency", "1", env={"OPENAI_API_KEY": CANARY})
-    assert result.code == 0, result.text
+    assert result.code == 4, result.text  # a budget stop is an incomplete run, never a green one
     sent = len(fake.requests)
     assert 1 <= sent < 10
     assert len(project.cassette_files()) == sent
-    assert f"{10 - sent} skipped" in result.out
+    assert f"{10 - sent} skipped ({10 - sent} by budget)" in result.out
+    assert "Skipped by budget" in result.out and "--max-cost $40.00" in result.out
     spent = 0
     for path in project.cassette_files():
         body = json.loads(yaml.safe_load(path.read_text())["interactions"][0]["response"]["body"]["string"])

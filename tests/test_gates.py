@@ -54,14 +54,20 @@ def test_fail_on_changed_adds_changed_answers() -> None:
 
 def test_fail_on_regressed_tolerates_old_failures_only() -> None:
     old_failure = case("a", "failed", baseline="failed")
-    replayed_failure = case("b", "failed")  # replayed: no baseline, same answer as before
-    assert evaluate(run(old_failure, replayed_failure), fail_on="regressed")[0] == EXIT_OK
-    gate = failure_gate(run(old_failure, replayed_failure), "regressed")
+    other_old_failure = case("b", "failed", baseline="error")
+    assert evaluate(run(old_failure, other_old_failure), fail_on="regressed")[0] == EXIT_OK
+    gate = failure_gate(run(old_failure, other_old_failure), "regressed")
     assert gate.met and "2 failure(s) that the baseline already had are tolerated" in gate.text
-    for regressed in (case("c", "failed", baseline="passed"), case("d", "failed", new=True),
-                      case("e", "failed", baseline="skipped"), case("f", "error", baseline="failed")):
+    for regressed in (case("c", "failed", baseline="passed"), case("e", "failed", baseline="skipped")):
         code, gates = evaluate(run(old_failure, regressed), fail_on="regressed")
         assert code == EXIT_FAILED and gates[0].text.startswith(f"1 case(s) regressed: s.yaml::{regressed.id}")
+    # A failure with no failing baseline to excuse it (replayed, first recorded, or an error) is
+    # never tolerated, but it is a failure, not a regression.
+    for unexcused in (case("b", "failed"), case("d", "failed", new=True), case("f", "error", baseline="failed")):
+        code, gates = evaluate(run(old_failure, unexcused), fail_on="regressed")
+        assert not unexcused.regressed
+        assert code == EXIT_FAILED and gates[0].text.startswith(
+            f"1 failing case(s) with no failing baseline to excuse them: s.yaml::{unexcused.id}")
     with pytest.raises(ValueError):
         failure_gate(run(), "sometimes")
 
@@ -69,7 +75,7 @@ def test_fail_on_regressed_tolerates_old_failures_only() -> None:
 def test_max_cost_usd_per_suite() -> None:
     assert [g.met for g in cost_gates(run(case("a", cost=0.2), case("b", cost=0.2), max_cost_usd=0.5))] == [True]
     gate, = cost_gates(run(case("a", cost=0.4), case("b", cost=0.2), max_cost_usd=0.5))
-    assert not gate.met and gate.text == "s: cost $0.6000 exceeds max_cost_usd $0.5000"
+    assert not gate.met and gate.text == "s: cost $0.6000 exceeds max_cost_usd $0.50"
     gate, = cost_gates(run(case("a", cost=None), max_cost_usd=0.5))
     assert not gate.met and "cost unknown for 1 case(s)" in gate.text  # an unknown price never passes a budget
     assert evaluate(run(case("a", cost=1.0), max_cost_usd=0.5))[0] == EXIT_FAILED
@@ -81,7 +87,7 @@ def test_max_cost_increase_against_the_base() -> None:
     head = run(case("a", cost=0.15), case("b", cost=0.10), case("c", cost=0.02))
     cmp = compare_runs(base, head, base_label="main", head_label="pr")
     gate = cost_increase_gate(cmp, 0.05)
-    assert not gate.met and gate.text == "cost $0.2000 → $0.2700 (+0.0700) exceeds the allowed increase of $0.0500"
+    assert not gate.met and gate.text == "cost $0.2000 → $0.2700 (+$0.0700) exceeds the allowed increase of $0.05"
     assert cost_increase_gate(cmp, 0.07).met
     code, gates = evaluate(cmp.head, fail_on="regressed", comparison=cmp, max_cost_increase=0.1)
     assert code == EXIT_OK and gates[-1].name == "max cost increase"
@@ -93,9 +99,10 @@ def test_diff_marks_regressions_fixes_and_new_cases() -> None:
     base = run(case("a"), case("b", "failed"), case("c"), case("gone"))
     head = run(case("a", "failed"), case("b"), case("c"), case("new", "failed"))
     cmp = compare_runs(base, head)
-    assert [c.id for c in cmp.regressed] == ["a", "new"] and [c.id for c in cmp.fixed] == ["b"]
+    assert [c.id for c in cmp.regressed] == ["a"] and [c.id for c in cmp.fixed] == ["b"]
     assert [c.id for c in cmp.added] == ["new"] and [c.id for c in cmp.removed] == ["gone"]
     assert evaluate(cmp.head, fail_on="regressed")[0] == EXIT_FAILED
+    assert evaluate(replace(cmp.head, cases=cmp.head.cases[3:]), fail_on="regressed")[0] == EXIT_FAILED  # new, failing
     assert evaluate(replace(cmp.head, cases=cmp.head.cases[1:3]), fail_on="regressed")[0] == EXIT_OK
 
 
@@ -117,7 +124,8 @@ def test_cli_fail_on_regressed_after_rerecording(project: Project, fake: FakeOpe
     project.suite("bench.yaml", RATE_SUITE)
     fake.add_rule(Rule(contains="first", content="a good answer", times=1))
     assert project.record(fake, "suites").code == 0  # `two` fails, the 50% gate is met
-    assert project.run("run", "suites", "--fail-on", "regressed").code == 0
+    replay = project.run("run", "suites", "--fail-on", "regressed")
+    assert replay.code == 2 and "harness diff --base REF" in replay.err  # a replay has no baseline
     fake.add_rule(Rule(contains="first", content="a poor answer"))
     result = project.run("run", "suites", "--record-mode", "all", "--base-url", fake.base_url,
                          "--fail-on", "regressed", env={"OPENAI_API_KEY": CANARY})

@@ -57,10 +57,11 @@ class NeedsRecording(Exception):
     changed rubric is a changed request, exactly like a changed prompt.
     """
 
-    def __init__(self, status: str, detail: str = "") -> None:
+    def __init__(self, status: str, detail: str = "", *, message: str = "") -> None:
         super().__init__(status)
         self.status = status  # "stale" or "missing"
         self.detail = detail
+        self.message = message  # what changed, in a sentence (the detail holds the diff)
 
 
 @dataclass

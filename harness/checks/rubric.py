@@ -10,6 +10,7 @@ the demanded JSON is an error verdict: a broken judge must never look like a pas
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,6 +114,40 @@ def judge_body(rubric: Rubric, request_body: dict[str, Any], output: Output) -> 
         "response_format": {"type": "json_schema",
                             "json_schema": {"name": "verdict", "strict": True, "schema": VERDICT_SCHEMA}},
     }
+
+
+_PART = {tag: re.compile(rf"<{tag}>\n(.*?)\n</{tag}>", re.S) for tag in ("rubric", "request", "answer")}
+
+
+def _judge_part(body: Any, tag: str) -> str | None:
+    """One tagged part (rubric, request, answer) of a judge request body built by judge_body."""
+    try:
+        text = body["messages"][-1]["content"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    found = _PART[tag].search(text) if isinstance(text, str) else None
+    return found.group(1) if found else None
+
+
+def rubric_of(body: Any) -> str | None:
+    """The rubric a recorded judge request graded against (None: not a judge request)."""
+    return _judge_part(body, "rubric")
+
+
+def explain_judge_change(old: Any, new: dict[str, Any]) -> str:
+    """One sentence on why a judge request no longer matches its recording: which of its parts
+    changed (the rubric, the judge model, the answer or request it grades)."""
+    if not isinstance(old, dict):
+        return "no judge exchange is recorded for this rubric"
+    changes = []
+    if rubric_of(old) != rubric_of(new):
+        changes.append(f"the rubric changed ({quote(rubric_of(old) or '', 60)} → {quote(rubric_of(new) or '', 60)})")
+    if old.get("model") != new.get("model"):
+        changes.append(f"the judge model changed ({old.get('model')} → {new.get('model')})")
+    for tag, what in (("request", "the request it grades"), ("answer", "the answer it grades")):
+        if _judge_part(old, tag) != _judge_part(new, tag):
+            changes.append(f"{what} changed")
+    return "; ".join(changes) or "the judge request changed since it was recorded"
 
 
 def parse_verdict(reply: Output) -> dict[str, Any]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import difflib
 import json
-import math
 import re
 
 from ..output import Output
+from ..pricing import usd
 from .records import CaseRecord, Totals
 
 STATUS_LABEL = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "stale": "STALE",
@@ -19,14 +19,7 @@ _MAX_TOKENS = 20_000  # beyond this (per side) a word diff is quadratic in pract
 
 def cost(value: float | None) -> str:
     """USD, with three significant digits below a cent: a prompt's cost is often $0.000312."""
-    if value is None:
-        return "?"
-    size = abs(value)
-    if size == 0:
-        return "$0"
-    if size < 0.01:
-        return f"${value:.{min(8, 2 - math.floor(math.log10(size)))}f}"
-    return f"${value:,.4f}" if size < 100 else f"${value:,.2f}"
+    return "?" if value is None else usd(value)
 
 
 def cost_delta(value: float) -> str:
@@ -46,6 +39,11 @@ def counts_line(t: Totals) -> str:
 def total_cost(t: Totals) -> str:
     unknown = f" (+{t.cost_unknown} unpriced)" if t.cost_unknown else ""
     return cost(t.cost_usd) + unknown
+
+
+def judge_cost(t: Totals) -> str:
+    """The rubric judges' share of ``total_cost`` (their calls are part of each case's cost)."""
+    return cost(t.judge_cost_usd)
 
 
 def answer_text(output: Output | None) -> str:

@@ -18,6 +18,7 @@ from .common import (
     cost,
     cost_delta,
     counts_line,
+    judge_cost,
     rate,
     reasons,
     total_cost,
@@ -115,9 +116,9 @@ def _case(case: CaseRecord, *, status: str, base_label: str, head_label: str, op
              f'data-regressed="{int(case.regressed)}" data-key="{e(case.key)}"' + (" open" if open_ else ""))
     parts = [f"<details {attrs}>", "<summary>",
              f'<span class="badge st-{e(status)}">{e(STATUS_LABEL.get(status, status.upper()))}</span>',
-             f'<span class="key">{e(case.suite)} · {e(case.id)}{e("#" + str(case.sample)) if case.sample else ""}</span>',
+             f'<span class="key">{e(case.suite)} · {e(case.name)}</span>',
              f"<span>{e(case.model)}</span>", f'<span class="num">{_checks_cell(case)}</span>',
-             f'<span class="num">{e(cost(case.cost_usd))}</span>', f'<span class="num">{e(latency)}</span>',
+             _cost_cell(case), f'<span class="num">{e(latency)}</span>',
              f"<span>{_flags(case)}</span>", "</summary>", '<div class="body">']
     why = reasons(case)
     if why:
@@ -147,6 +148,14 @@ def _case(case: CaseRecord, *, status: str, base_label: str, head_label: str, op
     return "".join(parts)
 
 
+def _cost_cell(case: CaseRecord) -> str:
+    """The case's whole cost; with judge calls, the split in a tooltip and a small note."""
+    if case.judge is None:
+        return f'<span class="num">{e(cost(case.cost_usd))}</span>'
+    split = f"answer {cost(case.cost_usd)} + judge {cost(case.judge_cost_usd)} ({case.judge.calls} call(s))"
+    return f'<span class="num" title="{e(split)}">{e(cost(case.total_cost_usd))} <small>incl. judge</small></span>'
+
+
 def _reason_html(line: str) -> str:
     name, sep, rest = line.partition(": ")
     return f"<b>{e(name)}</b>: {e(rest)}" if sep and " " not in name else e(line)
@@ -168,6 +177,10 @@ def _summary(run: RunRecord, cmp: Comparison | None) -> str:
     t: Totals = run.totals
     tiles = [_tile(rate(t.pass_rate), "pass rate"), _tile(counts_line(t), "cases"),
              _tile(total_cost(t), "cost"), _tile(f"{t.tokens:,}", "tokens")]
+    if t.judge_calls:
+        tiles.append(_tile(judge_cost(t), f"of the cost: rubric judges ({t.judge_calls} calls, {t.judge_tokens:,} tokens)"))
+    if t.budget_skipped:
+        tiles.append(_tile(str(t.budget_skipped), "skipped by budget (run incomplete)"))
     if cmp is not None:
         b = cmp.base_totals
         tiles += [_tile(str(len(cmp.regressed)), "regressed"), _tile(str(len(cmp.fixed)), "fixed"),

@@ -16,6 +16,7 @@ from typing import Any
 from ..diff import change_from_json, change_to_json
 from ..errors import UserError
 from ..output import Output, ToolCall, Usage
+from ..session import JudgeSpend
 from .records import (
     CaseRecord,
     CheckRecord,
@@ -48,20 +49,30 @@ def _answer(output: Output) -> dict[str, Any]:
 def _totals(t: Totals) -> dict[str, Any]:
     return {"cases": t.cases, "counts": t.counts,
             "pass_rate": None if t.pass_rate is None else round(t.pass_rate, 6),
-            "cost_usd": round(t.cost_usd, 8), "cost_unknown": t.cost_unknown, "tokens": t.tokens}
+            "cost_usd": round(t.cost_usd, 8), "cost_unknown": t.cost_unknown, "tokens": t.tokens,
+            "judge": {"calls": t.judge_calls, "cost_usd": round(t.judge_cost_usd, 8), "tokens": t.judge_tokens},
+            "budget_skipped": t.budget_skipped}
+
+
+def _judge(spend: JudgeSpend | None) -> dict[str, Any] | None:
+    if spend is None:
+        return None
+    return {"calls": spend.calls, "usage": _usage(spend.usage), "cost_usd": spend.cost_usd}
 
 
 def case_document(c: CaseRecord) -> dict[str, Any]:
     out = c.answer
     doc: dict[str, Any] = {
-        "suite": c.suite, "suite_path": c.suite_path, "id": c.id, "node_id": c.node_id,
+        "suite": c.suite, "suite_path": c.suite_path, "id": c.id, "name": c.name, "node_id": c.node_id,
         "sample": c.sample, "model": c.model, "status": c.status, "description": c.description,
         "message": c.message, "detail": c.detail, "recorded": c.recorded, "new": c.new,
-        "rerecord": c.rerecord,
+        "rerecord": c.rerecord, "budget_skipped": c.budget_skipped,
         "checks": [{"name": v.name, "passed": v.passed, "reason": v.reason, "score": v.score,
                     "weight": v.weight, "error": v.error} for v in c.checks],
         "usage": _usage(out.usage) if out else None,
-        "cost_usd": c.cost_usd,
+        "cost_usd": c.total_cost_usd if c.answer is not None or c.judge else c.cost_usd,
+        "model_cost_usd": c.cost_usd,
+        "judge": _judge(c.judge),
         "latency_ms": out.latency_ms if out else None,
         "answer": _answer(out) if out else None,
         "baseline": None,
@@ -133,6 +144,12 @@ def _output_from(answer: Mapping[str, Any] | None, usage: Mapping[str, Any] | No
                   streamed=bool(answer.get("streamed")))
 
 
+def _judge_from(data: Mapping[str, Any] | None) -> JudgeSpend | None:
+    if not data:
+        return None
+    return JudgeSpend(int(data.get("calls") or 0), _usage_from(data.get("usage")) or Usage(), data.get("cost_usd"))
+
+
 def case_from(doc: Mapping[str, Any]) -> CaseRecord:
     base = doc.get("baseline") or {}
     return CaseRecord(
@@ -141,11 +158,12 @@ def case_from(doc: Mapping[str, Any]) -> CaseRecord:
         checks=tuple(CheckRecord(v["name"], bool(v["passed"]), v.get("reason", ""), v.get("score"),
                                  float(v.get("weight", 1.0)), bool(v.get("error"))) for v in doc.get("checks") or []),
         answer=_output_from(doc.get("answer"), doc.get("usage"), doc.get("latency_ms")),
-        cost_usd=doc.get("cost_usd"), message=doc.get("message", ""), detail=doc.get("detail", ""),
+        cost_usd=doc["model_cost_usd"] if "model_cost_usd" in doc else doc.get("cost_usd"), message=doc.get("message", ""), detail=doc.get("detail", ""),
         recorded=bool(doc.get("recorded")), rerecord=doc.get("rerecord", ""),
         baseline=_output_from(base.get("answer"), base.get("usage"), base.get("latency_ms")),
         baseline_status=base.get("status"), baseline_cost_usd=base.get("cost_usd"),
-        change=change_from_json(doc["change"]) if doc.get("change") else None, new=bool(doc.get("new")))
+        change=change_from_json(doc["change"]) if doc.get("change") else None, new=bool(doc.get("new")),
+        judge=_judge_from(doc.get("judge")), budget_skipped=bool(doc.get("budget_skipped")))
 
 
 def run_from(doc: Mapping[str, Any], *, label: str = "") -> RunRecord:

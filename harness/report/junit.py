@@ -24,7 +24,7 @@ def _clean(text: str) -> str:
 
 
 def _testcase(case: CaseRecord) -> ET.Element:
-    name = case.id + (f"#{case.sample}" if case.sample else "")
+    name = case.name
     seconds = (case.latency_ms or 0.0) / 1000
     el = ET.Element("testcase", classname=_clean(case.suite), name=_clean(name), time=f"{seconds:.3f}",
                     file=_clean(case.suite_path))

@@ -11,8 +11,9 @@ from __future__ import annotations
 import html
 import re
 
-from .common import cost, cost_delta, counts_line, rate, reasons, total_cost, trim
-from .records import CaseRecord, Comparison, RunRecord
+from ..gates import tolerated_failures
+from .common import cost, cost_delta, counts_line, judge_cost, rate, reasons, total_cost, trim
+from .records import CaseRecord, Comparison, RunRecord, Totals
 
 MAX_CHARS = 60_000  # a GitHub comment holds 65,536
 MAX_DETAILS = 40
@@ -116,19 +117,35 @@ def _stale(run: RunRecord, lines: list[str]) -> None:
         lines += [f"- … and {len(stale) - MAX_ROWS} more" if len(stale) > MAX_ROWS else "", ""]
 
 
+def _spend(t: Totals) -> str:
+    judge = f" (judge {judge_cost(t)}, {t.judge_calls} call(s))" if t.judge_calls else ""
+    return f"cost **{total_cost(t)}**{judge} · {t.tokens:,} tokens"
+
+
 def render_run(run: RunRecord) -> str:
     t = run.totals
     pending = any(c.status in ("stale", "missing") for c in run.cases)
     ok = not pending and (all(g.met for g in run.gates) if run.gates else not any(c.failing for c in run.cases))
     lines = [f"## {'✅' if ok else '❌'} harness: {counts_line(t)}", "",
-             f"Pass rate **{rate(t.pass_rate)}** · cost **{total_cost(t)}** · {t.tokens:,} tokens"
+             f"Pass rate **{rate(t.pass_rate)}** · {_spend(t)}"
              + (f" · {run.elapsed_s:.1f}s" if run.elapsed_s else ""), ""]
     regressed = [c for c in run.cases if c.regressed]
     if regressed:
         lines += [f"### Regressions ({len(regressed)})", ""] + _case_rows(regressed, with_base=True)
-    failures = [c for c in run.cases if c.failing and not c.regressed]
+    # Failures a met min_pass_rate tolerates (under --fail-on failed) fold away below the others.
+    tolerant = {s.path: s for s in tolerated_failures(run)} if any(g.name == "failures" for g in run.gates) else {}
+    failures = [c for c in run.cases if c.failing and not c.regressed
+                and not (c.status == "failed" and c.suite_path in tolerant)]
     if failures:
         lines += [f"### Failures ({len(failures)})", ""] + _case_rows(failures, with_base=False)
+    for path, tol in tolerant.items():
+        cases = [c for c in run.cases if c.status == "failed" and c.suite_path == path and not c.regressed]
+        lines += ["<details>", f"<summary>{html.escape(tol.text)}</summary>", ""]
+        lines += _case_rows(cases, with_base=False) + ["</details>", ""]
+    skipped = [c for c in run.cases if c.budget_skipped]
+    if skipped:
+        lines += [f"### Skipped by budget ({len(skipped)}; the run is incomplete)", ""]
+        lines += _case_rows(skipped, with_base=False)
     _stale(run, lines)
     changed = [c for c in run.cases if c.changed]
     _changed_section(changed, lines)
@@ -150,7 +167,8 @@ def render_diff(cmp: Comparison) -> str:
     lines = [title, "",
              f"**{len(regressed)} regressed**, {len(fixed)} fixed, {len(changed)} changed answer(s), "
              f"{len(cmp.added)} added, {len(cmp.removed)} removed · cost {total_cost(base)} → {total_cost(head)} "
-             f"(**{cost_delta(head.cost_usd - base.cost_usd)}**) · tokens {base.tokens:,} → {head.tokens:,} "
+             + (f"(judge {judge_cost(base)} → {judge_cost(head)}) " if base.judge_calls or head.judge_calls else "")
+             + f"(**{cost_delta(head.cost_usd - base.cost_usd)}**) · tokens {base.tokens:,} → {head.tokens:,} "
              f"({head.tokens - base.tokens:+,})", ""]
     lines += [f"> {_cell(n, 300)}" for n in cmp.notes] + ([""] if cmp.notes else [])
     if regressed:
@@ -177,6 +195,8 @@ def render_diff(cmp: Comparison) -> str:
         ["pass rate", rate(base.pass_rate), rate(head.pass_rate),
          f"{(head.pass_rate or 0) - (base.pass_rate or 0):+.1%}"],
         ["cost", total_cost(base), total_cost(head), cost_delta(head.cost_usd - base.cost_usd)],
+        *([["of which judge", judge_cost(base), judge_cost(head),
+            cost_delta(head.judge_cost_usd - base.judge_cost_usd)]] if base.judge_calls or head.judge_calls else []),
         ["tokens", f"{base.tokens:,}", f"{head.tokens:,}", f"{head.tokens - base.tokens:+,}"]])
     _gates(cmp.head, lines)
     _suites_table(cmp.head, lines)

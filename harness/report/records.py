@@ -18,10 +18,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .. import __version__
+from ..cassette_names import sample_name
 from ..diff import Change
 from ..output import Output
 from ..pricing import PriceTable
 from ..runner import CaseResult, rerecord_command
+from ..session import JudgeSpend
 from ..suite import Suite
 
 FAILING = ("failed", "error")
@@ -69,15 +71,33 @@ class CaseRecord:
     baseline_cost_usd: float | None = None
     change: Change | None = None
     new: bool = False  # no baseline exists: first recording, or a case added since the base
+    judge: JudgeSpend | None = None  # the rubric judge calls made for this case (cost_usd excludes them)
+    budget_skipped: bool = False
 
     @property
     def node_id(self) -> str:
         return f"{self.suite_path}::{self.id}"
 
     @property
+    def name(self) -> str:
+        """The id with its sample suffix: ``id`` for the first sample, ``id#n`` for the others."""
+        return sample_name(self.id, self.sample)
+
+    @property
     def key(self) -> str:
         """Unique within a run: the node id, plus ``#n`` for extra samples."""
-        return self.node_id + (f"#{self.sample}" if self.sample else "")
+        return f"{self.suite_path}::{self.name}"
+
+    @property
+    def judge_cost_usd(self) -> float | None:
+        return self.judge.cost_usd if self.judge else 0.0
+
+    @property
+    def total_cost_usd(self) -> float | None:
+        """The case's whole cost: its answer plus its judge calls; unknown if either is."""
+        if self.cost_usd is None or self.judge_cost_usd is None:
+            return None
+        return self.cost_usd + self.judge_cost_usd
 
     @property
     def tokens(self) -> int | None:
@@ -99,13 +119,16 @@ class CaseRecord:
 
     @property
     def regressed(self) -> bool:
-        """Failing now, though its baseline passed, or had no verdict (new, skipped, stale): only
-        a failure the baseline already had is excused. A replayed case has no baseline: never."""
-        if not self.failing:
-            return False
-        if self.baseline_status is None:
-            return self.new
-        return self.baseline_status not in FAILING
+        """Failing now, though its baseline had no failure (it passed, or was skipped or stale).
+        A failure with no baseline at all (a first recording, an added case, a replay) is a
+        failure, not a regression; ``--fail-on regressed`` still counts it (see excused)."""
+        return self.failing and self.baseline_status is not None and self.baseline_status not in FAILING
+
+    @property
+    def excused(self) -> bool:
+        """A failure its baseline already had: the only kind ``--fail-on regressed`` tolerates
+        (an error never is)."""
+        return self.status == "failed" and self.baseline_status in FAILING
 
     @property
     def fixed(self) -> bool:
@@ -133,28 +156,45 @@ class Totals:
     cases: int
     counts: dict[str, int]
     pass_rate: float | None  # passed / (cases - skipped); None when nothing ran
-    cost_usd: float
-    cost_unknown: int  # cases that have an answer but no known price
-    tokens: int
+    cost_usd: float  # answers and judge calls together
+    cost_unknown: int  # cases that have an answer (or a judge call) but no known price
+    tokens: int  # answers and judge calls together
+    judge_cost_usd: float = 0.0  # the part of cost_usd spent on rubric judges
+    judge_tokens: int = 0  # the part of tokens used by rubric judges
+    judge_calls: int = 0
+    budget_skipped: int = 0  # cases --max-cost kept from being sent or judged
 
 
 def totals(cases: Iterable[CaseRecord], *, baseline: bool = False) -> Totals:
-    """Counts, pass rate, cost and tokens; ``baseline=True`` sums the baselines' cost and tokens."""
+    """Counts, pass rate, cost and tokens; ``baseline=True`` sums the baselines' cost and tokens
+    (a baseline's judge calls are not known)."""
     cases = list(cases)
     counts = {s: 0 for s in ("passed", "failed", "error", "stale", "missing", "skipped")}
     cost, unknown, tokens = 0.0, 0, 0
+    judge_cost, judge_tokens, judge_calls = 0.0, 0, 0
     for c in cases:
         counts[c.status] = counts.get(c.status, 0) + 1
         answer, price = (c.baseline, c.baseline_cost_usd) if baseline else (c.answer, c.cost_usd)
-        if answer is None:
-            continue
-        if price is None:
-            unknown += answer.error is None  # an HTTP error costs nothing; an unpriced answer is unknown
-        else:
-            cost += price
-        tokens += answer.usage.total_tokens if answer.usage else 0
+        judge = None if baseline else c.judge
+        unpriced = False
+        if answer is not None:
+            if price is None:
+                unpriced = answer.error is None  # an HTTP error costs nothing; an unpriced answer is unknown
+            else:
+                cost += price
+            tokens += answer.usage.total_tokens if answer.usage else 0
+        if judge is not None:
+            judge_calls += judge.calls
+            judge_tokens += judge.usage.total_tokens
+            if judge.cost_usd is None:
+                unpriced = True
+            else:
+                judge_cost += judge.cost_usd
+        unknown += unpriced
     ran = len(cases) - counts["skipped"]
-    return Totals(len(cases), counts, counts["passed"] / ran if ran else None, cost, unknown, tokens)
+    return Totals(len(cases), counts, counts["passed"] / ran if ran else None, cost + judge_cost, unknown,
+                  tokens + judge_tokens, judge_cost, judge_tokens, judge_calls,
+                  sum(c.budget_skipped for c in cases))
 
 
 @dataclass(frozen=True)
@@ -263,7 +303,8 @@ def case_record(result: CaseResult, table: PriceTable | None = None) -> CaseReco
         recorded=result.recorded, rerecord=rerecord, baseline=result.baseline,
         baseline_status=result.baseline_status,
         baseline_cost_usd=_cost(table, case.model, result.baseline), change=result.change,
-        new=result.recorded and result.baseline is None)
+        new=result.recorded and result.baseline is None, judge=result.judge,
+        budget_skipped=result.budget_skipped)
 
 
 def from_results(results: Iterable[CaseResult], suites: Iterable[Suite], *, label: str = "",

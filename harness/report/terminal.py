@@ -1,6 +1,9 @@
 """The terminal report: a table per suite, then what failed and why, then one summary line;
 for ``harness diff``, the comparison's view.
 
+Failures that a suite's met ``min_pass_rate`` tolerates (a benchmark such as IFEval) are one line
+per suite unless ``verbose``: hundreds of tolerated failures would bury what needs action.
+
 rich writes no escape codes when stdout is not a terminal. NO_COLOR alone would only drop the
 colours and keep bold and dim, so ``make_console`` turns styling off entirely when it is set.
 Every console is made by ``make_console``, and hides secrets twice: in each string before rich lays
@@ -21,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import redact
+from ..gates import Tolerated
 from ..pricing import PriceTable
 from ..runner import CaseResult, rerecord_command
 from .common import cost, cost_delta, counts_line, rate, reasons, total_cost
@@ -54,11 +58,31 @@ def make_console(*, stderr: bool = False) -> Console:
 
 
 def _cost(result: CaseResult) -> float | None:
+    """The answer's cost (its judge calls apart: ``_judge_cost``)."""
     if result.cost_usd is not None:
         return result.cost_usd
     out = result.output
     prices = getattr(result.planned, "prices", None) or PriceTable()
     return prices.cost(result.case.model, out.usage) if out is not None and out.usage else None
+
+
+def _judge_cost(result: CaseResult) -> float | None:
+    return result.judge.cost_usd if result.judge is not None else 0.0
+
+
+def _case_cost(result: CaseResult) -> float | None:
+    """What the case cost in all: its answer plus its rubric judge calls."""
+    answer, judge = _cost(result), _judge_cost(result)
+    return None if answer is None or judge is None else answer + judge
+
+
+def _key(result: CaseResult) -> str:
+    """``suite::id``, with the sample suffix every report uses (``id#1``)."""
+    return f"{result.case.suite_path.as_posix()}::{result.case.name}"
+
+
+def _hidden(result: CaseResult, tolerated: set[str]) -> bool:
+    return result.status == "failed" and result.case.suite_path.as_posix() in tolerated
 
 
 def _latency(result: CaseResult) -> str:
@@ -68,7 +92,12 @@ def _latency(result: CaseResult) -> str:
     return f"{out.latency_ms:,.0f} ms"
 
 
-def print_table(console: Console, results: list[CaseResult], *, max_rows: int = 200) -> None:
+def print_table(console: Console, results: list[CaseResult], *, max_rows: int = 200,
+                tolerated: Iterable[str] = (), verbose: bool = False) -> None:
+    """A table per suite; tolerated failures (suites in ``tolerated``) only when ``verbose``."""
+    quiet_suites = set() if verbose else set(tolerated)
+    if verbose:
+        max_rows = len(results)
     by_suite: dict[str, list[CaseResult]] = defaultdict(list)
     for r in results:
         by_suite[str(r.case.suite_path)].append(r)
@@ -81,24 +110,39 @@ def print_table(console: Console, results: list[CaseResult], *, max_rows: int = 
         table.add_column("tokens", justify="right")
         table.add_column("cost", justify="right")
         table.add_column("latency", justify="right")
-        shown = rows if len(rows) <= max_rows else [r for r in rows if r.status != "passed"][:max_rows]
+        hidden = [r for r in rows if _hidden(r, quiet_suites)]
+        listed = [r for r in rows if not _hidden(r, quiet_suites)]
+        shown = listed if len(rows) <= max_rows else [r for r in listed if r.status != "passed"][:max_rows]
         for r in shown:
             usage = r.output.usage if r.output else None
-            table.add_row(f"[{_STYLE[r.status]}]{_LABEL[r.status]}[/]", escape(r.case.id),
+            tokens = (usage.total_tokens if usage else 0) + (r.judge.usage.total_tokens if r.judge else 0)
+            table.add_row(f"[{_STYLE[r.status]}]{_LABEL[r.status]}[/]", escape(r.case.name),
                           escape(r.case.model), _checks_cell(r),
-                          str(usage.total_tokens) if usage else "-",
-                          cost(_cost(r)) if r.output is not None else "-", _latency(r))
-        console.print(table)
-        if len(shown) < len(rows):
-            console.print(f"  ({len(rows) - len(shown)} passing cases not listed)")
+                          str(tokens) if usage or r.judge else "-",
+                          cost(_case_cost(r)) if r.output is not None else "-", _latency(r))
+        if shown:
+            console.print(table)
+        else:
+            console.print(f"[italic]{escape(path)}[/]")
+        notes = []
+        if len(listed) > len(shown):
+            notes.append(f"{len(listed) - len(shown)} passing cases")
+        if hidden:
+            notes.append(f"{len(hidden)} tolerated failures")
+        if notes:
+            console.print(f"  ({' and '.join(notes)} not listed; -v lists them)")
 
 
-def print_problems(console: Console, results: list[CaseResult], mode: str) -> None:
-    bad = [r for r in results if r.status in ("failed", "error")]
+def print_problems(console: Console, results: list[CaseResult], mode: str, *,
+                   tolerated: Iterable[str] = (), verbose: bool = False) -> None:
+    """Failures and why, stale and missing cassettes, skipped cases; failures in ``tolerated``
+    suites only when ``verbose`` (their one-line summary is printed with the gates)."""
+    quiet_suites = set() if verbose else set(tolerated)
+    bad = [r for r in results if r.status in ("failed", "error") and not _hidden(r, quiet_suites)]
     if bad:
         console.print("\n[bold red]Failures[/]")
         for r in bad:
-            console.print(f"[red]✗[/] {escape(r.case.node_id)}")
+            console.print(f"[red]✗[/] {escape(_key(r))}")
             if r.message:
                 console.print(f"    {escape(r.message)}")
             for v in r.verdicts:
@@ -108,7 +152,9 @@ def print_problems(console: Console, results: list[CaseResult], mode: str) -> No
     if stale:
         console.print("\n[bold yellow]Stale cassettes[/] (the request changed; the recording no longer answers it)")
         for r in stale:
-            console.print(f"[yellow]~[/] {escape(r.case.node_id)}")
+            console.print(f"[yellow]~[/] {escape(_key(r))}")
+            if r.message:
+                console.print(f"    {escape(r.message)}", soft_wrap=True)
             if r.detail:
                 console.print(escape(r.detail), highlight=False, soft_wrap=True)
         console.print(f"  Re-record them: {escape(rerecord_command([r.case for r in stale]))}",
@@ -117,15 +163,24 @@ def print_problems(console: Console, results: list[CaseResult], mode: str) -> No
     if missing:
         console.print("\n[bold yellow]Missing cassettes[/] (never recorded; replay needs one per case)")
         for r in missing:
-            console.print(f"[yellow]?[/] {escape(r.case.node_id)}: {escape(r.message)}")
+            console.print(f"[yellow]?[/] {escape(_key(r))}: {escape(r.message)}")
         console.print(f"  Record them: {escape(rerecord_command([r.case for r in missing], 'once'))}",
                       soft_wrap=True)
     print_skipped(console, results)
 
 
 def print_skipped(console: Console, results: list[CaseResult], *, limit: int = 10) -> None:
-    """Why cases were skipped, one line per distinct reason (a budget can skip hundreds)."""
-    reasons: Counter[str] = Counter(r.message or "skipped" for r in results if r.status == "skipped")
+    """Why cases were skipped: those the budget stopped by name, the others one line per distinct
+    reason (a stopped run can skip hundreds)."""
+    budget = [r for r in results if r.budget_skipped]
+    if budget:
+        console.print(f"\n[bold yellow]Skipped by budget[/] ({len(budget)}; the run is incomplete)")
+        for r in budget[:limit]:
+            console.print(f"[yellow]$[/] {escape(_key(r))}: {escape(r.message)}", soft_wrap=True)
+        if len(budget) > limit:
+            console.print(f"  ... and {len(budget) - limit} more")
+    reasons: Counter[str] = Counter(r.message or "skipped" for r in results
+                                    if r.status == "skipped" and not r.budget_skipped)
     if not reasons:
         return
     console.print("\n[bold]Skipped[/]")
@@ -135,10 +190,15 @@ def print_skipped(console: Console, results: list[CaseResult], *, limit: int = 1
         console.print(f"  ... and {len(reasons) - limit} more reasons")
 
 
-def summary_line(results: Iterable[CaseResult], elapsed: float) -> str:
+def summary_line(results: Iterable[CaseResult], elapsed: float, *, tolerated: Iterable[str] = ()) -> str:
     results = list(results)
     counts = Counter(r.status for r in results)
-    parts = [f"{counts[s]} {s}" for s in ("passed", "failed", "error", "stale", "missing", "skipped")
+    quiet = set(tolerated)
+    excused = sum(_hidden(r, quiet) for r in results)
+    budget = sum(r.budget_skipped for r in results)
+    labels = {"failed": f"failed ({excused} tolerated)" if excused else "failed",
+              "skipped": f"skipped ({budget} by budget)" if budget else "skipped"}
+    parts = [f"{counts[s]} {labels.get(s, s)}" for s in ("passed", "failed", "error", "stale", "missing", "skipped")
              if counts[s]]
     recorded = sum(1 for r in results if r.recorded)
     if recorded:
@@ -147,11 +207,16 @@ def summary_line(results: Iterable[CaseResult], elapsed: float) -> str:
     ran = len(results) - counts["skipped"]
     if ran:
         line += f" · pass rate {counts['passed'] / ran:.1%}"
-    costs = [_cost(r) for r in results if r.output is not None and r.output.error is None]
+    costs = [_case_cost(r) for r in results if r.output is not None and r.output.error is None]
     if costs:
         known = sum(c for c in costs if c is not None)
         unknown = sum(c is None for c in costs)
-        line += f" · cost {cost(known)}" + (f" (+{unknown} unpriced)" if unknown else "")
+        judges = [r.judge for r in results if r.judge is not None]
+        judge = ""
+        if judges:
+            judge_known = sum(j.cost_usd or 0.0 for j in judges)
+            judge = f", of which judge {cost(judge_known)} ({sum(j.calls for j in judges)} calls)"
+        line += f" · cost {cost(known)}" + (f" (+{unknown} unpriced)" if unknown else "") + judge
     return line
 
 
@@ -163,7 +228,7 @@ def print_changes(console: Console, results: list[CaseResult], *, max_lines: int
     console.print(f"\n[bold cyan]Changed answers[/] ({len(changed)} re-recorded case(s) answer differently)")
     for r in changed:
         assert r.change is not None
-        console.print(f"[cyan]Δ[/] {escape(r.case.node_id)}: {escape(r.change.summary)}", soft_wrap=True)
+        console.print(f"[cyan]Δ[/] {escape(_key(r))}: {escape(r.change.summary)}", soft_wrap=True)
         _print_diff(console, r.change.text_diff, max_lines)
 
 
@@ -176,9 +241,18 @@ def _print_diff(console: Console, diff: str, max_lines: int) -> None:
         console.print(f"    ... ({len(lines) - max_lines} more lines)")
 
 
-def print_gates(console: Console, gates: Iterable[Gate]) -> None:
+def print_gates(console: Console, gates: Iterable[Gate], tolerated: Iterable[Tolerated] = (), *,
+                verbose: bool = False) -> None:
+    """Each gate in a line; a suite with tolerated failures gets its one summary line instead of
+    its min_pass_rate gate's."""
+    lines = list(tolerated)
+    replaced = {f"{t.suite}: min_pass_rate" for t in lines}
     for g in gates:
-        console.print(("[green]gate met:[/] " if g.met else "[red]gate failed:[/] ") + escape(g.text),
+        if g.name not in replaced:
+            console.print(("[green]gate met:[/] " if g.met else "[red]gate failed:[/] ") + escape(g.text),
+                          soft_wrap=True)
+    for t in lines:
+        console.print(f"[green]gate met:[/] {escape(t.text)}" + ("" if verbose else " (-v lists them)"),
                       soft_wrap=True)
 
 
