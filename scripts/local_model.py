@@ -220,14 +220,21 @@ class _Stop(Exception):
     """Raised by the SIGINT/SIGTERM handler to leave the wait."""
 
 
-def supervise(proc: subprocess.Popen[bytes], log: Path) -> int:
-    """Wait for the server; stop it on SIGINT/SIGTERM (exit 0), report its death (exit 1)."""
+def supervise(proc: subprocess.Popen[bytes], log: Path, ready: str = "") -> int:
+    """Wait for the server; stop it on SIGINT/SIGTERM (exit 0), report its death (exit 1).
+
+    ``ready`` is printed only once the handlers are in place: whoever reads it may send SIGTERM at
+    once, and a SIGTERM arriving before them takes the default action (this process dies by the
+    signal instead of stopping the server and exiting 0).
+    """
 
     def on_signal(signum: int, frame: object) -> None:
         raise _Stop(signal.Signals(signum).name)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        if ready:
+            print(ready, flush=True)
         proc.wait()
         print(str(_died(proc, log, "while serving")), file=sys.stderr, flush=True)
         return 1
@@ -261,8 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    print(f"serving {MODEL_NAME} at {url} (log: {log}; Ctrl-C to stop)", flush=True)
-    return supervise(proc, log)
+    return supervise(proc, log, ready=f"serving {MODEL_NAME} at {url} (log: {log}; Ctrl-C to stop)")
 
 
 if __name__ == "__main__":
