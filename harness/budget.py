@@ -9,7 +9,6 @@ already finished is kept.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
 from .output import Usage
 from .pricing import PriceTable
@@ -20,22 +19,15 @@ from .tokens import count_prompt_tokens, limits_for
 DEFAULT_ANSWER_TOKENS = 1024
 
 
-@dataclass(frozen=True)
-class Estimate:
-    usd: float | None
-    prompt_tokens: int
-    answer_tokens: int
-
-
-def estimate(request: Request, model: str, prices: PriceTable, *, batch: bool = False) -> Estimate:
+def estimate(request: Request, model: str, prices: PriceTable, *, batch: bool = False) -> float | None:
+    """The request's cost in USD if the answer is as long as allowed; None when the price is unknown."""
     body = request.body
     prompt = count_prompt_tokens(body, model=model).tokens
     answer = body.get("max_completion_tokens") or body.get("max_tokens")
     if not isinstance(answer, int):
         limits = limits_for(model)
         answer = limits.output if limits else DEFAULT_ANSWER_TOKENS
-    usd = prices.cost(model, Usage(prompt, answer, prompt + answer), batch=batch)
-    return Estimate(usd, prompt, answer)
+    return prices.cost(model, Usage(prompt, answer, prompt + answer), batch=batch)
 
 
 class Budget:
@@ -45,7 +37,6 @@ class Budget:
         self.limit = limit_usd
         self.spent = 0.0
         self.reserved = 0.0
-        self.refused = 0
         self._lock = threading.Lock()
 
     def reserve(self, amount: float | None) -> bool:
@@ -53,7 +44,6 @@ class Budget:
         An unknown price cannot be budgeted, so it is refused too."""
         with self._lock:
             if amount is None or self.spent + self.reserved + amount > self.limit:
-                self.refused += 1
                 return False
             self.reserved += amount
             return True

@@ -59,9 +59,3 @@ class HarnessError(Exception):
 
 class UserError(HarnessError):
     """Bad suite, bad template, unknown check, bad option: exit status 2."""
-
-
-class CassetteError(HarnessError):
-    """A cassette is missing or stale while recording is not allowed: exit status 3."""
-
-    exit_code = EXIT_CASSETTE

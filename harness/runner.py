@@ -37,7 +37,6 @@ from .tokens import check_fits
 from .transport import replay_output
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
-STATUSES = ("passed", "failed", "error", "stale", "missing", "skipped")
 
 
 @dataclass
@@ -229,11 +228,11 @@ def _road(item: PlannedCase, options: RunOptions, session: LazySession, secrets:
     reserved = 0.0
     if budget is not None:
         guess = estimate(item.request, item.case.model, item.prices)
-        if not budget.reserve(guess.usd):
-            why = "its price is unknown" if guess.usd is None else f"~${guess.usd:.4f} more would pass it"
+        if not budget.reserve(guess):
+            why = "its price is unknown" if guess is None else f"~${guess:.4f} more would pass it"
             return CaseResult(item, "skipped", message=f"not sent: --max-cost ${budget.limit:.2f} "
                                                        f"({why})")
-        reserved = guess.usd or 0.0
+        reserved = guess or 0.0
     try:
         live = session.get().send(item.request)
     except Exception as exc:  # noqa: BLE001 - one case's failure must not stop the others

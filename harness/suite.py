@@ -68,7 +68,6 @@ class CheckSpec:
     file: str
     line: int | None
     weight: float = 1.0
-    negate: bool = False
 
 
 @dataclass(frozen=True)
