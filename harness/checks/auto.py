@@ -9,7 +9,6 @@ and the text checks, not of conformance.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from ..request import Request
@@ -17,6 +16,7 @@ from ..suite import CheckSpec
 from .json_checks import parse_json_text, schema_errors
 from .registry import CheckContext, Result, check, trim
 from .text import quote
+from .tools import declared_tools
 
 
 def response_schema_of(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -66,46 +66,6 @@ def response_schema(arg: Any, ctx: CheckContext) -> Result:
 
 # ---------------------------------------------------------------- tools
 
-_SUB_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
-_SUB_ONE = ("items", "additionalProperties", "not", "contains", "propertyNames", "if", "then",
-            "else", "unevaluatedItems", "unevaluatedProperties", "additionalItems")
-_SUB_LISTS = ("prefixItems", "allOf", "anyOf", "oneOf")
-
-
-def closed(schema: Any) -> Any:
-    """A copy of the schema where every object schema that lists ``properties`` but says nothing
-    about extra ones forbids them: what ``strict: true`` tools promise, so invented parameters are
-    reported even when the schema's author left ``additionalProperties`` out."""
-    if not isinstance(schema, dict):
-        return schema
-    out = copy.copy(schema)
-    if "properties" in out and "additionalProperties" not in out and "patternProperties" not in out \
-            and "unevaluatedProperties" not in out:
-        out["additionalProperties"] = False
-    for key in _SUB_MAPS:
-        if isinstance(out.get(key), dict):
-            out[key] = {k: closed(v) for k, v in out[key].items()}
-    for key in _SUB_ONE:
-        if isinstance(out.get(key), dict):
-            out[key] = closed(out[key])
-    for key in _SUB_LISTS:
-        if isinstance(out.get(key), list):
-            out[key] = [closed(v) for v in out[key]]
-    return out
-
-
-def _tools(body: dict[str, Any]) -> dict[str, tuple[dict[str, Any], bool]]:
-    """Declared function name -> (parameters schema, strict)."""
-    out: dict[str, tuple[dict[str, Any], bool]] = {}
-    for tool in body.get("tools") or []:
-        fn = tool.get("function") if isinstance(tool, dict) else None
-        if isinstance(fn, dict) and fn.get("name"):
-            given = fn.get("parameters")
-            params: dict[str, Any] = given if isinstance(given, dict) else {"type": "object"}
-            out[str(fn["name"])] = (params, fn.get("strict") is True)
-    return out
-
-
 @check("tool-schema", arg=False)
 def tool_schema(arg: Any, ctx: CheckContext) -> Result:
     """Every tool call names a declared tool, and its arguments parse and validate against that
@@ -113,7 +73,7 @@ def tool_schema(arg: Any, ctx: CheckContext) -> Result:
     calls = ctx.output.tool_calls
     if not calls:
         return Result(True, "nothing to check (no tool call)")
-    declared = _tools(ctx.request.body)
+    declared = declared_tools(ctx.request.body)
     problems = []
     for call in calls:
         if call.name not in declared:
@@ -123,8 +83,7 @@ def tool_schema(arg: Any, ctx: CheckContext) -> Result:
         if err:
             problems.append(f"{call.name}: {err}: {quote(call.raw_arguments, 80)}")
             continue
-        params, strict = declared[call.name]
-        errors = schema_errors(args, closed(params) if strict else params)
+        errors = schema_errors(args, declared[call.name].schema)
         if errors:
             problems.append(f"{call.name}: " + "; ".join(errors))
     if problems:
