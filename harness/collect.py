@@ -20,8 +20,10 @@ def _suite_files(target: Path) -> list[Path]:
     raise UserError(f"no such file or folder: {target}")
 
 
-def collect(paths: Iterable[str]) -> tuple[list[Suite], dict[Path, set[str]]]:
-    """Load suites from files/folders; ``file::case`` selects cases. Errors are UserErrors."""
+def collect(paths: Iterable[str], *, models: tuple[str, ...] = (),
+            samples: int | None = None) -> tuple[list[Suite], dict[Path, set[str]]]:
+    """Load suites from files/folders; ``file::case`` selects cases. Errors are UserErrors.
+    ``models`` and ``samples`` replace every suite's own (suite.load_suite)."""
     suites: list[Suite] = []
     selected: dict[Path, set[str]] = {}
     seen: set[Path] = set()
@@ -34,7 +36,7 @@ def collect(paths: Iterable[str]) -> tuple[list[Suite], dict[Path, set[str]]]:
             if key in seen:
                 continue
             seen.add(key)
-            suites.append(load_suite(file))
+            suites.append(load_suite(file, models_override=models, samples_override=samples))
     return suites, selected
 
 
