@@ -294,3 +294,23 @@ def test_a_broken_plugin_is_a_user_error_naming_its_entry_point(
             "check 'odd': 'odd' must take the output") in result.err
     assert "s.yaml:14 [case c]: unknown check 'brokn'; did you mean" not in result.err  # nothing close is known
     assert "s.yaml:14 [case c]: unknown check 'brokn'; the check plugin 'broken = demo_broken:check'" in result.err
+
+
+def test_pytest_finds_a_check_that_a_conftest_declares(pytester: pytest.Pytester, fake: FakeOpenAI,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makefile(".toml", pyproject="[project]\nname='demo'\n")
+    pytester.makeconftest("""
+        import harness
+
+        @harness.check("ends_with")
+        def ends_with(output: harness.Output, *, suffix: str) -> bool:
+            return (output.content or "").endswith(suffix)
+    """)
+    (pytester.path / "suites").mkdir()
+    (pytester.path / "suites" / "demo.yaml").write_text(
+        "model: gpt-4o\ncases:\n  - id: dot\n    prompt: Say hi.\n    checks:\n      - ends_with: {suffix: .}\n"
+        "  - id: bang\n    prompt: Say hi.\n    checks:\n      - ends_with: {suffix: '!'}\n")
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    result = pytester.runpytest_subprocess("suites", "--record-mode", "once", "--harness-base-url", fake.base_url)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*FAILED: suites/demo.yaml::bang*", "*ends_with: check returned false*"])
