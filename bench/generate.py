@@ -54,8 +54,7 @@ def write_cassettes(suite_path: Path, base_url: str = "http://127.0.0.1:8080/v1"
             method="POST", uri=base_url + request.path, path=request.path, query={}, body=request.body,
             status=200, response_headers={"content-type": "application/json"},
             response_text=json.dumps(completion), latency_ms=200.0)
-        cassettes.save(case.cassette_path, case.node_id, [interaction], secrets=[],
-                       rerecord=rerecord_command([case], "all"))
+        cassettes.save(case.cassette_path, case.node_id, [interaction], rerecord=rerecord_command([case], "all"))
     return len(suite.cases)
 
 

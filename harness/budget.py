@@ -11,7 +11,6 @@ its case; a case stopped by the budget is reported as skipped by budget, and the
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
 from .checks.registry import NeedsRecording
 from .output import Usage
@@ -23,22 +22,15 @@ from .tokens import count_prompt_tokens, limits_for
 DEFAULT_ANSWER_TOKENS = 1024
 
 
-@dataclass(frozen=True)
-class Estimate:
-    usd: float | None
-    prompt_tokens: int
-    answer_tokens: int
-
-
-def estimate(request: Request, model: str, prices: PriceTable, *, batch: bool = False) -> Estimate:
+def estimate(request: Request, model: str, prices: PriceTable, *, batch: bool = False) -> float | None:
+    """The request's cost in USD if the answer is as long as allowed; None when the price is unknown."""
     body = request.body
     prompt = count_prompt_tokens(body, model=model).tokens
     answer = body.get("max_completion_tokens") or body.get("max_tokens")
     if not isinstance(answer, int):
         limits = limits_for(model)
         answer = limits.output if limits else DEFAULT_ANSWER_TOKENS
-    usd = prices.cost(model, Usage(prompt, answer, prompt + answer), batch=batch)
-    return Estimate(usd, prompt, answer)
+    return prices.cost(model, Usage(prompt, answer, prompt + answer), batch=batch)
 
 
 class BudgetStop(NeedsRecording):
@@ -57,7 +49,6 @@ class Budget:
         self.limit = limit_usd
         self.spent = 0.0
         self.reserved = 0.0
-        self.refused = 0
         self._lock = threading.Lock()
 
     def reserve(self, amount: float | None) -> bool:
@@ -65,7 +56,6 @@ class Budget:
         An unknown price cannot be budgeted, so it is refused too."""
         with self._lock:
             if amount is None or self.spent + self.reserved + amount > self.limit:
-                self.refused += 1
                 return False
             self.reserved += amount
             return True
@@ -79,8 +69,8 @@ class Budget:
 def reserve_or_stop(budget: Budget, request: Request, model: str, prices: PriceTable, what: str) -> float:
     """Reserve ``request``'s estimated cost and return it; BudgetStop when the budget refuses."""
     guess = estimate(request, model, prices)
-    if not budget.reserve(guess.usd):
-        why = "its price is unknown" if guess.usd is None else f"~{usd(guess.usd)} more would pass it"
+    if not budget.reserve(guess):
+        why = "its price is unknown" if guess is None else f"~{usd(guess)} more would pass it"
         raise BudgetStop(f"skipped by budget: {what}, --max-cost {usd(budget.limit, exact=True)} ({why})")
-    return guess.usd or 0.0
+    return guess or 0.0
 

@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
@@ -181,21 +180,9 @@ def _pretty_body(text: str, content_type: str) -> str:
     return text
 
 
-def _redactor(secrets: redact.Redactor | Iterable[str]) -> redact.Redactor:
-    """The given secrets plus every secret the process knows (a writer cannot forget one)."""
-    given = secrets if isinstance(secrets, redact.Redactor) else \
-        redact.redactor({s: "secret" for s in secrets if s and len(s) >= 4})
-    return given.plus(redact.current().sources)
-
-
-def scrub(value: Any, secrets: redact.Redactor | Iterable[str]) -> Any:
-    """Replace every secret, in any form (raw, JSON-escaped, URL-encoded), in every string."""
-    return _redactor(secrets).value(value)
-
-
-def scrub_interaction(interaction: Interaction, secrets: redact.Redactor | Iterable[str]) -> Interaction:
+def scrub_interaction(interaction: Interaction, secrets: redact.Redactor | None = None) -> Interaction:
     """A copy with every secret value replaced, in the request and in the answer."""
-    return Interaction(**scrub(dict(vars(interaction)), secrets))
+    return Interaction(**redact.known(secrets).value(dict(vars(interaction))))
 
 
 def to_document(case_label: str, interactions: list[Interaction], rerecord: str) -> str:
@@ -347,10 +334,10 @@ def find(interactions: list[Interaction], key: str, role: str | None = None) -> 
     return None
 
 
-def save(path: Path, case_label: str, interactions: list[Interaction], *,
-         secrets: redact.Redactor | Iterable[str], rerecord: str) -> bool:
+def save(path: Path, case_label: str, interactions: list[Interaction], *, rerecord: str,
+         secrets: redact.Redactor | None = None) -> bool:
     """Write atomically; return False (and leave the file alone) when nothing but timing changed."""
-    secrets = _redactor(secrets)
+    secrets = redact.known(secrets)
     clean = [scrub_interaction(it, secrets) for it in interactions]
     try:
         old = load(path, root=path.parent)  # never read through a symlink leading elsewhere
@@ -358,7 +345,7 @@ def save(path: Path, case_label: str, interactions: list[Interaction], *,
         old = None
     if old is not None and len(old) == len(clean) and all(a.same_exchange(b) for a, b in zip(old, clean, strict=True)):
         return False
-    text = scrub(to_document(case_label, clean, rerecord), secrets)
+    text = secrets.text(to_document(case_label, clean, rerecord))
     atomic_write(path, text)
     sweep_once(path.parent)  # temp files a killed run (SIGKILL) left behind
     return True

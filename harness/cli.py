@@ -14,15 +14,14 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
 from . import __version__, redact
-from .errors import EXIT_INTERRUPTED, EXIT_NO_CASES, EXIT_OK, EXIT_USER_ERROR, HarnessError
-from .runner import RECORD_MODES, RunOptions, collect, execute, plan, select_cases
+from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USER_ERROR, HarnessError, NoCasesSelected
+from .runner import RECORD_MODES, collect, plan, select_cases
 
 
 class _Parser(argparse.ArgumentParser):
@@ -114,12 +113,12 @@ def _stop_on_signals(stop: threading.Event, err: Console) -> Iterator[None]:
 
 
 def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """A thin door onto harness.run: a progress bar, Ctrl-C handling, and printing."""
     # Imported here, not at the top: `harness validate` and `--help` should not pay for them.
-    from .gates import evaluate, tolerated_failures
-    from .report import parse_specs, write_reports
+    from .api import run
+    from .gates import tolerated_failures
     from .report.ifeval_table import print_ifeval
     from .report.progress import LiveProgress
-    from .report.records import from_results
     from .report.terminal import (
         print_changes,
         print_gates,
@@ -128,72 +127,42 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         summary_line,
     )
 
-    if args.concurrency < 1:
-        raise HarnessError("--concurrency must be at least 1")
-    if args.fail_on == "regressed" and args.record_mode == "none":
-        raise HarnessError("--fail-on regressed needs a baseline, and a replay has none (each answer "
-                           "is its cassette's). Compare with a git revision instead: harness diff "
-                           "--base REF (e.g. --base HEAD or origin/main); or re-record with "
-                           "--record-mode all to compare with the answers being replaced")
-    report_specs = parse_specs(args.report)  # a bad --report fails before any request is made
     start = time.perf_counter()
-    suites, selected = collect(args.paths, notify=lambda text: err.print(escape(text), highlight=False))
-    cases = select_cases(suites, selected, args.keyword)
-    if not cases:
-        return _no_cases(err, args.paths, args.keyword)
-    config = args.config or (Path("harness.yaml") if Path("harness.yaml").is_file() else None)
-    if config is not None and not config.is_file():
-        raise HarnessError(f"config file not found: {config}")
-    planned, errors = plan(cases, base_url=args.base_url, check_limits=args.record_mode != "none",
-                           config=config)
-    if errors:
-        _print_errors(err, errors)
-        return EXIT_USER_ERROR
-    options = RunOptions(max_cost=args.max_cost, record_mode=args.record_mode, concurrency=args.concurrency,
-                         base_url=args.base_url, keyword=args.keyword, timeout=args.timeout,
-                         max_retries=args.max_retries, batch=args.batch, batch_poll=args.batch_poll)
-    if args.batch and args.record_mode == "none":
-        raise HarnessError("--batch records pending cases: use it with --record-mode once, "
-                           "new_episodes or all")
     stop = threading.Event()
-    with _stop_on_signals(stop, err), LiveProgress(out, len(planned),
-                                                   enabled=args.record_mode != "none") as bar:
-        results = execute(planned, options, progress=bar.update, stop=stop,
-                          notify=lambda text: err.print(escape(text), highlight=False))
-    record = from_results(results, suites, record_mode=args.record_mode,
-                          elapsed_s=time.perf_counter() - start)
-    code, gates = evaluate(record, fail_on=args.fail_on)
-    tolerated = tolerated_failures(record) if args.fail_on != "regressed" else []
+    with _stop_on_signals(stop, err), LiveProgress(out, enabled=args.record_mode != "none") as bar:
+        result = run(args.paths, record_mode=args.record_mode, keyword=args.keyword, base_url=args.base_url,
+                     concurrency=args.concurrency, timeout=args.timeout, max_retries=args.max_retries,
+                     max_cost=args.max_cost, batch=args.batch, batch_poll=args.batch_poll, config=args.config,
+                     fail_on=args.fail_on, reports=args.report, progress=bar, stop=stop,
+                     notify=lambda text: err.print(escape(text), highlight=False))
+    if result.record is None:  # a user error: nothing ran
+        _print_errors(err, result.errors)
+        return result.exit_code
+    results = list(result.case_results)
+    tolerated = tolerated_failures(result.record) if args.fail_on != "regressed" else []
     quiet = [t.path for t in tolerated]
     if not args.quiet:
         print_table(out, results, tolerated=quiet, verbose=args.verbose)
     print_problems(out, results, args.record_mode, tolerated=quiet, verbose=args.verbose)
     print_ifeval(out, results)
     print_changes(out, results)
-    print_gates(out, [g for g in gates if g.name != "failures"], tolerated, verbose=args.verbose)
+    print_gates(out, [g for g in result.gates if g.name != "failures"], tolerated, verbose=args.verbose)
     out.print(summary_line(results, time.perf_counter() - start, tolerated=quiet), highlight=False)
-    for path in write_reports(report_specs, replace(record, gates=tuple(gates))):
+    for path in result.reports:
         out.print(f"report written: {escape(str(path))}", highlight=False)
-    if stop.is_set():
+    _print_errors(err, result.errors)  # a report that could not be written
+    if result.stopped:
         kept = sum(1 for r in results if r.recorded)
         err.print(f"stopped: {kept} cassette(s) recorded and kept; cases not started are listed "
                   "as skipped. Run again with --record-mode once to record only what is missing.")
-        return EXIT_INTERRUPTED
-    return code
-
-
-def _no_cases(err: Console, paths: Sequence[str], keyword: str | None) -> int:
-    where = " ".join(paths)
-    why = f"no case id matches -k {keyword!r}" if keyword else "no suite with cases was found"
-    err.print(escape(f"harness: no case selected in {where}: {why} (exit {EXIT_NO_CASES})"), highlight=False)
-    return EXIT_NO_CASES
+    return result.exit_code
 
 
 def _cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
     suites, selected = collect(args.paths, notify=lambda text: err.print(escape(text), highlight=False))
     cases = select_cases(suites, selected, None)
     if not cases:
-        return _no_cases(err, args.paths, None)
+        raise NoCasesSelected.for_selection(list(args.paths), None)
     planned, errors = plan(cases, check_limits=True)
     errors += [HarnessError(p.refused) for p in planned if p.refused]
     if errors:

@@ -86,10 +86,12 @@ def _suite_files(target: Path, notify: Callable[[str], None]) -> list[Path]:
     raise UserError(f"no such file or folder: {target}")
 
 
-def collect(paths: Iterable[str], notify: Callable[[str], None] = lambda _text: None,
+def collect(paths: Iterable[str], notify: Callable[[str], None] = lambda _text: None, *,
+            models: tuple[str, ...] = (), samples: int | None = None,
             ) -> tuple[list[Suite], dict[Path, set[str]]]:
     """Load suites from files/folders; ``file::case`` selects cases. Errors are UserErrors;
-    ``notify`` hears of YAML files that are skipped as not suites."""
+    ``notify`` hears of YAML files that are skipped as not suites; ``models`` and ``samples``
+    replace every suite's own (suite.load_suite)."""
     suites: list[Suite] = []
     selected: dict[Path, set[str]] = {}
     seen: set[Path] = set()
@@ -102,7 +104,7 @@ def collect(paths: Iterable[str], notify: Callable[[str], None] = lambda _text: 
             if key in seen:
                 continue
             seen.add(key)
-            suites.append(load_suite(file))
+            suites.append(load_suite(file, models_override=models, samples_override=samples))
     return suites, selected
 
 

@@ -140,19 +140,6 @@ class DiffOptions:
             raise UserError("diff.significant_digits: expected an integer >= 0", file=file)
         return cls(ignore_order, tuple(paths), None if eps is None else float(eps), digits)
 
-    def to_mapping(self) -> dict[str, Any]:
-        """The non-default options, as a suite would write them (for the JSON report)."""
-        out: dict[str, Any] = {}
-        if self.ignore_order:
-            out["ignore_order"] = True
-        if self.exclude_paths:
-            out["exclude_paths"] = list(self.exclude_paths)
-        if self.math_epsilon is not None:
-            out["math_epsilon"] = self.math_epsilon
-        if self.significant_digits is not None:
-            out["significant_digits"] = self.significant_digits
-        return out
-
     def deepdiff_kwargs(self, *, with_exclusions: bool = True) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"ignore_order": self.ignore_order, "view": "tree"}
         if self.math_epsilon is not None:

@@ -59,11 +59,16 @@ class HarnessError(Exception):
         return redact.clean(f"{where}: {self.message}" if where else self.message)
 
 
+class NoCasesSelected(HarnessError):
+    """The paths and ``-k`` selected no case: a gate that ran nothing must not pass (exit 5)."""
+
+    exit_code = EXIT_NO_CASES
+
+    @classmethod
+    def for_selection(cls, paths: list[str], keyword: str | None) -> NoCasesSelected:
+        why = f"no case id matches -k {keyword!r}" if keyword else "no suite with cases was found"
+        return cls(f"no case selected in {' '.join(paths)}: {why} (exit {EXIT_NO_CASES})")
+
+
 class UserError(HarnessError):
     """Bad suite, bad template, unknown check, bad option: exit status 2."""
-
-
-class CassetteError(HarnessError):
-    """A cassette is missing or stale while recording is not allowed: exit status 3."""
-
-    exit_code = EXIT_CASSETTE

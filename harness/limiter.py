@@ -26,11 +26,6 @@ class AdaptiveLimiter:
         self._last_cut = -1e9
         self._cond = threading.Condition()
         self.cuts = 0
-        self.lowest = float(ceiling)
-
-    @property
-    def in_flight(self) -> int:
-        return self._in_flight
 
     def acquire(self, stop: threading.Event | None = None) -> bool:
         """Wait for a slot; False when ``stop`` was set while waiting."""
@@ -50,7 +45,6 @@ class AdaptiveLimiter:
                 now = self._clock()
                 if now - self._last_cut >= self.cooldown:
                     self.limit = max(1.0, self.limit * 0.75)
-                    self.lowest = min(self.lowest, self.limit)
                     self._last_cut = now
                     self.cuts += 1
             elif success:

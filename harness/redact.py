@@ -243,6 +243,13 @@ def current() -> Redactor:
     return result
 
 
+def known(also: Redactor | None = None) -> Redactor:
+    """Every secret known now, plus those of ``also``: a writer holding a redactor made earlier in
+    the run (before the environment changed, say) loses none of them."""
+    now = current()
+    return now if also is None else also.plus(now.sources)
+
+
 def clean(text: str, replacement: str = REDACTED) -> str:
     """``text`` with every known secret hidden: the call every writer of text makes."""
     return current().text(text, replacement)

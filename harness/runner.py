@@ -37,7 +37,6 @@ from .tokens import fit_error
 from .transport import replay_output
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
-STATUSES = ("passed", "failed", "error", "stale", "missing", "skipped")
 
 
 @dataclass

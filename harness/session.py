@@ -71,16 +71,6 @@ class LazySession:
                                             limiter=AdaptiveLimiter(ceiling), stop=self.stop)
             return self._session
 
-    @property
-    def started(self) -> LiveSession | None:
-        return self._session
-
-    def stats(self) -> dict[str, float]:
-        if self._session is None:
-            return {}
-        lim = self._session.limiter
-        return {"retries": self._session.retries, "limit_cuts": lim.cuts, "lowest_limit": lim.lowest}
-
     def close(self) -> None:
         if self._session is not None:
             self._session.close()

@@ -66,7 +66,6 @@ class CheckSpec:
     file: str
     line: int | None
     weight: float = 1.0
-    negate: bool = False
 
 
 @dataclass(frozen=True)
@@ -245,8 +244,9 @@ def _display_path(path: Path) -> Path:
         return path
 
 
-def load_suite(path: Path) -> Suite:
-    """Parse, validate and expand one suite file."""
+def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
+               samples_override: int | None = None) -> Suite:
+    """Parse, validate and expand one suite file; the overrides replace the file's models and samples."""
     display = _display_path(path)
     if not is_inside(path, project_root(path)):
         raise UserError("the suite file is a symlink to outside its project", file=display)
@@ -278,6 +278,11 @@ def load_suite(path: Path) -> Suite:
             settings.pop("prompt", None)
         settings.update(own)
         lines.update({k: line_of(raw, k) for k in own})
+        if models_override:
+            settings.pop("model", None)
+            settings["models"] = list(models_override)
+        if samples_override is not None:
+            settings["samples"] = samples_override
         models = settings.get("models") or ([settings["model"]] if "model" in settings else [])
         if not models:
             raise UserError("no model: set 'model' or 'models' on the suite or the case",
@@ -337,17 +342,5 @@ def _plain(value: Any) -> Any:
     return value
 
 
-__all__ = [
-    "REQUEST_KEYS",
-    "Case",
-    "CheckSpec",
-    "LineDict",
-    "LineList",
-    "Message",
-    "Provider",
-    "Suite",
-    "default_cassette_root",
-    "load_suite",
-    "looks_like_suite",
-    "suite_schema",
-]
+__all__ = ["REQUEST_KEYS", "Case", "CheckSpec", "LineDict", "LineList", "Message", "Provider", "Suite",
+           "default_cassette_root", "load_suite", "looks_like_suite", "suite_schema"]

@@ -179,7 +179,6 @@ class LiveSession:
         self.stop = stop or threading.Event()
         self.backoff = backoff
         self.backoff_max = backoff_max
-        self.retries = 0
         self._local = threading.local()
         self._pools: list[httpx2.HTTPTransport] = []
         self._pools_lock = threading.Lock()
@@ -283,7 +282,6 @@ class LiveSession:
             retryable = failure is not None or status in RETRY_STATUSES or status >= 500
             if not retryable or attempts > self.max_retries:
                 break
-            self.retries += 1
             hint = _retry_after(last.headers) if last is not None else None
             if not self._sleep(attempts, hint):
                 break

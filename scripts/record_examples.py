@@ -2,7 +2,8 @@
 
 The shipped cassettes under cassettes/ were made by this script: it starts
 harness.testing.fake_openai on 127.0.0.1 with the scripted answers in example_answers.yaml and runs
-``harness run suites/ --record-mode all`` against it (OpenAI and Azure paths), with throwaway keys.
+``harness run suites/ --record-mode all`` against it (OpenAI and Azure paths), with throwaway keys,
+then the README's Python API example suite (examples/) through ``harness.run``.
 To record the same suites against a real API instead, run ``harness run suites/ --record-mode all``
 with OPENAI_API_KEY (and AZURE_OPENAI_* for the Azure suite) set.
 """
@@ -20,6 +21,13 @@ from harness.testing.fake_answers import Rule
 from harness.testing.fake_openai import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_CHECK = """import harness
+
+@harness.check("word_count_between")
+def word_count_between(output: harness.Output, *, min: int, max: int) -> bool:
+    return min <= len((output.content or "").split()) <= max
+
+"""
 
 
 def main() -> int:
@@ -32,7 +40,10 @@ def main() -> int:
                   if p.name != "local_gemma.yaml"]
         done = subprocess.run([sys.executable, "-m", "harness.cli", "run", *suites, "--record-mode", "all"],
                               cwd=ROOT, env=env, check=False)
-    return done.returncode
+        # The README's Python API example: its suite needs the check the example defines.
+        api = subprocess.run([sys.executable, "-c", EXAMPLE_CHECK + "harness.run('examples', record_mode='all')"],
+                             cwd=ROOT, env=env, check=False)
+    return done.returncode or api.returncode
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ _SAVE_UNDER_LIMIT = textwrap.dedent("""
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an error from write(), not a killed process
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
     try:
-        cassettes.save(path, "suites/s.yaml::a", [new], secrets=[], rerecord="harness run")
+        cassettes.save(path, "suites/s.yaml::a", [new], rerecord="harness run")
     except OSError as exc:
         print("save failed:", exc.strerror)
         sys.exit(3)
@@ -90,7 +90,7 @@ def test_a_failing_yaml_dump_leaves_the_old_cassette(project: Project, fake: Fak
 
     with monkeypatch.context() as m, pytest.raises(RuntimeError, match="YAML emitter"):
         m.setattr(cassettes.yaml, "dump", broken_dump)
-        cassettes.save(path, "suites/s.yaml::a", [interaction], secrets=[], rerecord="harness run")
+        cassettes.save(path, "suites/s.yaml::a", [interaction], rerecord="harness run")
     _still_replays(project, path, old)
 
 
@@ -109,5 +109,5 @@ def test_a_failing_final_rename_leaves_the_old_cassette(project: Project, fake: 
 
     with monkeypatch.context() as m, pytest.raises(OSError, match="No space left"):
         m.setattr(os, "replace", refuse)
-        cassettes.save(path, "suites/s.yaml::a", [interaction], secrets=[], rerecord="harness run")
+        cassettes.save(path, "suites/s.yaml::a", [interaction], rerecord="harness run")
     _still_replays(project, path, old)

@@ -219,6 +219,20 @@ def test_tool_schema_strict_reports_invented_parameters():
     assert not v.passed and "book: $.time: unknown property" in v.reason
 
 
+def test_tool_call_and_tool_schema_read_the_declared_tools_alike():
+    """One reading of the request's tools: a strict tool refuses invented parameters in both
+    checks, and a malformed entry is skipped by both instead of crashing one of them."""
+    call = ("book", {"date": "today", "time": "9am"})
+    v = bad({"tool-call": "book"}, ctx(call))
+    assert "break the declared schema: $.time: unknown property" in v.reason
+    v, = run_auto(BODY, calls=[call])
+    assert not v.passed and "$.time: unknown property" in v.reason
+    odd = make_body(tools=[{"type": "function", "function": "book"}, STRICT])
+    ok({"tool-call": "book"}, ctx(("book", {"date": "today"}), body=odd))
+    v, = run_auto(odd, calls=[("book", {"date": "today"})])
+    assert v.passed
+
+
 def test_closed_schema_walks_subschemas_only():
     schema = {"type": "object", "properties": {
         "properties": {"type": "object", "properties": {"x": {"type": "string"}}},

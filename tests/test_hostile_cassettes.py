@@ -83,13 +83,27 @@ def _no_choices(path: Path) -> None:
     path.write_text(text[:start] + '"choices": [],\n        ' + text[end:])
 
 
+def _latency_in_words(path: Path) -> None:
+    """Breaks the cassette after its interaction's API path (/v1/chat/completions) was read."""
+    text = path.read_text()
+    start = text.index("latency_ms: ") + len("latency_ms: ")
+    path.write_text(text[:start] + "soon" + text[text.index("\n", start):])
+
+
+def _not_yaml(path: Path) -> None:
+    path.write_text(path.read_text() + "\n  - request: {method: [\n")
+
+
 @pytest.mark.parametrize(("spoil", "says"), [
     (_directory, "not a regular file"),
     (_not_utf8, "not valid UTF-8"),
     (_dev_zero, "the cassette is a symlink leading outside"),
     (_usage_many, "usage.prompt_tokens is 'many', not a token count"),
     (_no_choices, "the server's answer was incomplete: no choices"),
-], ids=["directory", "invalid-utf8", "dev-zero", "usage-not-a-number", "no-choices"])
+    (_latency_in_words, "unreadable cassette (TypeError: harness.latency_ms is not a number)"),
+    (_not_yaml, "unreadable cassette ("),
+], ids=["directory", "invalid-utf8", "dev-zero", "usage-not-a-number", "no-choices", "latency-in-words",
+        "not-yaml"])
 def test_a_broken_cassette_fails_only_its_case(project: Project, fake: FakeOpenAI, spoil, says: str) -> None:
     path = _recorded(project, fake)
     spoil(path)
@@ -98,6 +112,7 @@ def test_a_broken_cassette_fails_only_its_case(project: Project, fake: FakeOpenA
     assert time.monotonic() - started < 10  # /dev/zero is not read forever
     case = _went_on(project, result)
     assert "cassettes/s/a.yaml" in case["message"] and says in case["message"], case["message"]
+    assert "/v1/chat/completions" not in case["message"]  # the file, not the API path it names
     assert says in result.out
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,6 +27,27 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     _run, test = _setup_commands()
     ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert ci_lines[-1] == test
+
+
+@pytest.mark.parametrize("failing", ["ruff", "mypy"])
+def test_ci_runs_the_linters_before_the_tests_and_stops_on_a_lint_error(tmp_path: Path, failing: str) -> None:
+    """The lines from the dev install on, run with stand-ins: a failing linter ends the run with
+    its status, before any test starts (set -e alone would not stop at ruff inside an && list)."""
+    lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if "'.[test,dev]'" in line)
+    assert lines[start + 1].startswith("ruff check . && mypy") and start + 2 == len(lines) - 1
+    tail = "\n".join(["set -euo pipefail", *lines[start:]]) + "\n"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("pip", "ruff", "mypy", "python"):
+        stub = bin_dir / tool
+        stub.write_text(f"#!/bin/sh\necho {tool} >> {tmp_path / 'ran'}\nexit {int(tool == failing)}\n")
+        stub.chmod(0o755)
+    done = subprocess.run(["bash", "-c", tail], env={"PATH": f"{bin_dir}:/usr/bin:/bin"}, cwd=tmp_path,
+                          check=False)
+    assert done.returncode == 1
+    ran = (tmp_path / "ran").read_text().split()
+    assert ran == ["pip", "ruff"] + (["mypy"] if failing == "mypy" else [])
 
 
 def _install_lines() -> list[tuple[str, str]]:

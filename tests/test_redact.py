@@ -94,6 +94,30 @@ def test_registered_secrets_are_hidden_by_every_writer(monkeypatch: pytest.Monke
     assert capsys.readouterr().out.strip() == "error: <redacted> and <redacted>"
 
 
+def test_a_cassette_hides_the_secrets_known_now_and_those_of_the_runs_redactor(
+        monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """cassettes.save scrubs with redact.known: the run's redactor (made when the run started)
+    plus whatever the process knows when the file is written, under the same 8-character rule."""
+    from harness import cassettes
+
+    monkeypatch.setenv("EARLY_API_KEY", "early-secret-0123456789")
+    at_start = redact.current()
+    monkeypatch.delenv("EARLY_API_KEY")
+    monkeypatch.setenv("LATE_API_KEY", "late-secret-0123456789")
+    monkeypatch.setenv("TINY_API_KEY", "tiny123")  # under 8 characters: not a credential
+    said = "early-secret-0123456789 late-secret-0123456789 tiny123"
+    interaction = cassettes.Interaction(
+        method="POST", uri="http://127.0.0.1/v1/chat/completions", path="/v1/chat/completions",
+        query={}, body={"messages": [{"role": "user", "content": "hi"}]}, status=200,
+        response_headers={"content-type": "application/json"},
+        response_text=json.dumps({"choices": [{"index": 0, "finish_reason": "stop",
+                                               "message": {"role": "assistant", "content": said}}]}))
+    path = tmp_path / "c.yaml"
+    assert cassettes.save(path, "s.yaml::a", [interaction], rerecord="harness run", secrets=at_start)
+    text = path.read_text()
+    assert "secret-0123456789" not in text and text.count("<redacted>") >= 2 and "tiny123" in text
+
+
 def test_a_narrow_terminal_cannot_wrap_a_key_out_of_sight(monkeypatch: pytest.MonkeyPatch,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", CANARY)

@@ -82,7 +82,7 @@ def tool_schema(arg: Any, ctx: CheckContext) -> Result:
     calls = ctx.output.tool_calls
     if not calls:
         return Result(True, "nothing to check (no tool call)")
-    declared = declared_tools(ctx)
+    declared = declared_tools(ctx.request.body)
     problems = []
     for call in calls:
         if call.name not in declared:
@@ -92,7 +92,7 @@ def tool_schema(arg: Any, ctx: CheckContext) -> Result:
         if err:
             problems.append(f"{call.name}: {err}: {quote(call.raw_arguments, 80)}")
             continue
-        errors = schema_errors(args, declared[call.name])
+        errors = schema_errors(args, declared[call.name].schema)
         if errors:
             problems.append(f"{call.name}: " + "; ".join(errors))
     if problems:

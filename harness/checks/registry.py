@@ -4,6 +4,11 @@ A check function takes the argument written in the suite and a CheckContext, and
 (or a bare bool). The registry owns everything around it: argument validation at load time (so a
 typo is a user error before any request is made), ``not-`` negation, weights, and turning a crash
 inside a check into an error verdict instead of a traceback.
+
+Checks come in three ways, all into this one table: built-in families (``check``), typed functions
+of the user's (``register_function``, behind the public ``harness.check``; their arguments are
+validated from their signature, signature.py), and other packages' entry points (plugins.py),
+imported when a suite names a check nobody registered yet.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from ..errors import UserError
 from ..output import Output
 from ..request import Request
 from ..suite import Case, CheckSpec
+from . import plugins
+from .signature import signature_of
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,7 @@ class CheckDef:
     validate: ArgValidator | None
     takes_arg: bool | None  # True: required, False: none allowed, None: optional
     doc: str
+    origin: str = ""  # module.function of a typed check: the same function may register again
 
 
 _REGISTRY: dict[str, CheckDef] = {}
@@ -101,6 +109,33 @@ def check(name: str, *, arg: bool | None = True,
         return fn
 
     return deco
+
+
+def register_function(name: str, fn: Callable[..., Any]) -> None:
+    """Register a typed check ``fn(output[, context], *, arg: type, ...) -> bool | Result``.
+
+    Its keyword-only parameters are the check's arguments, validated against their annotations
+    when a suite is loaded. A bad signature or a name already taken is a TypeError/ValueError
+    here, where the function is declared. Registering the same function again (its module was
+    imported again) replaces it.
+    """
+    if not isinstance(name, str) or not name or name != name.strip() or name.startswith("not-"):
+        raise ValueError(f"a check name must be a non-empty word without surrounding spaces and not "
+                         f"start with 'not-' (that negates a check), got {name!r}")
+    sig = signature_of(fn, name)
+    origin = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+    taken = registered().get(name)
+    if taken is not None and taken.origin != origin:
+        raise ValueError(f"check {name!r} is already registered ({taken.origin or 'built in'})")
+
+    def call(arg: dict[str, Any], ctx: CheckContext) -> Result | bool:
+        res = fn(ctx.output, ctx, **arg) if sig.wants_context else fn(ctx.output, **arg)
+        if not isinstance(res, (bool, Result)):
+            raise CheckError(f"{origin} returned {type(res).__name__} {trim(res, 80)}; "
+                             "a check returns True/False or a harness.Result")
+        return res
+
+    _REGISTRY[name] = CheckDef(name, call, sig.validate, sig.takes_arg, (fn.__doc__ or "").strip(), origin)
 
 
 def registered() -> dict[str, CheckDef]:
@@ -148,16 +183,20 @@ class BoundCheck:
 
 def bind(spec: CheckSpec, *, case: str | None = None) -> BoundCheck:
     """Resolve a written check; unknown names and bad arguments are user errors at file:line."""
-    table = registered()
-    name, negate = spec.name, False
-    if name not in table and name.startswith("not-") and name[4:] in table:
-        name, negate = name[4:], True
-    definition = table.get(name)
+    definition, negate = _resolve(spec.name, registered())
     if definition is None:
-        close = _close_names(name, table)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UserError(f"unknown check {spec.name!r}{hint}", file=spec.file, line=spec.line,
-                        case=case)
+        try:
+            problems = _from_plugins(spec.name)
+        except UserError as exc:
+            raise exc.located(file=spec.file, line=spec.line, case=case) from None
+        table = registered()
+        definition, negate = _resolve(spec.name, table)
+        if definition is None:
+            close = _close_names(spec.name, table)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            hint += "".join(f"; {p}" for p in problems)
+            raise UserError(f"unknown check {spec.name!r}{hint}", file=spec.file, line=spec.line,
+                            case=case)
     arg = spec.arg
     if definition.takes_arg is True and arg is None:
         raise UserError(f"check {spec.name!r} needs an argument", file=spec.file, line=spec.line,
@@ -175,6 +214,44 @@ def bind(spec: CheckSpec, *, case: str | None = None) -> BoundCheck:
             raise UserError(f"bad argument for check {spec.name!r}: {exc}", file=spec.file,
                             line=spec.line, case=case) from None
     return BoundCheck(spec, definition, arg, negate)
+
+
+def _resolve(written: str, table: dict[str, CheckDef]) -> tuple[CheckDef | None, bool]:
+    """The check a written name means, and whether ``not-`` negates it."""
+    if written not in table and written.startswith("not-") and written[4:] in table:
+        return table[written[4:]], True
+    return table.get(written), False
+
+
+def _from_plugins(written: str) -> list[str]:
+    """Import the entry points that may provide ``written``: those of that name first (a broken
+    one is the error), then all others; what those others could not load is returned, to add to
+    an unknown-check error."""
+    names = {written, written[4:]} if written.startswith("not-") else {written}
+    for plugin in plugins.load(names.__contains__):
+        _adopt(plugin)
+    if any(n in _REGISTRY for n in names):
+        return []
+    problems = []
+    for plugin in plugins.load(lambda name: name not in names):
+        try:
+            _adopt(plugin)
+        except UserError as exc:
+            problems.append(exc.message)
+    return problems
+
+
+def _adopt(plugin: plugins.Plugin) -> None:
+    """Register an imported entry point's function under the entry point's name (a module, or a
+    function already registered by its ``harness.check`` decorator, registered itself)."""
+    if plugin.problem is not None:
+        raise UserError(f"the check plugin {plugin.label} cannot be loaded: {plugin.problem}")
+    if plugin.name in _REGISTRY or not callable(plugin.obj) or isinstance(plugin.obj, type):
+        return
+    try:
+        register_function(plugin.name, plugin.obj)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"the check plugin {plugin.label} is not a check: {exc}") from None
 
 
 @lru_cache(maxsize=256)

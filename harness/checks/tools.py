@@ -8,6 +8,7 @@ on whether London came first.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ..output import ToolCall
@@ -17,16 +18,30 @@ from .registry import CheckContext, Result, check, trim
 from .text import quote
 
 
-def declared_tools(ctx: CheckContext) -> dict[str, dict[str, Any]]:
-    """Tool name -> the parameters schema its calls must keep: as declared, and for a ``strict: true``
-    tool with every object closed (additionalProperties false where absent), as the API guarantees."""
-    out = {}
-    for tool in ctx.request.body.get("tools") or []:
-        fn = (tool.get("function") or {}) if isinstance(tool, dict) else {}
-        if fn.get("name"):
+@dataclass(frozen=True)
+class DeclaredTool:
+    """A function tool as the request declared it."""
+
+    name: str
+    parameters: dict[str, Any]  # {"type": "object"} when the request gives none
+    strict: bool
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        """What a call's arguments must meet: the parameters, closed to extra ones when strict."""
+        return closed(self.parameters) if self.strict else self.parameters
+
+
+def declared_tools(body: dict[str, Any]) -> dict[str, DeclaredTool]:
+    """Function name -> the tool, from a request body's ``tools``; malformed entries are skipped
+    (the suite schema refuses them; a cassette's body is not trusted)."""
+    out: dict[str, DeclaredTool] = {}
+    for tool in body.get("tools") or []:
+        fn = tool.get("function") if isinstance(tool, dict) else None
+        if isinstance(fn, dict) and fn.get("name"):
             given = fn.get("parameters")
-            params = given if isinstance(given, dict) else {"type": "object"}
-            out[str(fn["name"])] = closed(params) if fn.get("strict") is True else params
+            params: dict[str, Any] = given if isinstance(given, dict) else {"type": "object"}
+            out[str(fn["name"])] = DeclaredTool(str(fn["name"]), params, fn.get("strict") is True)
     return out
 
 
@@ -68,14 +83,14 @@ def _tool_arg(arg: Any) -> dict[str, Any]:
     return out
 
 
-def _call_problem(call: ToolCall, arg: dict[str, Any], declared: dict[str, dict[str, Any]]) -> str | None:
+def _call_problem(call: ToolCall, arg: dict[str, Any], declared: dict[str, DeclaredTool]) -> str | None:
     """Why this one call does not meet the expectations, or None when it does."""
     args, err = call.parsed
     if err:
         return f"{err}: {quote(call.raw_arguments, 80)}"
-    schema = declared.get(call.name)
-    if schema is not None:
-        errors = schema_errors(args, schema)
+    tool = declared.get(call.name)
+    if tool is not None:
+        errors = schema_errors(args, tool.schema)
         if errors:
             return "arguments break the declared schema: " + "; ".join(errors)
     if "arguments-schema" in arg:
@@ -105,7 +120,7 @@ def tool_call(arg: dict[str, Any], ctx: CheckContext) -> Result:
         return Result(True, f"no call to {name!r}, as expected")
     if not calls:
         return Result(False, f"expected a call to {name!r}, got {_names(ctx.output.tool_calls)}")
-    declared = declared_tools(ctx)
+    declared = declared_tools(ctx.request.body)
     problems = []
     for call in calls:
         problem = _call_problem(call, arg, declared)

@@ -22,8 +22,10 @@ from ..runner import CaseResult
 
 
 class LiveProgress:
-    def __init__(self, console: Console, total: int, *, enabled: bool) -> None:
-        self.enabled = enabled and console.is_terminal and total > 0
+    """A Progress for harness.run: ``start(total)`` once the cases are planned, then ``update``."""
+
+    def __init__(self, console: Console, total: int = 0, *, enabled: bool) -> None:
+        self.enabled = enabled and console.is_terminal
         self.total = total
         self.tokens = 0
         self.cost = 0.0
@@ -37,15 +39,21 @@ class LiveProgress:
         self._task: TaskID | None = None
 
     def __enter__(self) -> LiveProgress:
-        if self._progress is not None:
-            self._progress.__enter__()
-            self._task = self._progress.add_task("run", total=self.total, rate="", tokens=0,
-                                                 cost="0.0000", errors="")
+        if self.total:
+            self.start(self.total)
         return self
+
+    def start(self, total: int) -> None:
+        """Show the bar for ``total`` cases (nothing to show for none)."""
+        self.total, self.started = total, time.monotonic()
+        if self._progress is not None and self._task is None and total > 0:
+            self._progress.__enter__()
+            self._task = self._progress.add_task("run", total=total, rate="", tokens=0,
+                                                 cost="0.0000", errors="")
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        if self._progress is not None:
+        if self._progress is not None and self._task is not None:
             self._progress.__exit__(exc_type, exc, tb)
 
     def update(self, result: CaseResult) -> None:

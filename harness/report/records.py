@@ -105,11 +105,6 @@ class CaseRecord:
         return usage.total_tokens if usage else None
 
     @property
-    def baseline_tokens(self) -> int | None:
-        usage = self.baseline.usage if self.baseline else None
-        return usage.total_tokens if usage else None
-
-    @property
     def latency_ms(self) -> float | None:
         return self.answer.latency_ms if self.answer else None
 

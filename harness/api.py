@@ -1,0 +1,197 @@
+"""The Python door: run suites, load them and add typed checks from Python (``import harness``).
+
+The CLI's ``harness run`` is built on ``run``: it parses its arguments, hands ``run`` a progress bar
+and a stop event for Ctrl-C, and prints what comes back. ``run`` itself prints nothing: every
+result, gate and user error is in the RunResult it returns, with the exit status the CLI gives for
+it. User errors never escape as exceptions from ``run``, because a door must report all of them at
+once (every bad case of every suite), as the CLI does.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal, Protocol, TypeVar
+
+from . import suite as _suite
+from .checks import registry
+from .checks.registry import CheckContext, Result
+from .collect import collect, select_cases
+from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USER_ERROR, HarnessError, NoCasesSelected, UserError
+from .gates import FAIL_ON, evaluate
+from .output import Output
+from .report import parse_specs, write_reports
+from .report.records import CaseRecord, Gate, RunRecord, Totals, from_results, totals
+from .runner import RECORD_MODES, CaseResult, RunOptions, execute, plan
+from .suite import Suite
+
+RecordMode = Literal["none", "once", "new_episodes", "all"]
+FailOn = Literal["failed", "changed", "regressed"]
+CheckFunction = TypeVar("CheckFunction", bound=Callable[..., "bool | Result"])
+
+
+class Progress(Protocol):
+    """Told how many cases will run, then of each finished case (the CLI's progress bar)."""
+
+    def start(self, total: int) -> None: ...
+
+    def update(self, result: CaseResult) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run found. ``cases`` are the same records the JSON report is written from."""
+
+    exit_code: int  # what ``harness run`` exits with: 0, 1 failed, 2 user error, 3 cassettes, 4 budget,
+    #                 5 no case selected, 130 stopped
+    cases: tuple[CaseRecord, ...] = ()
+    gates: tuple[Gate, ...] = ()
+    errors: tuple[HarnessError, ...] = ()  # user errors; when any stopped the run, cases is empty
+    suites: tuple[Suite, ...] = ()
+    record: RunRecord | None = None  # None when a user error stopped the run before it started
+    case_results: tuple[CaseResult, ...] = ()  # the road's own results (the terminal report reads them)
+    reports: tuple[Path, ...] = ()  # report files written
+    stopped: bool = False  # the stop event was set: cases not started are skipped
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == EXIT_OK
+
+    @property
+    def totals(self) -> Totals:
+        """Counts per status, pass rate, cost and tokens of the whole run."""
+        return totals(self.cases)
+
+    def case(self, key: str) -> CaseRecord:
+        """A case by its id (``explain``), node id (``suites/x.yaml::explain``) or key (``...#2``)."""
+        found = [c for c in self.cases if key in (c.id, c.node_id, c.key)]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} cases match {key!r}" if found else f"no case {key!r}")
+        return found[0]
+
+
+def run(paths: str | Path | Iterable[str | Path] = "suites", *, record_mode: RecordMode = "none",
+        models: Sequence[str] | str | None = None, samples: int | None = None, keyword: str | None = None,
+        base_url: str | None = None, concurrency: int = 8, timeout: float = 120.0, max_retries: int = 4,
+        max_cost: float | None = None, batch: bool = False, batch_poll: float = 10.0,
+        config: str | Path | None = None, fail_on: FailOn = "failed", reports: Iterable[str] = (),
+        progress: Progress | None = None, stop: threading.Event | None = None,
+        notify: Callable[[str], None] | None = None) -> RunResult:
+    """Replay (or record) suites, check the answers, write ``reports`` (``"json=run.json"``, ...).
+
+    ``paths`` are suite files or folders (``FILE::CASE`` picks one case); ``models`` and ``samples``
+    replace every suite's own; ``keyword`` is ``-k``. ``config`` is a YAML file with ``pricing:``
+    (default: ``harness.yaml`` in the current folder, if there is one). Setting ``stop`` lets the
+    requests in flight finish and save, and skips the rest (exit code 130).
+    """
+    started = time.perf_counter()
+    try:
+        wanted_models = _models(models)
+        _check_options(record_mode, samples, concurrency, fail_on, batch)
+        specs = parse_specs(list(reports))  # a bad report is an error before anything runs
+        targets = [str(paths)] if isinstance(paths, (str, Path)) else [str(p) for p in paths]
+        suites, selected = collect(targets, notify or (lambda _text: None), models=wanted_models, samples=samples)
+        cases = select_cases(suites, selected, keyword)
+        if not cases:
+            raise NoCasesSelected.for_selection(targets, keyword)
+        config_file = _config(config)
+        planned, problems = plan(cases, base_url=base_url, check_limits=record_mode != "none",
+                                 config=config_file)
+    except HarnessError as exc:
+        return RunResult(exc.exit_code, errors=(exc,))
+    if problems:
+        return RunResult(EXIT_USER_ERROR, errors=tuple(problems), suites=tuple(suites))
+    options = RunOptions(record_mode=record_mode, concurrency=concurrency, base_url=base_url, keyword=keyword,
+                         timeout=timeout, max_retries=max_retries, batch=batch, batch_poll=batch_poll,
+                         max_cost=max_cost)
+    if progress is not None:
+        progress.start(len(planned))
+    results = execute(planned, options, progress=progress.update if progress is not None else None,
+                      stop=stop, notify=notify)
+    record = from_results(results, suites, record_mode=record_mode, elapsed_s=time.perf_counter() - started)
+    code, gates = evaluate(record, fail_on=fail_on)
+    record = replace(record, gates=tuple(gates))
+    errors: tuple[HarnessError, ...] = ()
+    written: list[Path] = []
+    try:
+        written = write_reports(specs, record)
+    except HarnessError as exc:
+        code, errors = exc.exit_code, (exc,)
+    stopped = stop is not None and stop.is_set()
+    return RunResult(EXIT_INTERRUPTED if stopped else code, record.cases, tuple(gates), errors, tuple(suites),
+                     record, tuple(results), tuple(written), stopped)
+
+
+def load_suite(path: str | Path, *, models: Sequence[str] | str | None = None,
+               samples: int | None = None) -> Suite:
+    """Parse, validate and expand one suite file: ``Suite.cases`` holds every case it runs.
+
+    Raises UserError (its message names file, line and case) for anything wrong in the file.
+    """
+    if samples is not None:
+        _check_options("none", samples, 1, "failed", False)
+    return _suite.load_suite(Path(path), models_override=_models(models), samples_override=samples)
+
+
+def check(name: str) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a typed check under ``name``, for suites to use like a built-in one::
+
+        @harness.check("word_count_between")
+        def word_count_between(output: harness.Output, *, min: int, max: int) -> bool:
+            return min <= len((output.content or "").split()) <= max
+
+    The first parameter receives the answer (Output); an optional second one the CheckContext
+    (case, request, answer). Keyword-only parameters are the check's arguments, written in the
+    suite as a mapping (``word_count_between: {min: 5, max: 50}``) and checked against their
+    annotations when the suite loads: a wrong type is a user error at its line. Return True/False
+    or a Result (with a reason, and a score in 0..1 for weighted cases). A check that raises is
+    an error verdict for its case, not a crash of the run.
+    """
+
+    def register(fn: CheckFunction) -> CheckFunction:
+        registry.register_function(name, fn)
+        return fn
+
+    return register
+
+
+def _models(models: Sequence[str] | str | None) -> tuple[str, ...]:
+    if models is None:
+        return ()
+    chosen = (models,) if isinstance(models, str) else tuple(models)
+    if not chosen or not all(isinstance(m, str) and m.strip() for m in chosen):
+        raise UserError(f"models: expected model names, got {models!r}")
+    return chosen
+
+
+def _check_options(record_mode: str, samples: int | None, concurrency: int, fail_on: str, batch: bool) -> None:
+    if record_mode not in RECORD_MODES:
+        raise UserError(f"unknown record mode {record_mode!r} (use {', '.join(RECORD_MODES)})")
+    if fail_on not in FAIL_ON:
+        raise UserError(f"unknown fail_on {fail_on!r} (use {', '.join(FAIL_ON)})")
+    if fail_on == "regressed" and record_mode == "none":
+        raise UserError("--fail-on regressed needs a baseline, and a replay has none (each answer "
+                        "is its cassette's). Compare with a git revision instead: harness diff "
+                        "--base REF (e.g. --base HEAD or origin/main); or re-record with "
+                        "--record-mode all to compare with the answers being replaced")
+    if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 1):
+        raise UserError(f"samples: expected a whole number >= 1, got {samples!r}")
+    if concurrency < 1:
+        raise UserError("--concurrency must be at least 1")
+    if batch and record_mode == "none":
+        raise UserError("--batch records pending cases: use it with --record-mode once, new_episodes or all")
+
+
+def _config(config: str | Path | None) -> Path | None:
+    if config is None:
+        return Path("harness.yaml") if Path("harness.yaml").is_file() else None
+    if not Path(config).is_file():
+        raise UserError(f"config file not found: {config}")
+    return Path(config)
+
+
+__all__ = ["CheckContext", "FailOn", "Output", "Progress", "RecordMode", "RunResult", "check", "load_suite",
+           "run"]
