@@ -1,8 +1,13 @@
 """pytest door: suite files become pytest items (``suites/x.yaml::case-id``).
 
 It collects with the same loader and runs each item through the same road as the CLI, so -k, --lf,
--x, --junitxml and pytest-xdist work on prompt cases like on any test. Only YAML files with a
-top-level ``cases:`` key are collected.
+-x, --junitxml and pytest-xdist work on prompt cases like on any test.
+
+Only what the user opts in to is collected (a YAML file of someone else's with a ``cases:`` key
+must never break their test run): the paths and glob patterns of the ``harness_suites`` ini
+option, and a YAML file named on the command line (as pytest takes a named ``.py`` file that
+``python_files`` would not match). A folder in ``harness_suites`` brings the files ``harness run``
+would find in it.
 
 A suite with a ``min_pass_rate`` gate (a benchmark) reports its failing cases as xfail, and the
 session fails at the end only if the suite's pass rate is below the gate — the CLI's rule. The
@@ -14,7 +19,9 @@ through the redaction point (redact.py), so no secret reaches the terminal or ``
 
 from __future__ import annotations
 
+import glob
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -32,6 +39,8 @@ from .runner import (
 )
 from .suite import load_suite, looks_like_suite
 
+SUITES_INI = "harness_suites"
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("harness", "prompt suites (harness)")
@@ -42,11 +51,51 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         pass  # pytest-recording already defines --record-mode with the same meaning; share it
     group.addoption("--harness-base-url", action="store", default=None,
                     help="record against this OpenAI-compatible server")
+    parser.addini(SUITES_INI, type="paths", default=[],
+                  help="harness suites to collect: files, folders or glob patterns, relative to the "
+                       "ini file (a folder brings the YAML files with a top-level 'cases:' key)")
+
+
+@dataclass(frozen=True)
+class OptedIn:
+    """What ``harness_suites`` names, with its globs expanded once per session."""
+
+    files: frozenset[Path]
+    folders: tuple[Path, ...]
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> OptedIn:
+        files: set[Path] = set()
+        folders: list[Path] = []
+        for entry in config.getini(SUITES_INI):
+            matches = [Path(m) for m in glob.glob(str(entry), recursive=True)]
+            if not matches:
+                shown = entry.relative_to(config.rootpath) if entry.is_relative_to(config.rootpath) else entry
+                config.issue_config_time_warning(pytest.PytestConfigWarning(
+                    f"{SUITES_INI}: {shown} matches no file or folder"), stacklevel=2)
+            for match in matches:
+                if match.is_dir():
+                    folders.append(match.resolve())
+                elif match.suffix in (".yaml", ".yml"):
+                    files.add(match.resolve())
+        return cls(frozenset(files), tuple(folders))
+
+    def __contains__(self, path: Path) -> bool:
+        path = path.resolve()
+        if path in self.files:
+            return True
+        # Inside a listed folder: what `harness run <folder>` takes (never a cassette folder).
+        return any(folder in path.parents and "cassettes" not in path.relative_to(folder).parts
+                   and looks_like_suite(path) for folder in self.folders)
+
+
+_OPTED_IN = pytest.StashKey[OptedIn]()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if file_path.suffix in (".yaml", ".yml") and "cassettes" not in file_path.parts \
-            and looks_like_suite(file_path):
+    if file_path.suffix not in (".yaml", ".yml"):
+        return None
+    if parent.session.isinitpath(file_path) or file_path in parent.config.stash[_OPTED_IN]:
         return SuiteFile.from_parent(parent, path=file_path)
     return None
 
@@ -136,6 +185,7 @@ def _is_worker(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_OPTED_IN] = OptedIn.from_config(config)
     _TALLY.clear()
 
 

@@ -29,10 +29,13 @@ cases:
       lang: [fr, de]
 """
 
+# Suites are collected only when the project opts in to them.
+PYPROJECT = "[project]\nname='demo'\n\n[tool.pytest.ini_options]\nharness_suites = ['suites']\n"
+
 
 @pytest.fixture
 def recorded(pytester: pytest.Pytester, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    pytester.makefile(".toml", pyproject="[project]\nname='demo'\n")
+    pytester.makefile(".toml", pyproject=PYPROJECT)
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "demo.yaml").write_text(SUITE)
     monkeypatch.setenv("OPENAI_API_KEY", CANARY)
@@ -87,6 +90,7 @@ def test_missing_and_stale_fail_with_the_command_to_fix(recorded: pytest.Pyteste
 
 
 def test_user_error_is_a_collection_error_without_traceback(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".toml", pyproject=PYPROJECT)
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "bad.yaml").write_text("model: x\ncases:\n  - id: a\n    promt: hi\n")
     result = pytester.runpytest("suites")
@@ -96,6 +100,7 @@ def test_user_error_is_a_collection_error_without_traceback(pytester: pytest.Pyt
 
 
 def test_render_error_fails_the_item_with_file_and_line(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".toml", pyproject=PYPROJECT)
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "bad.yaml").write_text("model: x\ncases:\n  - id: a\n    prompt: '{{ nope }}'\n")
     result = pytester.runpytest("suites")
@@ -105,7 +110,7 @@ def test_render_error_fails_the_item_with_file_and_line(pytester: pytest.Pyteste
 
 def test_record_mode_option_records_through_pytest(pytester: pytest.Pytester, fake: FakeOpenAI,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makefile(".toml", pyproject="[project]\nname='demo'\n")
+    pytester.makefile(".toml", pyproject=PYPROJECT)
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "demo.yaml").write_text(SUITE)
     fake.add_rule(Rule(contains="goodbye", content="bonjour"))
@@ -117,7 +122,7 @@ def test_record_mode_option_records_through_pytest(pytester: pytest.Pytester, fa
 
 def test_xdist_replays_and_records_without_duplicates(pytester: pytest.Pytester, fake: FakeOpenAI,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makefile(".toml", pyproject="[project]\nname='demo'\n")
+    pytester.makefile(".toml", pyproject=PYPROJECT)
     (pytester.path / "suites").mkdir()
     cases = "".join(f"  - id: c{i}\n    prompt: question {i}\n    checks:\n      - contains: 'question {i}'\n"
                     for i in range(12))
@@ -147,7 +152,7 @@ cases:
 @pytest.mark.parametrize(("rate", "n"), [(0.7, 1), (0.8, 1), (0.7, 2)])
 def test_min_pass_rate_gate_under_pytest(pytester: pytest.Pytester, fake: FakeOpenAI,
                                          monkeypatch: pytest.MonkeyPatch, rate: float, n: int) -> None:
-    pytester.makefile(".toml", pyproject="[project]\nname='demo'\n")
+    pytester.makefile(".toml", pyproject=PYPROJECT)
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "g.yaml").write_text(GATED.format(rate=rate))
     monkeypatch.setenv("OPENAI_API_KEY", CANARY)
@@ -162,3 +167,28 @@ def test_min_pass_rate_gate_under_pytest(pytester: pytest.Pytester, fake: FakeOp
     else:
         assert result.ret == pytest.ExitCode.TESTS_FAILED
         result.stdout.fnmatch_lines(["*harness gate FAILED: g: pass rate 75.00% (3/4) is below*"])
+
+
+def test_only_the_suites_a_project_names_are_collected(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".toml", pyproject=PYPROJECT.replace("['suites']", "['suites', 'evals/*.yaml', 'gone/']"))
+    suite = "model: gpt-4o\ncases:\n  - id: {}\n    prompt: hi\n"
+    for path, text in {"suites/demo.yaml": suite.format("a"),
+                       "suites/rows.yaml": "rows: [1, 2]\n",  # data beside suites, as `harness run` sees it
+                       "suites/cassettes/demo/a.yaml": "interactions: []\ncases: []\n",
+                       "evals/extra.yaml": suite.format("b"),
+                       "data/config.yaml": "cases: [1, 2]\n",  # someone else's YAML
+                       "other/named.yaml": suite.format("c")}.items():
+        (pytester.path / path).parent.mkdir(parents=True, exist_ok=True)
+        (pytester.path / path).write_text(text)
+    pytester.makepyfile(test_plain="def test_x():\n    pass\n")
+    result = pytester.runpytest("--co", "-q")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    assert [line for line in result.stdout.lines if "::" in line] == [
+        "evals/extra.yaml::b", "suites/demo.yaml::a", "test_plain.py::test_x"]
+    result.stdout.fnmatch_lines(["*harness_suites: gone matches no file or folder*"])
+    result = pytester.runpytest("--co", "-q", "other/named.yaml", "data")  # a named file is opted in
+    assert [line for line in result.stdout.lines if "::" in line] == ["other/named.yaml::c"]
+    (pytester.path / "evals" / "broken.yaml").write_text("model: gpt-4o\ncase:\n  - id: x\n")
+    result = pytester.runpytest("--co", "-q")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["harness: evals/broken.yaml:1: invalid suite*'cases' is a required*"])
