@@ -110,7 +110,11 @@ class SuiteFile(pytest.File):
         gate = suite.options.get("min_pass_rate")
         for case in suite.cases:
             name = case.id if case.sample == 0 else f"{case.id}#{case.sample}"
-            yield CaseItem.from_parent(self, name=name, case=case, gate=gate)
+            # The node id is handed over as text so it is parsed exactly as pytest's cache parses
+            # the ids it stored: built from name and parent, "lang[fr]" would be one name, while
+            # the stored "…::lang[fr]" reads back as name "lang" with parameters "fr", and
+            # --lf/--ff/--sw would find no failed case among the items.
+            yield CaseItem.from_parent(self, name=name, nodeid=f"{self.nodeid}::{name}", case=case, gate=gate)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         if isinstance(excinfo.value, HarnessError):

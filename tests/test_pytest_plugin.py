@@ -169,6 +169,57 @@ def test_min_pass_rate_gate_under_pytest(pytester: pytest.Pytester, fake: FakeOp
         result.stdout.fnmatch_lines(["*harness gate FAILED: g: pass rate 75.00% (3/4) is below*"])
 
 
+LF_SUITE = """\
+model: gpt-4o
+cases:
+  - id: ok
+    prompt: fine
+  - id: lang
+    prompt: "Say hi in {{ lang }}."
+    matrix:
+      lang: [fr, de]
+    samples: 2
+    checks:
+      - contains: "in fr"
+  - id: once
+    prompt: once
+    checks:
+      - contains: nope
+"""
+LF_FAILED = ["suites/lf.yaml::lang[de]", "suites/lf.yaml::lang[de]#1", "suites/lf.yaml::once"]
+
+
+def test_last_failed_failed_first_and_stepwise_find_matrix_and_sample_cases(
+        pytester: pytest.Pytester, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makefile(".toml", pyproject=PYPROJECT)
+    (pytester.path / "suites").mkdir()
+    (pytester.path / "suites" / "lf.yaml").write_text(LF_SUITE)
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    assert harness_main(["run", "suites", "-q", "--record-mode", "once", "--base-url", fake.base_url]) == 1
+    monkeypatch.delenv("OPENAI_API_KEY")
+    quiet = ("-p", "no:randomly", "-rN")
+    recorded = pytester.runpytest("suites", *quiet)
+    recorded.assert_outcomes(passed=3, failed=3)
+
+    result = pytester.runpytest("suites", "--lf", "-v", *quiet)
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(["*run-last-failure: rerun previous 3 failures*"])
+    assert [line.split(" ", 1)[0] for line in result.stdout.lines if " FAILED" in line] == LF_FAILED
+
+    result = pytester.runpytest("suites", "--ff", "-v", *quiet)
+    result.assert_outcomes(passed=3, failed=3)
+    ran = [line.split(" ", 1)[0] for line in result.stdout.lines if line.startswith("suites/lf.yaml::")]
+    assert ran[:3] == LF_FAILED
+
+    pytester.runpytest("suites", "--sw", *quiet).assert_outcomes(passed=3, failed=1)
+    result = pytester.runpytest("suites", "--sw", "-v", *quiet)  # starts again at lang[de]
+    result.assert_outcomes(failed=1, deselected=3)
+    result.stdout.fnmatch_lines(["suites/lf.yaml::lang[[]de[]] FAILED*"])
+
+    result = pytester.runpytest("suites/lf.yaml::lang[de]#1", *quiet)  # an id as pytest prints it
+    result.assert_outcomes(failed=1)
+
+
 def test_only_the_suites_a_project_names_are_collected(pytester: pytest.Pytester) -> None:
     pytester.makefile(".toml", pyproject=PYPROJECT.replace("['suites']", "['suites', 'evals/*.yaml', 'gone/']"))
     suite = "model: gpt-4o\ncases:\n  - id: {}\n    prompt: hi\n"
