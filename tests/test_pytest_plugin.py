@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -169,6 +171,60 @@ def test_min_pass_rate_gate_under_pytest(pytester: pytest.Pytester, fake: FakeOp
         result.stdout.fnmatch_lines(["*harness gate FAILED: g: pass rate 75.00% (3/4) is below*"])
 
 
+def test_skipped_cases_are_not_in_the_pytest_gate(pytester: pytest.Pytester, fake: FakeOpenAI,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makefile(".toml", pyproject=PYPROJECT)
+    (pytester.path / "suites").mkdir()
+    skipped = "".join(f"  - id: s{i}\n    prompt: later {i}\n    skip: not yet\n" for i in range(2))
+    (pytester.path / "suites" / "g.yaml").write_text(GATED.format(rate=0.75) + skipped)
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    assert harness_main(["run", "suites", "-q", "--record-mode", "once", "--base-url", fake.base_url]) == 0
+    monkeypatch.delenv("OPENAI_API_KEY")
+    result = pytester.runpytest("suites")
+    result.assert_outcomes(passed=3, xfailed=1, skipped=2)
+    assert result.ret == pytest.ExitCode.OK  # 3 of the 4 that ran pass; 3 of 6 would be below 75%
+    result.stdout.fnmatch_lines(["*harness gate met: g: pass rate 75.00% (3/4) meets min_pass_rate 75.00%*"])
+    result = pytester.runpytest("suites", "-k", "not c0")  # a deselected case is not in the rate either
+    result.assert_outcomes(passed=2, xfailed=1, skipped=2, deselected=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*harness gate FAILED: g: pass rate 66.67% (2/3) is below min_pass_rate 75.00%*"])
+
+
+def test_a_case_that_cannot_be_planned_counts_in_the_pytest_gate(pytester: pytest.Pytester, fake: FakeOpenAI,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """It did not pass: like an error on the way, it is in the rate (harness run refuses the run)."""
+    pytester.makefile(".toml", pyproject=PYPROJECT)
+    (pytester.path / "suites").mkdir()
+    (pytester.path / "suites" / "g.yaml").write_text(GATED.format(rate=0.6))
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    harness_main(["run", "suites", "-q", "--record-mode", "once", "--base-url", fake.base_url])
+    monkeypatch.delenv("OPENAI_API_KEY")
+    with (pytester.path / "suites" / "g.yaml").open("a") as fh:
+        fh.write("  - id: bad\n    prompt: '{{ nope }}'\n")
+    result = pytester.runpytest("suites")
+    result.assert_outcomes(passed=3, xfailed=1, failed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*harness gate met: g: pass rate 60.00% (3/5) meets min_pass_rate 60.00%*"])
+
+
+def test_an_expected_failure_is_told_in_harness_words(pytester: pytest.Pytester, fake: FakeOpenAI,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makefile(".toml", pyproject=PYPROJECT)
+    (pytester.path / "suites").mkdir()
+    (pytester.path / "suites" / "g.yaml").write_text(GATED.format(rate=0.7))
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    harness_main(["run", "suites", "-q", "--record-mode", "once", "--base-url", fake.base_url])
+    monkeypatch.delenv("OPENAI_API_KEY")
+    reports = pytester.inline_run("suites").getreports("pytest_runtest_logreport")
+    [xfailed] = [r for r in reports if r.when == "call" and hasattr(r, "wasxfail")]
+    assert xfailed.longreprtext.startswith("tolerated by the suite's min_pass_rate 70%: FAILED: suites/g.yaml::c3")
+    assert "contains: 'nope' not found" in xfailed.longreprtext
+    assert "pytest_plugin.py" not in xfailed.longreprtext  # no source traceback of harness itself
+    result = pytester.runpytest("suites", "--runxfail")  # shown as a failure: the same short text
+    result.assert_outcomes(passed=3, failed=1)
+    assert "Traceback" not in result.stdout.str() and "def runtest" not in result.stdout.str()
+
+
 LF_SUITE = """\
 model: gpt-4o
 cases:
@@ -243,3 +299,21 @@ def test_only_the_suites_a_project_names_are_collected(pytester: pytest.Pytester
     result = pytester.runpytest("--co", "-q")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(["harness: evals/broken.yaml:1: invalid suite*'cases' is a required*"])
+
+
+def test_a_cold_run_writes_the_parse_cache_once(recorded: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once per session, not once per item (the whole folder's file each time: quadratic)."""
+    from harness import cassettes, parse_cache, pytest_plugin
+
+    fresh = parse_cache.ParseCache()
+    monkeypatch.setattr(cassettes, "CACHE", fresh)
+    monkeypatch.setattr(pytest_plugin, "CACHE", fresh)
+    shutil.rmtree(recorded.path / ".harness", ignore_errors=True)  # cold
+    writes: list[str] = []
+    real_write = parse_cache.atomic_write
+    monkeypatch.setattr(parse_cache, "atomic_write", lambda path, text: writes.append(text) or real_write(path, text))
+    recorded.inline_run("suites").assertoutcome(passed=3, failed=1)
+    assert len(writes) == 1
+    [cache_file] = (recorded.path / ".harness" / "cache").glob("*.json")
+    entries = json.loads(cache_file.read_text())["entries"]
+    assert sorted(entries) == ["greet.yaml", "lang[de].yaml", "lang[fr].yaml", "wrong.yaml"]
