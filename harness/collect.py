@@ -47,7 +47,7 @@ def _key_line(path: Path, key: str, fallback: int | None) -> int | None:
     return text.count("\n", 0, found.start()) + 1 if found else fallback
 
 
-def _is_suite(path: Path, notify: Callable[[str], None]) -> bool:
+def is_suite(path: Path, notify: Callable[[str], None] = lambda _text: None) -> bool:
     """True for a suite; False (with a note) for unrelated YAML; UserError for a broken suite."""
     if looks_like_suite(path):
         return True  # a top-level ``cases:`` line: load_suite reports anything wrong with it
@@ -71,7 +71,8 @@ def _is_suite(path: Path, notify: Callable[[str], None]) -> bool:
     return False
 
 
-def _searched(path: Path, top: Path) -> bool:
+def searched(path: Path, top: Path) -> bool:
+    """Whether a folder walk looks at ``path``: YAML outside cassettes/ and hidden folders."""
     parts = path.relative_to(top).parts[:-1]
     return path.suffix in (".yaml", ".yml") and "cassettes" not in parts \
         and not any(p.startswith(".") for p in parts)
@@ -79,8 +80,8 @@ def _searched(path: Path, top: Path) -> bool:
 
 def _suite_files(target: Path, notify: Callable[[str], None]) -> list[Path]:
     if target.is_dir():
-        found = sorted(p for p in target.rglob("*.y*ml") if _searched(p, target) and p.is_file())
-        return [p for p in found if _is_suite(p, notify)]
+        found = sorted(p for p in target.rglob("*.y*ml") if searched(p, target) and p.is_file())
+        return [p for p in found if is_suite(p, notify)]
     if target.is_file():
         return [target]
     raise UserError(f"no such file or folder: {target}")

@@ -43,19 +43,34 @@ def _suites(run: RunRecord) -> list[tuple[SuiteRecord, list[CaseRecord]]]:
     return out
 
 
+def pass_rate_gate(suite: str, minimum: float, statuses: Iterable[str]) -> Gate | None:
+    """A suite's ``min_pass_rate`` over its cases' statuses, or None when none of them ran.
+
+    The one rule for both doors: ``harness run`` feeds it its case records, the pytest door the
+    statuses its items report (summed across xdist workers). Skipped cases (``skip:``, over a
+    ``--max-cost`` budget, not started) say nothing about the prompt, so they are not in the
+    rate; errors, stale and missing cases are, as cases that did not pass.
+    """
+    ran = [s for s in statuses if s != "skipped"]
+    if not ran:
+        return None
+    passed = sum(s == "passed" for s in ran)
+    rate = passed / len(ran)
+    met = rate >= float(minimum)
+    return Gate(f"{suite}: min_pass_rate", met,
+                f"{suite}: pass rate {rate:.2%} ({passed}/{len(ran)}) "
+                f"{'meets' if met else 'is below'} min_pass_rate {float(minimum):.2%}")
+
+
 def _pass_rates(run: RunRecord) -> list[tuple[str, Gate]]:
     out = []
     for suite, cases in _suites(run):
         minimum = suite.options.get("min_pass_rate")
-        ran = [c for c in cases if c.status != "skipped"]
-        if minimum is None or not ran:
+        if minimum is None:
             continue
-        passed = sum(c.status == "passed" for c in ran)
-        rate = passed / len(ran)
-        met = rate >= float(minimum)
-        out.append((suite.path, Gate(f"{suite.name}: min_pass_rate", met,
-                                     f"{suite.name}: pass rate {rate:.2%} ({passed}/{len(ran)}) "
-                                     f"{'meets' if met else 'is below'} min_pass_rate {float(minimum):.2%}")))
+        gate = pass_rate_gate(suite.name, float(minimum), (c.status for c in cases))
+        if gate is not None:
+            out.append((suite.path, gate))
     return out
 
 

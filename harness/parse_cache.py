@@ -35,6 +35,7 @@ class ParseCache:
         self.enabled = os.environ.get("HARNESS_NO_CACHE", "") in ("", "0")
         self._folders: dict[Path, dict[str, list[Any]]] = {}
         self._dirty: set[Path] = set()
+        self._holds = 0
         self._lock = threading.Lock()
 
     def _file_for(self, folder: Path) -> Path:
@@ -83,9 +84,28 @@ class ParseCache:
             self._entries(folder)[path.name] = [digest, value]
             self._dirty.add(folder)
 
+    def hold(self) -> None:
+        """Defer flush() until the matching release().
+
+        A caller that replays one case at a time (the pytest door runs one case per item) would
+        otherwise rewrite the folder's whole file after every case: quadratic in the folder's
+        cassettes on a cold run. Holding writes each folder once, at release.
+        """
+        with self._lock:
+            self._holds += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._holds = max(self._holds - 1, 0)
+            held = self._holds > 0
+        if not held:
+            self.flush()
+
     def flush(self) -> None:
         """Write the folders that gained entries; a cache that cannot be written is skipped."""
         with self._lock:
+            if self._holds:
+                return
             dirty, self._dirty = self._dirty, set()
             snapshot = {folder: dict(self._folders[folder]) for folder in dirty}
         for folder, entries in snapshot.items():

@@ -1,12 +1,17 @@
 """pytest door: suite files become pytest items (``suites/x.yaml::case-id``).
 
 It collects with the same loader and runs each item through the same road as the CLI, so -k, --lf,
--x, --junitxml and pytest-xdist work on prompt cases like on any test. Only YAML files with a
-top-level ``cases:`` key are collected.
+-x, --junitxml and pytest-xdist work on prompt cases like on any test.
+
+Only what the user opts in to is collected (a YAML file of someone else's with a ``cases:`` key
+must never break their test run): the paths and glob patterns of the ``harness_suites`` ini
+option, and a YAML file named on the command line (as pytest takes a named ``.py`` file that
+``python_files`` would not match). A folder in ``harness_suites`` brings the files ``harness run``
+would find in it.
 
 A suite with a ``min_pass_rate`` gate (a benchmark) reports its failing cases as xfail, and the
-session fails at the end only if the suite's pass rate is below the gate — the CLI's rule. The
-tally is kept from the test reports, so it also adds up across pytest-xdist workers.
+session fails at the end only if the suite's pass rate is below the gate — gates.pass_rate_gate,
+the CLI's rule. The statuses are kept from the test reports, so they add up across xdist workers.
 
 Every text this door hands pytest (failure reports, xfail reasons, the gate summary) passes
 through the redaction point (redact.py), so no secret reaches the terminal or ``--junitxml``.
@@ -14,14 +19,20 @@ through the redaction point (redact.py), so no secret reaches the terminal or ``
 
 from __future__ import annotations
 
+import glob
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
 from . import redact
+from .collect import is_suite, searched
 from .errors import HarnessError
+from .gates import pass_rate_gate
+from .parse_cache import CACHE
+from .report.records import Gate
 from .runner import (
     RECORD_MODES,
     CaseResult,
@@ -30,7 +41,9 @@ from .runner import (
     plan,
     rerecord_command,
 )
-from .suite import load_suite, looks_like_suite
+from .suite import load_suite
+
+SUITES_INI = "harness_suites"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -42,11 +55,60 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         pass  # pytest-recording already defines --record-mode with the same meaning; share it
     group.addoption("--harness-base-url", action="store", default=None,
                     help="record against this OpenAI-compatible server")
+    parser.addini(SUITES_INI, type="paths", default=[],
+                  help="harness suites to collect: files, folders or glob patterns, relative to the "
+                       "ini file (a folder brings the YAML files with a top-level 'cases:' key)")
+
+
+@dataclass(frozen=True)
+class OptedIn:
+    """What ``harness_suites`` names, with its globs expanded once per session."""
+
+    files: frozenset[Path]
+    folders: tuple[Path, ...]
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> OptedIn:
+        files: set[Path] = set()
+        folders: list[Path] = []
+        for entry in config.getini(SUITES_INI):
+            matches = [Path(m) for m in glob.glob(str(entry), recursive=True)]
+            if not matches:
+                shown = entry.relative_to(config.rootpath) if entry.is_relative_to(config.rootpath) else entry
+                config.issue_config_time_warning(pytest.PytestConfigWarning(
+                    f"{SUITES_INI}: {shown} matches no file or folder"), stacklevel=2)
+            for match in matches:
+                if match.is_dir():
+                    folders.append(match.resolve())
+                elif match.suffix in (".yaml", ".yml"):
+                    files.add(match.resolve())
+        return cls(frozenset(files), tuple(folders))
+
+    def __contains__(self, path: Path) -> bool:
+        path = path.resolve()
+        if path in self.files:
+            return True
+        # Inside a listed folder: what `harness run <folder>` takes, by the same rule (collect.py).
+        return any(folder in path.parents and searched(path, folder) and _suite_or_broken(path)
+                   for folder in self.folders)
+
+
+def _suite_or_broken(path: Path) -> bool:
+    """A suite, or a file that looks like a broken one (a misspelt ``cases:``): collected too, so
+    its error is reported as `harness run` reports it instead of the file being passed over."""
+    try:
+        return is_suite(path)
+    except HarnessError:
+        return True
+
+
+_OPTED_IN = pytest.StashKey[OptedIn]()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if file_path.suffix in (".yaml", ".yml") and "cassettes" not in file_path.parts \
-            and looks_like_suite(file_path):
+    if file_path.suffix not in (".yaml", ".yml"):
+        return None
+    if parent.session.isinitpath(file_path) or file_path in parent.config.stash[_OPTED_IN]:
         return SuiteFile.from_parent(parent, path=file_path)
     return None
 
@@ -57,10 +119,17 @@ class HarnessCaseFailure(Exception):
 
 class SuiteFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
+        is_suite(self.path)  # a suite that lost its ``cases:`` is told so, at the key's line
         suite = load_suite(self.path)
         gate = suite.options.get("min_pass_rate")
         for case in suite.cases:
-            yield CaseItem.from_parent(self, name=case.name, case=case, gate=gate)
+            name = case.name
+            # The node id is handed over as text so it is parsed exactly as pytest's cache parses
+            # the ids it stored: built from name and parent, "lang[fr]" would be one name, while
+            # the stored "…::lang[fr]" reads back as name "lang" with parameters "fr", and
+            # --lf/--ff/--sw would find no failed case among the items.
+            yield CaseItem.from_parent(self, name=name, nodeid=f"{self.nodeid}::{name}", case=case,
+                                       gate=None if gate is None else float(gate))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         if isinstance(excinfo.value, HarnessError):
@@ -73,6 +142,8 @@ class CaseItem(pytest.Item):
         super().__init__(**kwargs)
         self.case = case
         self.gate = gate
+        if gate is not None:
+            self.user_properties.append(("harness_gate", (str(case.suite_path), case.suite_name, gate)))
         if case.skip:
             self.add_marker(pytest.mark.skip(reason=case.skip))
 
@@ -82,24 +153,29 @@ class CaseItem(pytest.Item):
 
     def runtest(self) -> None:
         config = Path("harness.yaml") if Path("harness.yaml").is_file() else None
-        planned, errors = plan([self.case], base_url=self.config.getoption("--harness-base-url"),
-                               check_limits=self._mode() != "none", config=config)
+        base_url = self.config.getoption("--harness-base-url")
+        planned, errors = plan([self.case], base_url=base_url, check_limits=self._mode() != "none",
+                               config=config)
         if errors:
+            self.user_properties.append(("harness_status", "error"))
             raise errors[0]
-        options = RunOptions(record_mode=self._mode(), concurrency=1,
-                             base_url=self.config.getoption("--harness-base-url"))
-        result = execute(planned, options)[0]
+        result = execute(planned, RunOptions(record_mode=self._mode(), concurrency=1, base_url=base_url))[0]
         self.user_properties.append(("harness_status", result.status))
-        if self.gate is not None:
-            self.user_properties.append(("harness_gate", (self.case.suite_name, float(self.gate))))
-        if result.status in ("passed", "skipped"):
+        if result.status == "passed":
             return
+        if result.status == "skipped":
+            pytest.skip(redact.clean(result.message or "skipped"))
         if self.gate is not None and result.status == "failed":
-            pytest.xfail(redact.clean(f"tolerated by the suite's min_pass_rate {float(self.gate):.0%}: "
+            pytest.xfail(redact.clean(f"tolerated by the suite's min_pass_rate {self.gate:.0%}: "
                                       + _describe(result).replace("\n", " ")))
         raise HarnessCaseFailure(_describe(result))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        # A case's own outcome is told in harness's words: pytest's source traceback of this
+        # method would say nothing about the prompt, and formatting one per expected failure
+        # was most of the time a gated suite took.
+        if isinstance(excinfo.value, pytest.xfail.Exception):
+            return redact.clean(excinfo.value.msg or "xfail")
         if isinstance(excinfo.value, (HarnessCaseFailure, HarnessError)):
             return redact.clean(str(excinfo.value))
         return super().repr_failure(excinfo, style)
@@ -125,48 +201,60 @@ def _describe(result: CaseResult) -> str:
     return "\n".join(lines)
 
 
-# Gated suites' tallies: suite name -> [min_pass_rate, passed, ran]. Kept by the process that
-# reports (the xdist controller, or the only process), never by xdist workers.
-_TALLY: dict[str, list[Any]] = {}
+class GateTally:
+    """The statuses of gated suites' cases, from the test reports, and the gates they give.
 
+    Registered only in the process that reports (the xdist controller, or the only process):
+    workers' reports reach it with their user properties, so the tally adds up across workers.
+    """
 
-def _is_worker(config: pytest.Config) -> bool:
-    return hasattr(config, "workerinput")
+    def __init__(self) -> None:
+        self.suites: dict[str, tuple[str, float, list[str]]] = {}  # path -> (name, minimum, statuses)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = dict(report.user_properties)
+        if "harness_gate" not in props:
+            return
+        if report.when == "call":
+            status = props.get("harness_status", "error")
+        elif report.when == "setup" and report.skipped:
+            status = "skipped"  # a case with `skip:` never reaches the call
+        else:
+            return
+        path, name, minimum = cast("tuple[str, str, float]", props["harness_gate"])
+        self.suites.setdefault(path, (name, float(minimum), []))[2].append(str(status))
+
+    def gates(self) -> list[Gate]:
+        found = (pass_rate_gate(*self.suites[path]) for path in sorted(self.suites))
+        return [gate for gate in found if gate is not None]
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if any(not gate.met for gate in self.gates()) and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        for gate in self.gates():
+            terminalreporter.write_line(redact.clean(f"harness gate {'met' if gate.met else 'FAILED'}: "
+                                                     f"{gate.text}"), red=not gate.met, green=gate.met)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    _TALLY.clear()
+    config.stash[_OPTED_IN] = OptedIn.from_config(config)
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(GateTally(), "harness-gates")
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when != "call":
-        return
-    props = dict(report.user_properties)
-    if "harness_gate" in props:
-        suite, minimum = cast("tuple[str, float]", props["harness_gate"])
-        tally = _TALLY.setdefault(suite, [minimum, 0, 0])
-        tally[1] += props.get("harness_status") == "passed"
-        tally[2] += props.get("harness_status") != "skipped"
+_HOLDS_CACHE = pytest.StashKey[bool]()
 
 
-def _gates() -> list[tuple[bool, str]]:
-    out = []
-    for suite, (minimum, passed, ran) in sorted(_TALLY.items()):
-        if ran:
-            met = passed / ran >= minimum
-            out.append((met, f"{suite}: pass rate {passed / ran:.2%} ({passed}/{ran}) "
-                             f"{'meets' if met else 'is below'} min_pass_rate {minimum:.2%}"))
-    return out
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Only a session that runs cases holds the parse cache: one that runs other tests may call
+    # harness in-process and expects each run to write its cache as usual.
+    if any(isinstance(item, CaseItem) for item in session.items):
+        CACHE.hold()
+        session.stash[_HOLDS_CACHE] = True
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if _is_worker(session.config):
-        return
-    if any(not met for met, _ in _gates()) and session.exitstatus == pytest.ExitCode.OK:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    for met, text in _gates():
-        terminalreporter.write_line(redact.clean(f"harness gate {'met' if met else 'FAILED'}: {text}"),
-                                    red=not met, green=met)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if session.stash.get(_HOLDS_CACHE, False):
+        CACHE.release()  # each folder's cache file written once per session (and per xdist worker)

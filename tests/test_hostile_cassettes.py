@@ -270,7 +270,7 @@ def _harness(project: Project, url: str) -> subprocess.Popen[str]:
 def _pytest(project: Project, url: str) -> subprocess.Popen[str]:
     env = dict(os.environ, OPENAI_API_KEY=CANARY)
     return subprocess.Popen([sys.executable, "-m", "pytest", "suites", "-q", "-n", "2", "-p", "no:cacheprovider",
-                             "--record-mode", "once", "--harness-base-url", url], cwd=project.root, env=env,
+                             "-o", "harness_suites=suites", "--record-mode", "once", "--harness-base-url", url], cwd=project.root, env=env,
                             text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

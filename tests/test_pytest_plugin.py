@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -29,10 +31,13 @@ cases:
       lang: [fr, de]
 """
 
+# Suites are collected only when the project opts in to them.
+PYPROJECT = "[project]\nname='demo'\n\n[tool.pytest.ini_options]\nharness_suites = ['suites']\n"
+
 
 @pytest.fixture
 def recorded(pytester: pytest.Pytester, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    pytester.makefile(".toml", pyproject="[project]\nname='demo'\n")
+    pytester.makefile(".toml", pyproject=PYPROJECT)
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "demo.yaml").write_text(SUITE)
     monkeypatch.setenv("OPENAI_API_KEY", CANARY)
@@ -87,6 +92,7 @@ def test_missing_and_stale_fail_with_the_command_to_fix(recorded: pytest.Pyteste
 
 
 def test_user_error_is_a_collection_error_without_traceback(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".toml", pyproject=PYPROJECT)
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "bad.yaml").write_text("model: x\ncases:\n  - id: a\n    promt: hi\n")
     result = pytester.runpytest("suites")
@@ -96,6 +102,7 @@ def test_user_error_is_a_collection_error_without_traceback(pytester: pytest.Pyt
 
 
 def test_render_error_fails_the_item_with_file_and_line(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".toml", pyproject=PYPROJECT)
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "bad.yaml").write_text("model: x\ncases:\n  - id: a\n    prompt: '{{ nope }}'\n")
     result = pytester.runpytest("suites")
@@ -105,7 +112,7 @@ def test_render_error_fails_the_item_with_file_and_line(pytester: pytest.Pyteste
 
 def test_record_mode_option_records_through_pytest(pytester: pytest.Pytester, fake: FakeOpenAI,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makefile(".toml", pyproject="[project]\nname='demo'\n")
+    pytester.makefile(".toml", pyproject=PYPROJECT)
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "demo.yaml").write_text(SUITE)
     fake.add_rule(Rule(contains="goodbye", content="bonjour"))
@@ -117,7 +124,7 @@ def test_record_mode_option_records_through_pytest(pytester: pytest.Pytester, fa
 
 def test_xdist_replays_and_records_without_duplicates(pytester: pytest.Pytester, fake: FakeOpenAI,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makefile(".toml", pyproject="[project]\nname='demo'\n")
+    pytester.makefile(".toml", pyproject=PYPROJECT)
     (pytester.path / "suites").mkdir()
     cases = "".join(f"  - id: c{i}\n    prompt: question {i}\n    checks:\n      - contains: 'question {i}'\n"
                     for i in range(12))
@@ -147,7 +154,7 @@ cases:
 @pytest.mark.parametrize(("rate", "n"), [(0.7, 1), (0.8, 1), (0.7, 2)])
 def test_min_pass_rate_gate_under_pytest(pytester: pytest.Pytester, fake: FakeOpenAI,
                                          monkeypatch: pytest.MonkeyPatch, rate: float, n: int) -> None:
-    pytester.makefile(".toml", pyproject="[project]\nname='demo'\n")
+    pytester.makefile(".toml", pyproject=PYPROJECT)
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "g.yaml").write_text(GATED.format(rate=rate))
     monkeypatch.setenv("OPENAI_API_KEY", CANARY)
@@ -162,3 +169,157 @@ def test_min_pass_rate_gate_under_pytest(pytester: pytest.Pytester, fake: FakeOp
     else:
         assert result.ret == pytest.ExitCode.TESTS_FAILED
         result.stdout.fnmatch_lines(["*harness gate FAILED: g: pass rate 75.00% (3/4) is below*"])
+
+
+def test_skipped_cases_are_not_in_the_pytest_gate(pytester: pytest.Pytester, fake: FakeOpenAI,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makefile(".toml", pyproject=PYPROJECT)
+    (pytester.path / "suites").mkdir()
+    skipped = "".join(f"  - id: s{i}\n    prompt: later {i}\n    skip: not yet\n" for i in range(2))
+    (pytester.path / "suites" / "g.yaml").write_text(GATED.format(rate=0.75) + skipped)
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    assert harness_main(["run", "suites", "-q", "--record-mode", "once", "--base-url", fake.base_url]) == 0
+    monkeypatch.delenv("OPENAI_API_KEY")
+    result = pytester.runpytest("suites")
+    result.assert_outcomes(passed=3, xfailed=1, skipped=2)
+    assert result.ret == pytest.ExitCode.OK  # 3 of the 4 that ran pass; 3 of 6 would be below 75%
+    result.stdout.fnmatch_lines(["*harness gate met: g: pass rate 75.00% (3/4) meets min_pass_rate 75.00%*"])
+    result = pytester.runpytest("suites", "-k", "not c0")  # a deselected case is not in the rate either
+    result.assert_outcomes(passed=2, xfailed=1, skipped=2, deselected=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*harness gate FAILED: g: pass rate 66.67% (2/3) is below min_pass_rate 75.00%*"])
+
+
+def test_a_case_that_cannot_be_planned_counts_in_the_pytest_gate(pytester: pytest.Pytester, fake: FakeOpenAI,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """It did not pass: like an error on the way, it is in the rate (harness run refuses the run)."""
+    pytester.makefile(".toml", pyproject=PYPROJECT)
+    (pytester.path / "suites").mkdir()
+    (pytester.path / "suites" / "g.yaml").write_text(GATED.format(rate=0.6))
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    harness_main(["run", "suites", "-q", "--record-mode", "once", "--base-url", fake.base_url])
+    monkeypatch.delenv("OPENAI_API_KEY")
+    with (pytester.path / "suites" / "g.yaml").open("a") as fh:
+        fh.write("  - id: bad\n    prompt: '{{ nope }}'\n")
+    result = pytester.runpytest("suites")
+    result.assert_outcomes(passed=3, xfailed=1, failed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*harness gate met: g: pass rate 60.00% (3/5) meets min_pass_rate 60.00%*"])
+
+
+def test_an_expected_failure_is_told_in_harness_words(pytester: pytest.Pytester, fake: FakeOpenAI,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makefile(".toml", pyproject=PYPROJECT)
+    (pytester.path / "suites").mkdir()
+    (pytester.path / "suites" / "g.yaml").write_text(GATED.format(rate=0.7))
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    harness_main(["run", "suites", "-q", "--record-mode", "once", "--base-url", fake.base_url])
+    monkeypatch.delenv("OPENAI_API_KEY")
+    reports = pytester.inline_run("suites").getreports("pytest_runtest_logreport")
+    [xfailed] = [r for r in reports if r.when == "call" and hasattr(r, "wasxfail")]
+    assert xfailed.longreprtext.startswith("tolerated by the suite's min_pass_rate 70%: FAILED: suites/g.yaml::c3")
+    assert "contains: 'nope' not found" in xfailed.longreprtext
+    assert "pytest_plugin.py" not in xfailed.longreprtext  # no source traceback of harness itself
+    result = pytester.runpytest("suites", "--runxfail")  # shown as a failure: the same short text
+    result.assert_outcomes(passed=3, failed=1)
+    assert "Traceback" not in result.stdout.str() and "def runtest" not in result.stdout.str()
+
+
+LF_SUITE = """\
+model: gpt-4o
+cases:
+  - id: ok
+    prompt: fine
+  - id: lang
+    prompt: "Say hi in {{ lang }}."
+    matrix:
+      lang: [fr, de]
+    samples: 2
+    checks:
+      - contains: "in fr"
+  - id: once
+    prompt: once
+    checks:
+      - contains: nope
+"""
+LF_FAILED = ["suites/lf.yaml::lang[de]", "suites/lf.yaml::lang[de]#1", "suites/lf.yaml::once"]
+
+
+def test_last_failed_failed_first_and_stepwise_find_matrix_and_sample_cases(
+        pytester: pytest.Pytester, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makefile(".toml", pyproject=PYPROJECT)
+    (pytester.path / "suites").mkdir()
+    (pytester.path / "suites" / "lf.yaml").write_text(LF_SUITE)
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    assert harness_main(["run", "suites", "-q", "--record-mode", "once", "--base-url", fake.base_url]) == 1
+    monkeypatch.delenv("OPENAI_API_KEY")
+    quiet = ("-p", "no:randomly", "-rN")
+    recorded = pytester.runpytest("suites", *quiet)
+    recorded.assert_outcomes(passed=3, failed=3)
+
+    result = pytester.runpytest("suites", "--lf", "-v", *quiet)
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(["*run-last-failure: rerun previous 3 failures*"])
+    assert [line.split(" ", 1)[0] for line in result.stdout.lines if " FAILED" in line] == LF_FAILED
+
+    result = pytester.runpytest("suites", "--ff", "-v", *quiet)
+    result.assert_outcomes(passed=3, failed=3)
+    ran = [line.split(" ", 1)[0] for line in result.stdout.lines if line.startswith("suites/lf.yaml::")]
+    assert ran[:3] == LF_FAILED
+
+    pytester.runpytest("suites", "--sw", *quiet).assert_outcomes(passed=3, failed=1)
+    result = pytester.runpytest("suites", "--sw", "-v", *quiet)  # starts again at lang[de]
+    result.assert_outcomes(failed=1, deselected=3)
+    result.stdout.fnmatch_lines(["suites/lf.yaml::lang[[]de[]] FAILED*"])
+
+    result = pytester.runpytest("suites/lf.yaml::lang[de]#1", *quiet)  # an id as pytest prints it
+    result.assert_outcomes(failed=1)
+
+
+def test_only_the_suites_a_project_names_are_collected(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".toml", pyproject=PYPROJECT.replace("['suites']", "['suites', 'evals/*.yaml', 'gone/']"))
+    suite = "model: gpt-4o\ncases:\n  - id: {}\n    prompt: hi\n"
+    for path, text in {"suites/demo.yaml": suite.format("a"),
+                       "suites/rows.yaml": "rows: [1, 2]\n",  # data beside suites, as `harness run` sees it
+                       "suites/cassettes/demo/a.yaml": "interactions: []\ncases: []\n",
+                       "evals/extra.yaml": suite.format("b"),
+                       "data/config.yaml": "cases: [1, 2]\n",  # someone else's YAML
+                       "other/named.yaml": suite.format("c")}.items():
+        (pytester.path / path).parent.mkdir(parents=True, exist_ok=True)
+        (pytester.path / path).write_text(text)
+    pytester.makepyfile(test_plain="def test_x():\n    pass\n")
+    result = pytester.runpytest("--co", "-q")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    assert [line for line in result.stdout.lines if "::" in line] == [
+        "evals/extra.yaml::b", "suites/demo.yaml::a", "test_plain.py::test_x"]
+    result.stdout.fnmatch_lines(["*harness_suites: gone matches no file or folder*"])
+    result = pytester.runpytest("--co", "-q", "other/named.yaml", "data")  # a named file is opted in
+    assert [line for line in result.stdout.lines if "::" in line] == ["other/named.yaml::c"]
+    (pytester.path / "evals" / "broken.yaml").write_text("model: gpt-4o\ncase:\n  - id: x\n")
+    result = pytester.runpytest("--co", "-q")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["harness: evals/broken.yaml:2: top-level key 'case' is not 'cases'*"])
+    (pytester.path / "evals" / "broken.yaml").unlink()
+    # In a listed folder the rule is `harness run`'s: a suite that lost its cases is an error, not skipped.
+    (pytester.path / "suites" / "lost.yaml").write_text("model: gpt-4o\nCases:\n  - id: x\n    prompt: hi\n")
+    result = pytester.runpytest("--co", "-q")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["harness: suites/lost.yaml:2: top-level key 'Cases' is not 'cases'*"])
+
+
+def test_a_cold_run_writes_the_parse_cache_once(recorded: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once per session, not once per item (the whole folder's file each time: quadratic)."""
+    from harness import cassettes, parse_cache, pytest_plugin
+
+    fresh = parse_cache.ParseCache()
+    monkeypatch.setattr(cassettes, "CACHE", fresh)
+    monkeypatch.setattr(pytest_plugin, "CACHE", fresh)
+    shutil.rmtree(recorded.path / ".harness", ignore_errors=True)  # cold
+    writes: list[str] = []
+    real_write = parse_cache.atomic_write
+    monkeypatch.setattr(parse_cache, "atomic_write", lambda path, text: writes.append(text) or real_write(path, text))
+    recorded.inline_run("suites").assertoutcome(passed=3, failed=1)
+    assert len(writes) == 1
+    [cache_file] = (recorded.path / ".harness" / "cache").glob("*.json")
+    entries = json.loads(cache_file.read_text())["entries"]
+    assert sorted(entries) == ["greet.yaml", "lang[de].yaml", "lang[fr].yaml", "wrong.yaml"]

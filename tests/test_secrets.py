@@ -128,7 +128,7 @@ def test_an_echoed_key_reaches_no_output(project: Project, path: str) -> None:
 
 def test_the_pytest_door_prints_no_echoed_key(pytester: pytest.Pytester, fake: FakeOpenAI,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makefile(".toml", pyproject="[project]\nname='demo'\n")
+    pytester.makefile(".toml", pyproject="[project]\nname='demo'\n[tool.pytest.ini_options]\nharness_suites = ['suites']\n")
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "echo.yaml").write_text("model: gpt-4o\n" + _echo_cases())
     _echo_rules(fake)
