@@ -298,7 +298,8 @@ def test_a_broken_plugin_is_a_user_error_naming_its_entry_point(
 
 def test_pytest_finds_a_check_that_a_conftest_declares(pytester: pytest.Pytester, fake: FakeOpenAI,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makefile(".toml", pyproject="[project]\nname='demo'\n")
+    pytester.makefile(".toml", pyproject="[project]\nname='demo'\n[tool.pytest.ini_options]\n"
+                                          "harness_suites = ['suites']\n")
     pytester.makeconftest("""
         import harness
 
