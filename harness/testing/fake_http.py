@@ -13,6 +13,7 @@ import json
 import socket
 import socketserver
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ class RecordedRequest:
     headers: dict[str, str]  # names lower-cased
     json: Any = None  # parsed JSON body, None when absent or not JSON
     body: bytes = field(default=b"", repr=False)
+    received_at: float = field(default_factory=time.monotonic, repr=False)  # when it arrived (monotonic)
 
 
 @dataclass
