@@ -36,7 +36,8 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
                    help="also write a report: markdown=PATH, html=PATH, json=PATH or junit=PATH (repeatable)")
     p.add_argument("--fail-on", choices=FAIL_ON, default="regressed",
                    help="exit 1 on: regressed (default) a case that passed at the base fails now, or is new "
-                   "and fails; failed: any failing case; changed: also any changed answer")
+                   "and fails (a case with samples: its pass rate dropped significantly, or its suite's "
+                   "did); failed: any failing case; changed: also any changed answer")
     p.add_argument("--max-cost-increase", type=float, metavar="USD",
                    help="exit 1 when the total cost grows by more than USD over the base")
     p.add_argument("-q", "--quiet", action="store_true", help="only the summary and the gates")
@@ -44,7 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from .compare import diff_ref, diff_reports
-    from .report.terminal import print_comparison, print_gates
+    from .report.terminal import comparison_counts, print_comparison, print_gates
 
     specs = parse_specs(args.report)  # a bad --report is an error before anything runs
     if args.base:
@@ -58,9 +59,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
                            max_cost_increase=args.max_cost_increase)
     comparison = replace(comparison, head=replace(comparison.head, gates=tuple(gates)))
     if args.quiet:
-        out.print(f"{len(comparison.regressed)} regressed, {len(comparison.fixed)} fixed, "
-                  f"{len(comparison.changed)} changed, {len(comparison.added)} added, "
-                  f"{len(comparison.removed)} removed", highlight=False)
+        out.print(comparison_counts(comparison), highlight=False)
     else:
         print_comparison(out, comparison)
     print_gates(out, gates)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .diff import DiffOptions, answer_diff
 from .errors import HarnessError, UserError
-from .report import json_report
+from .report import diff_samples, json_report
 from .report.records import CaseRecord, Comparison, RunRecord, from_results
 from .runner import RunOptions, collect, execute, plan, select_cases
 
@@ -163,7 +163,8 @@ def _options(head: RunRecord, base: RunRecord) -> dict[str, DiffOptions]:
 
 def compare_runs(base: RunRecord, head: RunRecord, *, base_label: str | None = None,
                  head_label: str | None = None, notes: Iterable[str] = ()) -> Comparison:
-    """Match cases by suite file, id and sample; diff every answer present on both sides."""
+    """Match cases by suite file, id and sample; diff every answer present on both sides; compare the
+    cases that have samples as pass rates (report/diff_samples.py)."""
     options = _options(head, base)
     by_key = {c.key: c for c in base.cases}
     cases = []
@@ -178,12 +179,14 @@ def compare_runs(base: RunRecord, head: RunRecord, *, base_label: str | None = N
             change = answer_diff(old.answer, case.answer, options.get(case.suite_path, DiffOptions()))
         cases.append(replace(case, baseline=old.answer, baseline_status=old.status,
                              baseline_cost_usd=old.cost_usd, change=change, new=False))
+    samples = diff_samples.from_runs(base.cases, head.cases)
+    by_rate = samples.node_ids if samples else frozenset()
     keys = {c.key for c in head.cases}
-    removed = tuple(c for c in base.cases if c.key not in keys)
+    removed = tuple(c for c in base.cases if c.key not in keys and c.node_id not in by_rate)
     base_label = base_label or base.label or "base"
     head_label = head_label or head.label or "head"
     return Comparison(base_label, head_label, replace(base, label=base_label),
-                      replace(head, cases=tuple(cases), label=head_label), removed, tuple(notes))
+                      replace(head, cases=tuple(cases), label=head_label), removed, tuple(notes), samples)
 
 
 def diff_ref(ref: str, paths: Iterable[str], *, keyword: str | None = None) -> Comparison:

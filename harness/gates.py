@@ -12,6 +12,11 @@ way. Each condition is a named Gate with a sentence a reviewer can act on; the e
   (its baseline passed, or it has no baseline to excuse it) fails the run. In ``harness run`` the
   baseline exists only for re-recorded cases (a plain replay has none, so the CLI refuses the
   flag there); ``harness diff`` has one for every case that exists at the base.
+  A case with more than one sample is judged as a whole instead (report/diff_samples.py): it fails
+  the gate only when its pass rate dropped significantly (Fisher's exact test, Holm-adjusted over
+  the sampled cases), and each suite with sampled cases gets a gate that fails when its mean pass
+  rate dropped significantly (Cochran–Mantel–Haenszel). Failing samples with no significant drop
+  are noise, not regressions; a sample that ends in error still fails the gate (errors never pass).
 
 A budget stop (``--max-cost`` kept cases from being sent or judged) makes a run incomplete: exit 4,
 after missing or stale cassettes (3) and before failing gates (1).
@@ -24,6 +29,8 @@ from dataclasses import dataclass
 
 from .errors import EXIT_BUDGET, EXIT_CASSETTE, EXIT_FAILED, EXIT_OK
 from .pricing import usd
+from .report import diff_samples
+from .report.rate_change import RateDiff, case_line, suite_line
 from .report.records import CaseRecord, Comparison, Gate, RunRecord, SuiteRecord, totals
 
 FAIL_ON = ("failed", "changed", "regressed")
@@ -135,24 +142,14 @@ def cost_gates(run: RunRecord) -> list[Gate]:
     return out
 
 
-def failure_gate(run: RunRecord, fail_on: str = "failed") -> Gate:
-    """What failing cases mean under ``--fail-on`` (see the module docstring)."""
+def failure_gate(run: RunRecord, fail_on: str = "failed", samples: RateDiff | None = None) -> Gate:
+    """What failing cases mean under ``--fail-on`` (see the module docstring); ``samples`` holds the
+    verdicts of the cases compared as rates, which ``regressed`` uses instead of their samples'."""
     if fail_on not in FAIL_ON:
         raise ValueError(f"fail_on must be one of {FAIL_ON}, got {fail_on!r}")
     errors = [c for c in run.cases if c.status == "error"]
     if fail_on == "regressed":
-        bad = [c for c in run.cases if c.failing and not c.excused]
-        tolerated = sum(c.excused for c in run.cases)
-        note = f" ({tolerated} failure(s) that the baseline already had are tolerated)" if tolerated else ""
-        if bad:
-            regressed = [c for c in bad if c.regressed]
-            other = [c for c in bad if not c.regressed]
-            parts = [f"{len(regressed)} case(s) regressed: {_names(regressed)}"] if regressed else []
-            if other:
-                parts.append(f"{len(other)} failing case(s) with no failing baseline to excuse them: "
-                             f"{_names(other)}")
-            return Gate("regressions", False, "; ".join(parts) + note)
-        return Gate("regressions", True, "no regressions" + note)
+        return _regression_gate(run, samples)
     excused = {path for path, gate in _pass_rates(run) if gate.met}
     bad = [c for c in run.cases if c.status == "error" or (c.status == "failed" and c.suite_path not in excused)]
     if bad:
@@ -162,6 +159,42 @@ def failure_gate(run: RunRecord, fail_on: str = "failed") -> Gate:
     if tolerated:  # every one in a suite whose min_pass_rate is met: say so, never "no failures"
         return Gate("failures", True, f"{tolerated} tolerated failure(s) (min_pass_rate gate met)")
     return Gate("failures", True, "no failures")
+
+
+def _regression_gate(run: RunRecord, samples: RateDiff | None) -> Gate:
+    by_rate = samples.node_ids if samples else frozenset()
+    single = [c for c in run.cases if c.node_id not in by_rate]
+    bad = [c for c in single if c.failing and not c.excused]
+    tolerated = sum(c.excused for c in single)
+    notes = [f"{tolerated} failure(s) that the baseline already had are tolerated"] if tolerated else []
+    parts = []
+    if samples is not None:
+        dropped = samples.regressed
+        if dropped:
+            shown = "; ".join(case_line(c, samples) for c in dropped[:5])
+            more = f"; and {len(dropped) - 5} more" if len(dropped) > 5 else ""
+            parts.append(f"{len(dropped)} sampled case(s) regressed significantly: {shown}{more}")
+        errored = [c for c in run.cases if c.node_id in by_rate and c.status == "error"]
+        if errored:
+            parts.append(f"{len(errored)} sample(s) ended in error: {_names(errored)}")
+        if samples.noisy:
+            notes.append(f"{len(samples.noisy)} sampled case(s) with failing samples but no significant drop "
+                         "are not regressions")
+    regressed = [c for c in bad if c.regressed]
+    other = [c for c in bad if not c.regressed]
+    if regressed:
+        parts.append(f"{len(regressed)} case(s) regressed: {_names(regressed)}")
+    if other:
+        parts.append(f"{len(other)} failing case(s) with no failing baseline to excuse them: {_names(other)}")
+    note = f" ({'; '.join(notes)})" if notes else ""
+    if parts:
+        return Gate("regressions", False, "; ".join(parts) + note)
+    return Gate("regressions", True, "no regressions" + note)
+
+
+def suite_drop_gates(samples: RateDiff) -> list[Gate]:
+    """Per suite with sampled cases: its mean pass rate must not have dropped significantly."""
+    return [Gate(f"{s.name}: pass rate drop", s.verdict != "regressed", suite_line(s)) for s in samples.suites]
 
 
 def budget_gate(run: RunRecord) -> Gate | None:
@@ -198,7 +231,11 @@ def cost_increase_gate(comparison: Comparison, max_increase_usd: float) -> Gate:
 def evaluate(run: RunRecord, *, fail_on: str = "failed", comparison: Comparison | None = None,
              max_cost_increase: float | None = None) -> tuple[int, list[Gate]]:
     """(exit status, every gate) for a run, or for the head of a comparison."""
-    gates = [failure_gate(run, fail_on)]
+    samples = None
+    if fail_on == "regressed":  # a diff's own rates; a re-recording run's against its baselines
+        samples = comparison.samples if comparison is not None else diff_samples.from_baselines(run.cases)
+    gates = [failure_gate(run, fail_on, samples)]
+    gates += suite_drop_gates(samples) if samples else []
     if fail_on == "changed":
         gates.append(change_gate(run))
     gates += pass_rate_gates(run) + cost_gates(run)

@@ -25,6 +25,7 @@ from .common import (
     word_diff,
 )
 from .html_assets import CSS, JS, csp
+from .rate_change import RateDiff, mean_text, method_text, p_text, rate_text, suite_verdict
 from .records import CaseRecord, Comparison, RunRecord, Totals, totals
 
 MAX_OPEN = 40  # cases shown expanded on load: regressions, then changed, then other failures
@@ -104,22 +105,25 @@ def _checks_cell(case: CaseRecord) -> str:
     return f"{sum(c.passed for c in case.checks)}/{len(case.checks)}" if case.checks else "-"
 
 
-def _flags(case: CaseRecord) -> str:
-    flags = [("regressed", case.regressed), ("fixed", case.fixed), ("changed", case.changed),
-             ("new", case.new)]
+def _flags(case: CaseRecord, rated: bool = False) -> str:
+    """A sample of a case compared as rates (``rated``) is not a regression, fix or new case alone."""
+    flags = [("regressed", case.regressed and not rated), ("fixed", case.fixed and not rated),
+             ("changed", case.changed), ("new", case.new and not rated)]
     return "".join(f'<span class="flag {name}">{name}</span>' for name, on in flags if on)
 
 
-def _case(case: CaseRecord, *, status: str, base_label: str, head_label: str, open_: bool) -> str:
+def _case(case: CaseRecord, *, status: str, base_label: str, head_label: str, open_: bool,
+          rated: bool = False) -> str:
     latency = f"{case.latency_ms:,.0f} ms" if case.latency_ms is not None else "-"
     attrs = (f'class="case" data-status="{e(status)}" data-changed="{int(case.changed)}" '
-             f'data-regressed="{int(case.regressed)}" data-key="{e(case.key)}"' + (" open" if open_ else ""))
+             f'data-regressed="{int(case.regressed and not rated)}" data-key="{e(case.key)}"'
+             + (" open" if open_ else ""))
     parts = [f"<details {attrs}>", "<summary>",
              f'<span class="badge st-{e(status)}">{e(STATUS_LABEL.get(status, status.upper()))}</span>',
              f'<span class="key">{e(case.suite)} · {e(case.name)}</span>',
              f"<span>{e(case.model)}</span>", f'<span class="num">{_checks_cell(case)}</span>',
              _cost_cell(case), f'<span class="num">{e(latency)}</span>',
-             f"<span>{_flags(case)}</span>", "</summary>", '<div class="body">']
+             f"<span>{_flags(case, rated)}</span>", "</summary>", '<div class="body">']
     why = reasons(case)
     if why:
         parts.append('<ul class="reasons">' + "".join(
@@ -161,9 +165,36 @@ def _reason_html(line: str) -> str:
     return f"<b>{e(name)}</b>: {e(rest)}" if sep and " " not in name else e(line)
 
 
-def _order(cases: Iterable[CaseRecord]) -> list[CaseRecord]:
+def _order(cases: Iterable[CaseRecord], rated: frozenset[str] = frozenset()) -> list[CaseRecord]:
     rank = {s: i for i, s in enumerate(STATUS_ORDER)}
-    return sorted(cases, key=lambda c: (not c.regressed, not c.changed, rank.get(c.status, 9)))
+    return sorted(cases, key=lambda c: (not (c.regressed and c.node_id not in rated), not c.changed,
+                                        rank.get(c.status, 9)))
+
+
+_FLAKY = '<span class="flag flaky">flaky</span>'
+_VERDICT_CLASS = {"regressed": "regressed", "improved": "improved", "no significant change": "same"}
+
+
+def rates_section(diff: RateDiff) -> str:
+    """The cases compared as pass rates over their samples, their suites and the flaky ones."""
+    rows = "".join(
+        f'<tr><td class="key">{e(c.node_id)}</td><td>{e(rate_text(c.base))}</td><td>{e(rate_text(c.head))}</td>'
+        f'<td class="num">{e(p_text(c.p))}</td><td class="verdict {_VERDICT_CLASS[c.verdict]}">{e(c.verdict)}</td>'
+        f"<td>{_FLAKY if c.flaky else ''}</td></tr>" for c in diff.ordered())
+    suites = "".join(
+        f"<tr><td>{e(s.name)}</td><td>{e(mean_text(s.change.base_mean))}</td>"
+        f'<td>{e(mean_text(s.change.head_mean))}</td><td class="num">{s.change.cases}</td>'
+        f'<td class="num">{e(p_text(s.p))}</td><td class="verdict {_VERDICT_CLASS[s.verdict]}">'
+        f"{e(suite_verdict(s))}</td></tr>" for s in diff.suites)
+    flaky = ", ".join(f"<code>{e(c.node_id)}</code>" for c in diff.flaky)
+    return ('<section id="rates"><h2>Sampled cases</h2>'
+            f'<p class="sub">{e(method_text(diff))}</p>'
+            '<table class="rates"><thead><tr><th>case</th><th>base</th><th>head</th><th>p (adjusted)</th>'
+            f"<th>verdict</th><th>samples</th></tr></thead><tbody>{rows}</tbody></table>"
+            '<table class="rates"><thead><tr><th>suite</th><th>base mean rate</th><th>head mean rate</th>'
+            f"<th>sampled cases</th><th>p</th><th>verdict</th></tr></thead><tbody>{suites}</tbody></table>"
+            + (f'<p class="flaky-list">Flaky (samples disagree): {flaky}</p>' if flaky else "")
+            + "</section>")
 
 
 # ---------------------------------------------------------------- page
@@ -211,7 +242,8 @@ def render(run: RunRecord, comparison: Comparison | None = None) -> str:
     else:
         title = "harness run" + (f": {run.label}" if run.label else "")
         base_label, head_label = "before re-recording", "this run"
-    cases = _order(run.cases)
+    rated = comparison.samples.node_ids if comparison is not None and comparison.samples else frozenset()
+    cases = _order(run.cases, rated)
     removed = list(comparison.removed) if comparison else []
     statuses: dict[str, int] = {}
     for c in cases:
@@ -229,16 +261,20 @@ def render(run: RunRecord, comparison: Comparison | None = None) -> str:
     if run.gates:
         body.append("<h2>Gates</h2><ul class=\"gates\">" + "".join(
             f'<li class="{"met" if g.met else "unmet"}">{e(g.text)}</li>' for g in run.gates) + "</ul>")
+    if comparison is not None and comparison.samples is not None:
+        body.append(rates_section(comparison.samples))
     graph = chart(run, comparison.base if comparison else None)
     if graph:
         body.append("<h2>Per suite</h2>" + graph)
     body.append("<h2>Cases</h2>")
-    body.append(_filters(statuses, sum(c.changed for c in cases), sum(c.regressed for c in cases)))
+    body.append(_filters(statuses, sum(c.changed for c in cases),
+                         sum(c.regressed and c.node_id not in rated for c in cases)))
     opened = 0
     for c in cases:
         open_ = (c.changed or c.failing) and opened < MAX_OPEN
         opened += open_
-        body.append(_case(c, status=c.status, base_label=base_label, head_label=head_label, open_=open_))
+        body.append(_case(c, status=c.status, base_label=base_label, head_label=head_label, open_=open_,
+                          rated=c.node_id in rated))
     body.extend(_case(c, status="removed", base_label=base_label, head_label=head_label, open_=False)
                 for c in removed)
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -17,6 +17,8 @@ from ..diff import change_from_json, change_to_json
 from ..errors import UserError
 from ..output import Output, ToolCall, Usage
 from ..session import JudgeSpend
+from ..stats import Rate
+from .rate_change import ADJUSTMENT, RateDiff
 from .records import (
     CaseRecord,
     CheckRecord,
@@ -109,7 +111,7 @@ def diff_document(cmp: Comparison) -> dict[str, Any]:
         "summary": {
             "base": _totals(base), "head": _totals(head),
             "delta": {"cost_usd": round(head.cost_usd - base.cost_usd, 8), "tokens": head.tokens - base.tokens},
-            "regressed": [c.key for c in cmp.regressed], "fixed": [c.key for c in cmp.fixed],
+            "regressed": cmp.regressed_keys, "fixed": cmp.fixed_keys,
             "changed": [c.key for c in cmp.changed], "added": [c.key for c in cmp.added],
             "removed": [c.key for c in cmp.removed],
             "gates": [{"name": g.name, "met": g.met, "text": g.text} for g in cmp.head.gates],
@@ -117,6 +119,31 @@ def diff_document(cmp: Comparison) -> dict[str, Any]:
         "notes": list(cmp.notes),
         "run": run_document(cmp.head),
         "removed": [case_document(c) for c in cmp.removed],
+    } | ({"samples": samples_document(cmp.samples)} if cmp.samples is not None else {})
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def _rate(rate: Rate) -> dict[str, Any]:
+    return {"passed": rate.passed, "n": rate.n, "rate": round(rate.rate, 6), "low": round(rate.low, 6),
+            "high": round(rate.high, 6)}
+
+
+def samples_document(diff: RateDiff) -> dict[str, Any]:
+    """The cases a diff compared as pass rates, their suites and the flaky ones (docs/report-json.md)."""
+    return {
+        "test": "fisher_exact_one_sided", "adjustment": ADJUSTMENT, "alpha": diff.alpha,
+        "confidence": diff.cases[0].base.confidence if diff.cases else None,
+        "cases": [{"node_id": c.node_id, "suite_path": c.suite_path, "verdict": c.verdict, "flaky": c.flaky,
+                   "base": _rate(c.base), "head": _rate(c.head), "p_regressed": c.change.p_regressed,
+                   "p_improved": c.change.p_improved, "p_adjusted": c.p} for c in diff.cases],
+        "suites": [{"path": s.path, "name": s.name, "test": "cochran_mantel_haenszel", "cases": s.change.cases,
+                    "base_mean": _round(s.change.base_mean), "head_mean": _round(s.change.head_mean),
+                    "p_regressed": s.change.p_regressed, "p_improved": s.change.p_improved,
+                    "p_adjusted": s.p, "verdict": s.verdict} for s in diff.suites],
+        "flaky": [c.node_id for c in diff.flaky],
     }
 
 

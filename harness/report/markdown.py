@@ -13,6 +13,7 @@ import re
 
 from ..gates import tolerated_failures
 from .common import cost, cost_delta, counts_line, judge_cost, rate, reasons, total_cost, trim
+from .rate_change import RateDiff, mean_text, method_text, p_text, rate_text, suite_verdict
 from .records import CaseRecord, Comparison, RunRecord, Totals
 
 MAX_CHARS = 60_000  # a GitHub comment holds 65,536
@@ -159,18 +160,39 @@ def render_run(run: RunRecord) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _rates_section(diff: RateDiff, lines: list[str]) -> None:
+    """Cases compared as pass rates over their samples: a row each, regressions first; then suites."""
+    lines += [f"### Sampled cases ({len(diff.cases)}: {len(diff.regressed)} regressed, {len(diff.improved)} "
+              f"improved, {len(diff.flaky)} flaky)", "", f"_{_cell(method_text(diff), 600)}_", ""]
+    shown = diff.ordered()
+    rows = [[_code(c.node_id), _cell(rate_text(c.base)), _cell(rate_text(c.head)), p_text(c.p),
+             f"**{c.verdict}**" if c.verdict == "regressed" else c.verdict, "flaky" if c.flaky else " "]
+            for c in shown[:MAX_ROWS]]
+    lines += _table(["case", "base", "head", "p (adjusted)", "verdict", "samples"], rows,
+                    max(0, len(shown) - MAX_ROWS))
+    rows = [[_cell(s.name), mean_text(s.change.base_mean), mean_text(s.change.head_mean), str(s.change.cases),
+             p_text(s.p), f"**{suite_verdict(s)}**" if s.verdict == "regressed" else suite_verdict(s)]
+            for s in diff.suites]
+    lines += _table(["suite", "base mean rate", "head mean rate", "sampled cases", "p", "verdict"], rows)
+    if diff.flaky:
+        lines += ["Flaky (samples disagree): " + ", ".join(_code(c.node_id) for c in diff.flaky[:MAX_ROWS])
+                  + (" …" if len(diff.flaky) > MAX_ROWS else ""), ""]
+
+
 def render_diff(cmp: Comparison) -> str:
     base, head = cmp.base_totals, cmp.head_totals
     regressed, fixed, changed = cmp.regressed, cmp.fixed, cmp.changed
-    bad = bool(regressed) or any(not g.met for g in cmp.head.gates)
+    bad = bool(cmp.regressed_keys) or any(not g.met for g in cmp.head.gates)
     title = f"## {'❌' if bad else '✅'} harness diff: {_code(cmp.base_label)} → {_code(cmp.head_label)}"
     lines = [title, "",
-             f"**{len(regressed)} regressed**, {len(fixed)} fixed, {len(changed)} changed answer(s), "
+             f"**{len(cmp.regressed_keys)} regressed**, {len(cmp.fixed_keys)} fixed, {len(changed)} changed answer(s), "
              f"{len(cmp.added)} added, {len(cmp.removed)} removed · cost {total_cost(base)} → {total_cost(head)} "
              + (f"(judge {judge_cost(base)} → {judge_cost(head)}) " if base.judge_calls or head.judge_calls else "")
              + f"(**{cost_delta(head.cost_usd - base.cost_usd)}**) · tokens {base.tokens:,} → {head.tokens:,} "
              f"({head.tokens - base.tokens:+,})", ""]
     lines += [f"> {_cell(n, 300)}" for n in cmp.notes] + ([""] if cmp.notes else [])
+    if cmp.samples is not None:
+        _rates_section(cmp.samples, lines)
     if regressed:
         lines += [f"### Regressions: newly failing ({len(regressed)})", ""] + _case_rows(regressed, with_base=True)
     if fixed:

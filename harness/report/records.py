@@ -25,6 +25,7 @@ from ..pricing import PriceTable
 from ..runner import CaseResult, rerecord_command
 from ..session import JudgeSpend
 from ..suite import Suite
+from .rate_change import RateDiff
 
 FAILING = ("failed", "error")
 #: Suite keys a report keeps, because gates and diffs read them later from the saved file.
@@ -238,18 +239,36 @@ class Comparison:
     head: RunRecord
     removed: tuple[CaseRecord, ...] = ()
     notes: tuple[str, ...] = ()
+    samples: RateDiff | None = None  # cases compared as rates over their samples (diff_samples.py)
+
+    def by_rate(self, case: CaseRecord) -> bool:
+        """Whether the case is one sample of a case compared as rates: its own pass or fail against
+        its baseline's is a draw, not a regression or a fix."""
+        return self.samples is not None and case.node_id in self.samples.node_ids
 
     @property
     def added(self) -> list[CaseRecord]:
-        return [c for c in self.head.cases if c.new]
+        """Cases the base did not have (an extra sample of a case compared as rates is not one)."""
+        return [c for c in self.head.cases if c.new and not self.by_rate(c)]
 
     @property
     def regressed(self) -> list[CaseRecord]:
-        return [c for c in self.head.cases if c.regressed]
+        """Single-sample regressions (sampled cases regress by their test: ``samples.regressed``)."""
+        return [c for c in self.head.cases if c.regressed and not self.by_rate(c)]
 
     @property
     def fixed(self) -> list[CaseRecord]:
-        return [c for c in self.head.cases if c.fixed]
+        return [c for c in self.head.cases if c.fixed and not self.by_rate(c)]
+
+    @property
+    def regressed_keys(self) -> list[str]:
+        """Every regression: single-sample ones by key, sampled cases that dropped significantly by node id."""
+        return [c.key for c in self.regressed] + [c.node_id for c in (self.samples.regressed if self.samples else [])]
+
+    @property
+    def fixed_keys(self) -> list[str]:
+        """Every fix: single-sample ones by key, sampled cases that rose significantly by node id."""
+        return [c.key for c in self.fixed] + [c.node_id for c in (self.samples.improved if self.samples else [])]
 
     @property
     def changed(self) -> list[CaseRecord]:
@@ -258,8 +277,10 @@ class Comparison:
     @property
     def status_changed(self) -> list[CaseRecord]:
         """Other verdict moves (e.g. passed -> stale) that are neither regressions nor fixes."""
+        judged = ("passed", *FAILING)
         return [c for c in self.head.cases if not c.new and c.baseline_status is not None
-                and c.baseline_status != c.status and not c.regressed and not c.fixed]
+                and c.baseline_status != c.status and not c.regressed and not c.fixed
+                and not (self.by_rate(c) and c.status in judged and c.baseline_status in judged)]
 
     @property
     def base_totals(self) -> Totals:

@@ -28,6 +28,7 @@ from ..gates import Tolerated
 from ..pricing import PriceTable
 from ..runner import CaseResult, rerecord_command
 from .common import cost, cost_delta, counts_line, rate, reasons, total_cost
+from .rate_change import RateDiff, case_line, method_text, suite_line
 from .records import CaseRecord, Comparison, Gate
 
 _STYLE = {"passed": "green", "failed": "red", "error": "red", "stale": "yellow",
@@ -273,12 +274,44 @@ def _rows(console: Console, title: str, cases: list[CaseRecord], style: str, *, 
         console.print(f"  ... and {len(cases) - limit} more")
 
 
+_VERDICT_STYLE = {"regressed": ("red", "✗"), "improved": ("green", "✓"), "no significant change": ("dim", "·")}
+
+
+def print_rates(console: Console, diff: RateDiff, *, limit: int = 50) -> None:
+    """The cases compared as rates over their samples: verdict and p-value each, the suites' mean
+    rates, the flaky ones, and how the numbers were made."""
+    console.print(f"\n[bold]Sampled cases[/] ({len(diff.cases)}: {len(diff.regressed)} regressed, "
+                  f"{len(diff.improved)} improved, {len(diff.flaky)} flaky)")
+    console.print(f"  [dim]{escape(method_text(diff))}[/]", soft_wrap=True)
+    shown = diff.ordered()
+    for c in shown[:limit]:
+        style, mark = _VERDICT_STYLE[c.verdict]
+        console.print(f"  [{style}]{mark}[/] {escape(case_line(c, diff))}", soft_wrap=True)
+    if len(shown) > limit:
+        console.print(f"  ... and {len(shown) - limit} more with no significant change")
+    for s in diff.suites:
+        style, mark = _VERDICT_STYLE[s.verdict]
+        console.print(f"  [{style}]{mark} suite[/] {escape(suite_line(s))}", soft_wrap=True)
+    if diff.flaky:
+        names = ", ".join(c.node_id for c in diff.flaky[:limit])
+        more = f" and {len(diff.flaky) - limit} more" if len(diff.flaky) > limit else ""
+        console.print(f"  [yellow]flaky[/] (samples disagree): {escape(names)}{more}", soft_wrap=True)
+
+
+def comparison_counts(cmp: Comparison) -> str:
+    """``1 regressed, 0 fixed, 2 changed, 1 added, 0 removed``; sampled cases count by their verdicts."""
+    return (f"{len(cmp.regressed_keys)} regressed, {len(cmp.fixed_keys)} fixed, {len(cmp.changed)} changed, "
+            f"{len(cmp.added)} added, {len(cmp.removed)} removed")
+
+
 def print_comparison(console: Console, cmp: Comparison, *, max_diff_lines: int = 20) -> None:
     """``harness diff``: regressions first, then fixes, changed answers, added and removed, totals."""
     base, head = cmp.base_totals, cmp.head_totals
     console.print(f"[bold]harness diff[/] {escape(cmp.base_label)} → {escape(cmp.head_label)}")
     for note in cmp.notes:
         console.print(f"  [yellow]note:[/] {escape(note)}", soft_wrap=True)
+    if cmp.samples is not None:
+        print_rates(console, cmp.samples)
     _rows(console, "Regressions (newly failing)", cmp.regressed, "red")
     _rows(console, "Fixed (newly passing)", cmp.fixed, "green", with_reasons=False)
     _rows(console, "Other status changes", cmp.status_changed, "yellow")
@@ -307,5 +340,4 @@ def print_comparison(console: Console, cmp: Comparison, *, max_diff_lines: int =
     table.add_row("tokens", f"{base.tokens:,}", f"{head.tokens:,}", f"{head.tokens - base.tokens:+,}")
     console.print()
     console.print(table)
-    console.print(f"{len(cmp.regressed)} regressed, {len(cmp.fixed)} fixed, {len(cmp.changed)} changed, "
-                  f"{len(cmp.added)} added, {len(cmp.removed)} removed", highlight=False)
+    console.print(comparison_counts(cmp), highlight=False)
