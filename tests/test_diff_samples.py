@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.gates import evaluate
+from harness.report.records import CaseRecord, RunRecord
 from harness.testing.fake_openai import FakeOpenAI, Rule
 
 from conftest import Project
@@ -119,6 +121,7 @@ def test_a_significant_drop_fails_the_diff_and_noise_is_named_as_such(repo: Proj
     page = (out / "diff.html").read_text()
     assert '<section id="rates">' in page and 'class="verdict regressed"' in page
     assert "19/20 (95%, 95% CI 76–99%)" in page and "p=0.29" in page
+    assert '<div class="tile"><b>1</b><span>regressed</span></div>' in page
     assert 'class="flag regressed"' not in page and 'data-regressed="1"' not in page  # no sample regressed alone
 
     # the same verdicts from two saved run reports
@@ -189,3 +192,20 @@ def test_a_diff_without_samples_imports_no_statistics(project: Project, fake: Fa
     assert done.returncode == 0, done.stderr
     assert "Sampled cases" not in done.stdout and "0 regressed, 0 fixed, 0 changed" in done.stdout
 
+
+
+def _sample(i: int, status: str, baseline: str = "passed") -> CaseRecord:
+    return CaseRecord(suite="s", suite_path="suites/s.yaml", id="a", model="gpt-4o", status=status, sample=i,
+                      baseline_status=baseline)
+
+
+def test_an_error_sample_fails_the_gate_though_a_failed_one_would_not() -> None:
+    """10 samples that all passed before: one now fails (noise), or one ends in error (never excused)."""
+    failed = RunRecord(tuple(_sample(i, "failed" if i == 9 else "passed") for i in range(10)))
+    code, gates = evaluate(failed, fail_on="regressed")
+    assert code == 0 and gates[0].text.startswith("no regressions (1 sampled case(s) with failing samples")
+    assert [g.text for g in gates[1:]] == [
+        "s: mean case pass rate 100.0% → 90.0% over 1 sampled case(s): no significant change (p=0.16)"]
+    errored = RunRecord(tuple(_sample(i, "error" if i == 9 else "passed") for i in range(10)))
+    code, gates = evaluate(errored, fail_on="regressed")
+    assert code == 1 and "1 sample(s) ended in error: suites/s.yaml::a#9" in gates[0].text

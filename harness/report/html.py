@@ -214,7 +214,7 @@ def _summary(run: RunRecord, cmp: Comparison | None) -> str:
         tiles.append(_tile(str(t.budget_skipped), "skipped by budget (run incomplete)"))
     if cmp is not None:
         b = cmp.base_totals
-        tiles += [_tile(str(len(cmp.regressed)), "regressed"), _tile(str(len(cmp.fixed)), "fixed"),
+        tiles += [_tile(str(len(cmp.regressed_keys)), "regressed"), _tile(str(len(cmp.fixed_keys)), "fixed"),
                   _tile(str(len(cmp.changed)), "changed answers"),
                   _tile(f"{len(cmp.added)} / {len(cmp.removed)}", "added / removed"),
                   _tile(cost_delta(t.cost_usd - b.cost_usd), f"cost vs base ({total_cost(b)})"),

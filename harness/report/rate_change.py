@@ -159,6 +159,6 @@ def method_text(diff: RateDiff) -> str:
     """How the numbers were made, in one sentence a reviewer can check."""
     n = len(diff.cases)
     how = (f"p-values Holm-adjusted over the {n} sampled cases, so the chance of any false alarm among "
-           f"them stays below {diff.alpha:.0%}") if n > 1 else "one sampled case, nothing to adjust for"
+           f"them is at most {diff.alpha:.0%}") if n > 1 else "one sampled case, nothing to adjust for"
     return (f"{CASE_TEST} ({how}); suites: {SUITE_TEST}; a verdict needs p < {diff.alpha:g}; "
             f"flaky: the samples of a case disagree at the base or the head")
