@@ -17,7 +17,8 @@ import harness
 from harness.api import RunResult
 from harness.runner import CaseResult
 from harness.testing.fake_openai import FakeOpenAI, Rule
-from tests.conftest import CANARY, Project, network_blocked
+
+from conftest import CANARY, Project, network_blocked
 
 SUITE = """\
 model: gpt-4o
@@ -252,3 +253,26 @@ def test_python_door_takes_adaptive_samples(project: Project, fake: FakeOpenAI) 
     assert sizes["never"] == 2 and all(2 <= n <= 4 for n in sizes.values()), sizes
     suite = harness.load_suite(Path("suites/s.yaml"), samples="auto")
     assert {c.adaptive.max for c in suite.cases if c.adaptive} == {20}
+
+
+def test_pytest_door_runs_the_recorded_samples(pytester: pytest.Pytester, fake: FakeOpenAI,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """An item per recorded sample; recording through pytest records each collected sample and
+    never adds extra ones (each item is one sample: `harness run` decides how many a case needs)."""
+    pytester.makefile(".toml", pyproject="[project]\nname='demo'\n\n[tool.pytest.ini_options]\n"
+                                         "harness_suites = ['suites']\n")
+    (pytester.path / "suites").mkdir()
+    (pytester.path / "suites" / "s.yaml").write_text(SUITE)
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    base = ["-p", "no:randomly", "-p", "no:cacheprovider"]
+    first = pytester.runpytest("suites", "--record-mode", "once", "--harness-base-url", _model(fake).base_url, *base)
+    counts = first.parseoutcomes()  # the suite's min_pass_rate makes failing samples xfail
+    assert counts.get("passed", 0) + counts.get("xfailed", 0) == 9 and len(fake.requests) == 9
+    harness.run("suites", record_mode="once", base_url=fake.base_url)  # the CLI's door adds samples
+    recorded = len(list((pytester.path / "cassettes" / "s").iterdir()))
+    assert recorded > 9
+    fake.stop()
+    monkeypatch.delenv("OPENAI_API_KEY")
+    replay = pytester.runpytest("suites", *base)
+    counts = replay.parseoutcomes()
+    assert counts.get("passed", 0) + counts.get("xfailed", 0) == recorded
