@@ -23,6 +23,7 @@ from .collect import collect, select_cases
 from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USER_ERROR, HarnessError, NoCasesSelected, UserError
 from .gates import FAIL_ON, evaluate
 from .output import Output
+from .record.sampling import SamplesOption, check_option
 from .report import parse_specs, write_reports
 from .report.records import CaseRecord, Gate, RunRecord, Totals, from_results, totals
 from .runner import RECORD_MODES, CaseResult, RunOptions, execute, plan
@@ -74,7 +75,8 @@ class RunResult:
 
 
 def run(paths: str | Path | Iterable[str | Path] = "suites", *, record_mode: RecordMode = "none",
-        models: Sequence[str] | str | None = None, samples: int | None = None, keyword: str | None = None,
+        models: Sequence[str] | str | None = None, samples: SamplesOption | None = None,
+        keyword: str | None = None,
         base_url: str | None = None, concurrency: int = 8, timeout: float = 120.0, max_retries: int = 4,
         max_cost: float | None = None, batch: bool = False, batch_poll: float = 10.0,
         config: str | Path | None = None, fail_on: FailOn = "failed", reports: Iterable[str] = (),
@@ -83,7 +85,8 @@ def run(paths: str | Path | Iterable[str | Path] = "suites", *, record_mode: Rec
     """Replay (or record) suites, check the answers, write ``reports`` (``"json=run.json"``, ...).
 
     ``paths`` are suite files or folders (``FILE::CASE`` picks one case); ``models`` and ``samples``
-    replace every suite's own; ``keyword`` is ``-k``. ``config`` is a YAML file with ``pricing:``
+    replace every suite's own (``samples`` as a suite writes it: a number, ``"auto"`` or
+    ``{"min": 3, "max": 20}``); ``keyword`` is ``-k``. ``config`` is a YAML file with ``pricing:``
     (default: ``harness.yaml`` in the current folder, if there is one). Setting ``stop`` lets the
     requests in flight finish and save, and skips the rest (exit code 130).
     """
@@ -100,6 +103,8 @@ def run(paths: str | Path | Iterable[str | Path] = "suites", *, record_mode: Rec
         config_file = _config(config)
         planned, problems = plan(cases, base_url=base_url, check_limits=record_mode != "none",
                                  config=config_file)
+        if batch:
+            _refuse_adaptive_batch(cases)
     except HarnessError as exc:
         return RunResult(exc.exit_code, errors=(exc,))
     if problems:
@@ -126,7 +131,7 @@ def run(paths: str | Path | Iterable[str | Path] = "suites", *, record_mode: Rec
 
 
 def load_suite(path: str | Path, *, models: Sequence[str] | str | None = None,
-               samples: int | None = None) -> Suite:
+               samples: SamplesOption | None = None) -> Suite:
     """Parse, validate and expand one suite file: ``Suite.cases`` holds every case it runs.
 
     Raises UserError (its message names file, line and case) for anything wrong in the file.
@@ -167,7 +172,18 @@ def _models(models: Sequence[str] | str | None) -> tuple[str, ...]:
     return chosen
 
 
-def _check_options(record_mode: str, samples: int | None, concurrency: int, fail_on: str, batch: bool) -> None:
+def _refuse_adaptive_batch(cases: Iterable[_suite.Case]) -> None:
+    """An adaptive case decides after each answer whether it needs another; a batch job answers
+    in hours, all at once. Rounds of batches would take a day per sample, so this is refused."""
+    for case in cases:
+        if case.adaptive is not None:
+            raise UserError("--batch cannot record adaptive samples (each extra sample waits for the "
+                            "answers before it): record with --samples N (a fixed number), or without "
+                            "--batch", file=case.suite_path, line=case.line, case=case.id)
+
+
+def _check_options(record_mode: str, samples: SamplesOption | None, concurrency: int, fail_on: str,
+                   batch: bool) -> None:
     if record_mode not in RECORD_MODES:
         raise UserError(f"unknown record mode {record_mode!r} (use {', '.join(RECORD_MODES)})")
     if fail_on not in FAIL_ON:
@@ -177,8 +193,8 @@ def _check_options(record_mode: str, samples: int | None, concurrency: int, fail
                         "is its cassette's). Compare with a git revision instead: harness diff "
                         "--base REF (e.g. --base HEAD or origin/main); or re-record with "
                         "--record-mode all to compare with the answers being replaced")
-    if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 1):
-        raise UserError(f"samples: expected a whole number >= 1, got {samples!r}")
+    if samples is not None:
+        check_option(samples)
     if concurrency < 1:
         raise UserError("--concurrency must be at least 1")
     if batch and record_mode == "none":

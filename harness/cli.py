@@ -30,6 +30,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USER_ERROR, redact.clean(f"harness: error: {message}\n"))
 
 
+def _samples(text: str) -> int | str:
+    """``--samples``: a whole number from 1, or ``auto``."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1 or auto, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="harness", description="Offline prompt tests and regressions for "
                      "OpenAI-style chat APIs.",
@@ -45,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--record-mode", choices=RECORD_MODES, default="none",
                      help="none: replay only (default); once: record missing cassettes; "
                      "new_episodes: also re-record stale ones; all: re-record everything")
+    run.add_argument("--samples", type=_samples, metavar="N|auto",
+                     help="answers per case, replacing the suites' samples: a number, or auto (adaptive: "
+                     "3, then more while the pass rate is unclear against min_pass_rate, up to 20)")
     run.add_argument("--concurrency", type=int, default=8, metavar="N",
                      help="cases recorded at the same time (default 8)")
     run.add_argument("--base-url", metavar="URL",
@@ -130,9 +146,10 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     start = time.perf_counter()
     stop = threading.Event()
     with _stop_on_signals(stop, err), LiveProgress(out, enabled=args.record_mode != "none") as bar:
-        result = run(args.paths, record_mode=args.record_mode, keyword=args.keyword, base_url=args.base_url,
-                     concurrency=args.concurrency, timeout=args.timeout, max_retries=args.max_retries,
-                     max_cost=args.max_cost, batch=args.batch, batch_poll=args.batch_poll, config=args.config,
+        result = run(args.paths, record_mode=args.record_mode, samples=args.samples, keyword=args.keyword,
+                     base_url=args.base_url, concurrency=args.concurrency, timeout=args.timeout,
+                     max_retries=args.max_retries, max_cost=args.max_cost, batch=args.batch,
+                     batch_poll=args.batch_poll, config=args.config,
                      fail_on=args.fail_on, reports=args.report, progress=bar, stop=stop,
                      notify=lambda text: err.print(escape(text), highlight=False))
     if result.record is None:  # a user error: nothing ran

@@ -15,6 +15,7 @@ import difflib
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from .errors import UserError
 from .suite import Case, Suite, load_suite, looks_like_suite
@@ -88,7 +89,7 @@ def _suite_files(target: Path, notify: Callable[[str], None]) -> list[Path]:
 
 
 def collect(paths: Iterable[str], notify: Callable[[str], None] = lambda _text: None, *,
-            models: tuple[str, ...] = (), samples: int | None = None,
+            models: tuple[str, ...] = (), samples: int | str | dict[str, Any] | None = None,
             ) -> tuple[list[Suite], dict[Path, set[str]]]:
     """Load suites from files/folders; ``file::case`` selects cases. Errors are UserErrors;
     ``notify`` hears of YAML files that are skipped as not suites; ``models`` and ``samples``

@@ -159,7 +159,9 @@ class CaseItem(pytest.Item):
         if errors:
             self.user_properties.append(("harness_status", "error"))
             raise errors[0]
-        result = execute(planned, RunOptions(record_mode=self._mode(), concurrency=1, base_url=base_url))[0]
+        # One item is one sample: an adaptive case's extra samples are those `harness run` recorded.
+        options = RunOptions(record_mode=self._mode(), concurrency=1, base_url=base_url, adaptive=False)
+        result = execute(planned, options)[0]
         self.user_properties.append(("harness_status", result.status))
         if result.status == "passed":
             return

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from .errors import HarnessError, UserError
 from .output import Output
 from .pricing import PriceTable
 from .prompt_secrets import refuse_secrets
+from .record.adaptive import Sampler, run_all
 from .redact import Redactor
 from .render import Renderer
 from .request import Request, build_request
@@ -50,6 +50,7 @@ class RunOptions:
     batch: bool = False
     batch_poll: float = 10.0
     max_cost: float | None = None
+    adaptive: bool = True  # give adaptive cases more samples (the pytest door runs one per item)
 
 
 @dataclass(frozen=True)
@@ -384,7 +385,8 @@ def execute(planned: list[PlannedCase], options: RunOptions,
     In replay-only mode everything runs in this thread (a file read and a parse per case). When
     recording, cases run in a thread pool, each with its own SDK client; an adaptive limiter keeps
     at most ``concurrency`` requests in flight. Setting ``stop`` (Ctrl-C) lets requests in flight
-    finish and save, and reports the rest as not started.
+    finish and save, and reports the rest as not started. An adaptive case (``samples: {min,
+    max}``) gets one more sample at a time while its verdict is unclear (record/adaptive.py).
     """
     if options.record_mode not in RECORD_MODES:
         raise UserError(f"unknown record mode {options.record_mode!r} (use {', '.join(RECORD_MODES)})")
@@ -394,8 +396,6 @@ def execute(planned: list[PlannedCase], options: RunOptions,
     if options.max_cost is not None:
         services["budget"] = Budget(options.max_cost)
     session = LazySession(options, stop or threading.Event())
-    results: list[CaseResult | None] = [None] * len(planned)
-    live: list[int] = []
     if options.batch and options.record_mode != "none":
         try:
             done = _execute_batch(planned, list(range(len(planned))), options, session, secrets,
@@ -407,27 +407,13 @@ def execute(planned: list[PlannedCase], options: RunOptions,
             if progress:
                 progress(done[index])
         return [done[i] for i in range(len(planned))]
-    for index, item in enumerate(planned):
-        if options.record_mode == "none":
-            result = _run_case(item, options, session, secrets, services)
-            results[index] = result
-            if progress:
-                progress(result)
-        else:
-            live.append(index)
+    sampler = Sampler(planned, record_mode=options.record_mode, stop=session.stop, enabled=options.adaptive)
+    # Twice the in-flight limit in threads: a case sleeping before a retry holds a thread but not
+    # a slot, so the others keep the limit busy.
+    workers = None if options.record_mode == "none" else 2 * max(options.concurrency, 1)
     try:
-        if live:
-            # Twice the in-flight limit in threads: a case sleeping before a retry holds a thread
-            # but not a slot, so the others keep the limit busy.
-            with ThreadPoolExecutor(max_workers=2 * max(options.concurrency, 1)) as pool:
-                futures = {pool.submit(_run_case, planned[i], options, session, secrets, services): i
-                           for i in live}
-                for future in as_completed(futures):
-                    result = future.result()
-                    results[futures[future]] = result
-                    if progress:
-                        progress(result)
+        return run_all(planned, lambda item: _run_case(item, options, session, secrets, services),
+                       sampler, workers=workers, progress=progress)
     finally:
         session.close()
         cassettes.flush_cache()
-    return [r for r in results if r is not None]

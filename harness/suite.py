@@ -12,13 +12,14 @@ import json
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from .cassette_names import case_file_name, fitted, sample_name
 from .errors import UserError
+from .record.sampling import Adaptive, adaptive
 from .safe_files import is_inside, project_root
 from .schemas.declared import check_declared
 from .schemas.suite_errors import schema_error, suite_schema
@@ -102,6 +103,7 @@ class Case:
     threshold: float | None = None
     pricing: dict[str, Any] | None = None  # the suite's price overrides, as written (with lines)
     diff: dict[str, Any] | None = None  # how answers are compared with their baseline
+    adaptive: Adaptive | None = None  # samples: {min, max}: more samples while the rate is unclear
 
     @property
     def name(self) -> str:
@@ -244,9 +246,19 @@ def _display_path(path: Path) -> Path:
         return path
 
 
+def _recorded(folder: Path) -> frozenset[str]:
+    """The cassette file names in a suite's folder: an adaptive case's extra samples are the
+    ones that were recorded, so replay takes exactly those."""
+    try:
+        return frozenset(os.listdir(folder))
+    except OSError:
+        return frozenset()
+
+
 def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
-               samples_override: int | None = None) -> Suite:
-    """Parse, validate and expand one suite file; the overrides replace the file's models and samples."""
+               samples_override: int | str | dict[str, Any] | None = None) -> Suite:
+    """Parse, validate and expand one suite file; the overrides replace the file's models and
+    samples (a number, ``"auto"`` or ``{min, max}``, as ``samples:`` takes)."""
     display = _display_path(path)
     if not is_inside(path, project_root(path)):
         raise UserError("the suite file is a symlink to outside its project", file=display)
@@ -263,6 +275,7 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
     cases: list[Case] = []
     seen: dict[str, int | None] = {}
     total = 0
+    recorded: frozenset[str] | None = None
     for index, raw in enumerate(doc["cases"]):
         case_line = line_of(doc["cases"], index)
         settings = {k: doc[k] for k in _INHERITED if k in doc}
@@ -294,7 +307,12 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
         provider = Provider(**settings.get("provider", {}))
         params = {k: _plain(settings[k]) for k in REQUEST_KEYS if k in settings}
         matrix = {**suite_matrix, **dict(raw.get("matrix") or {})}
-        total += math.prod(len(v) for v in matrix.values()) * len(models) * int(settings.get("samples", 1))
+        rule = adaptive(settings.get("samples"), case_rate=raw.get("min_pass_rate"),
+                        suite_rate=doc.get("min_pass_rate"), file=display, case=raw["id"],
+                        line=case_line if samples_override is not None else lines.get("samples", case_line),
+                        flag=samples_override is not None)
+        samples = rule.min if rule else int(settings.get("samples", 1))
+        total += math.prod(len(v) for v in matrix.values()) * len(models) * (rule.max if rule else samples)
         if total > MAX_CASES_PER_FILE:
             raise UserError(f"this case brings the suite to {total:,} cases (matrix x models x samples); "
                             f"a suite file may expand to at most {MAX_CASES_PER_FILE:,}: split it or "
@@ -302,7 +320,6 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
         combos = [dict(zip(matrix, values, strict=True)) for values in itertools.product(*matrix.values())] \
             if matrix else [{}]
         checks = tuple(suite_checks + _parse_checks(raw.get("checks"), display))
-        samples = int(settings.get("samples", 1))
         skip = raw.get("skip")
         for combo in combos:
             for model in models:
@@ -314,20 +331,27 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
                     raise UserError(f"duplicate case id {case_id!r} (first at line {seen[case_id]})",
                                     file=display, line=case_line, case=case_id)
                 seen[case_id] = case_line
-                for sample in range(samples):
-                    cases.append(Case(
-                        suite_name=name, suite_path=display, cassette_root=root, id=case_id,
-                        base_id=raw["id"], line=case_line, model=model, provider=provider,
-                        messages=messages, params=params,
-                        vars={**suite_vars, **dict(raw.get("vars") or {}), **combo},
-                        checks=checks, sample=sample,
-                        auto_checks=bool(settings.get("auto_checks", True)),
-                        skip=(skip if isinstance(skip, str) else "skipped") if skip else None,
-                        description=raw.get("description", ""),
-                        threshold=settings.get("threshold"),
-                        pricing=doc.get("pricing"),
-                        diff=doc.get("diff"),
-                    ))
+                first = Case(
+                    suite_name=name, suite_path=display, cassette_root=root, id=case_id,
+                    base_id=raw["id"], line=case_line, model=model, provider=provider,
+                    messages=messages, params=params,
+                    vars={**suite_vars, **dict(raw.get("vars") or {}), **combo},
+                    checks=checks, sample=0,
+                    auto_checks=bool(settings.get("auto_checks", True)),
+                    skip=(skip if isinstance(skip, str) else "skipped") if skip else None,
+                    description=raw.get("description", ""),
+                    threshold=settings.get("threshold"),
+                    pricing=doc.get("pricing"),
+                    diff=doc.get("diff"),
+                    adaptive=rule,
+                )
+                taken = list(range(samples))
+                if rule is not None:
+                    if recorded is None:
+                        recorded = _recorded(first.cassette_path.parent)
+                    taken += [k for k in range(rule.min, rule.max)
+                              if case_file_name(case_id, k) in recorded]
+                cases.extend(replace(first, sample=k) if k else first for k in taken)
     options = {k: doc[k] for k in doc
                if k not in _INHERITED and k not in ("cases", "checks", "vars", "matrix", "pricing")}
     return Suite(path=display, name=name, cases=tuple(cases), options=options)

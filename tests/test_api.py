@@ -99,7 +99,7 @@ def test_run_returns_every_user_error_with_its_place_and_exit_2(project: Project
     assert texts[0].startswith("suites/s.yaml:4 [case a]: ") and "nope" in texts[0]
     assert texts[1].startswith("suites/s.yaml:8 [case b]: unknown check 'containz'; did you mean contains")
     assert capsys.readouterr() == ("", "")
-    for bad, says in (({"samples": 0}, "samples: expected a whole number >= 1, got 0"),
+    for bad, says in (({"samples": 0}, "samples: expected a whole number >= 1, 'auto', or {min, max}"),
                       ({"record_mode": "sometimes"}, "unknown record mode 'sometimes'"),
                       ({"models": []}, "models: expected model names"),
                       ({"reports": ["pdf=x.pdf"]}, "unknown format 'pdf'")):

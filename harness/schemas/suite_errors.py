@@ -19,6 +19,9 @@ MESSAGE_SHAPES = ("a message is {role, content} (content a text or a list of par
                   "{role: assistant, tool_calls: [{id, type: function, function: {name, arguments}}]} "
                   "(content null or absent), or {role: tool, tool_call_id, content}")
 
+SAMPLES_SHAPES = ("samples is a whole number from 1 to 100, auto, or {min, max} (1 to 1,000; adaptive: "
+                  "more samples only while the pass rate is unclear; optional alpha)")
+
 
 @lru_cache(maxsize=1)
 def suite_schema() -> dict[str, Any]:
@@ -87,6 +90,8 @@ def _readable(err: jsonschema.ValidationError, doc: Any) -> str:
         prefix, msg = at
         if path == prefix or (err.validator != "required" and path[len(prefix):] in (["role"], ["content"])):
             return f"{message_problem(msg)}; {MESSAGE_SHAPES}"
+    if path and path[-1] == "samples" and err.validator == "oneOf":
+        return f"{err.instance!r} is not a number of samples; {SAMPLES_SHAPES}"
     return err.message
 
 

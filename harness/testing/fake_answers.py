@@ -39,6 +39,13 @@ class Rule:
     the way broken servers and proxies do: ``"cut_stream"`` ends a streamed
     answer cleanly halfway (no finish_reason, no ``data: [DONE]``) and
     ``"no_choices"`` answers with ``choices: []``.
+
+    ``pass_probability`` makes the rule a stochastic model, so tests can record real multi-sample
+    suites: each matching request answers ``content`` with that probability and ``failing``
+    otherwise. The draw is a hash of ``seed``, the request body and how many times this rule has
+    already answered that same body, never of arrival order across cases: eight cases recorded
+    concurrently get the same answers as when recorded one by one, and a case's n-th sample the
+    same answer in every run under the same seed.
     """
 
     contains: str | None = None
@@ -51,6 +58,18 @@ class Rule:
     finish_reason: str | None = None
     echo_key: str | None = None
     defect: str | None = None
+    pass_probability: float | None = None
+    failing: str | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.pass_probability is None:
+            return
+        if isinstance(self.pass_probability, bool) or not 0 <= self.pass_probability <= 1:
+            raise ValueError(f"pass_probability must be a number in 0..1, got {self.pass_probability!r}")
+        if self.content is None or self.failing is None or self.status is not None or self.tool_calls:
+            raise ValueError("a rule with pass_probability needs content (the passing answer) and "
+                             "failing (the other one), and neither status nor tool_calls")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Rule:
@@ -382,11 +401,21 @@ def default_answer(body: Mapping[str, Any]) -> Answer:
     return text_answer(text, body)
 
 
-def rule_answer(rule: Rule, body: Mapping[str, Any]) -> Answer:
-    """The answer a matched rule scripts (error, content, tool calls, or default + finish_reason)."""
+def draw_passes(probability: float, seed: int, digest: str, draw: int) -> bool:
+    """The ``draw``-th coin of a stochastic rule for one request body: a uniform number in [0, 1)
+    from a hash, so it depends on nothing but its arguments (no shared random state)."""
+    value = int(hashlib.sha256(f"{seed}:{digest}:{draw}".encode()).hexdigest()[:16], 16) / 16**16
+    return value < probability
+
+
+def rule_answer(rule: Rule, body: Mapping[str, Any], *, passes: bool = True) -> Answer:
+    """The answer a matched rule scripts (error, content, tool calls, or default + finish_reason);
+    ``passes`` False picks a stochastic rule's failing answer."""
     if rule.status is not None:
         return Answer(status=rule.status, retry_after=rule.retry_after, echo_key=rule.echo_key)
-    if rule.content is None and not rule.tool_calls:
+    if rule.pass_probability is not None and not passes:
+        answer = text_answer(rule.failing or "", body)
+    elif rule.content is None and not rule.tool_calls:
         answer = default_answer(body)
     elif rule.tool_calls:
         calls = []

@@ -42,6 +42,7 @@ from harness.testing.fake_answers import (
     body_digest,
     build_completion,
     default_answer,
+    draw_passes,
     error_body,
     last_user_text,
     rule_answer,
@@ -91,6 +92,7 @@ class FakeOpenAI:
         self._requests: list[RecordedRequest] = []
         self._chat_count = 0
         self._reply_count = 0
+        self._draws: dict[tuple[int, str], int] = {}  # (rule, request digest) -> answers drawn
         self._store = BatchStore()
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
@@ -166,8 +168,9 @@ class FakeOpenAI:
         """Pick the answer for a chat body: first matching rule, then ``responses``, then synthesis."""
         text = last_user_text(body.get("messages"))
         chosen: Rule | None = None
+        passes = True
         with self._lock:
-            for slot in self._rules:
+            for index, slot in enumerate(self._rules):
                 rule = slot.rule
                 if slot.remaining is not None and slot.remaining <= 0:
                     continue
@@ -175,20 +178,28 @@ class FakeOpenAI:
                     if slot.remaining is not None:
                         slot.remaining -= 1
                     chosen = rule
+                    if rule.pass_probability is not None:
+                        passes = self._draw(index, rule, body, model)
                     break
             canned = self.responses.get(text) if chosen is None else None
         if chosen is not None:
-            return rule_answer(chosen, body)
+            return rule_answer(chosen, body, passes=passes)
         return text_answer(canned, body) if canned is not None else default_answer(body)
+
+    def _draw(self, index: int, rule: Rule, body: dict[str, Any], model: str) -> bool:
+        """The next coin of a stochastic rule for this request (caller holds the lock). Counted
+        per request body, so other cases' requests arriving in between never shift it."""
+        digest = body_digest(_content_keys(body), model)
+        draw = self._draws.get((index, digest), 0)
+        self._draws[(index, digest)] = draw + 1
+        return draw_passes(float(rule.pass_probability or 0.0), rule.seed, digest, draw)
 
     def complete(self, body: dict[str, Any], model: str) -> tuple[Answer, dict[str, Any] | None]:
         """The answer and, unless it is an error, the ``chat.completion`` object for ``body``."""
         answer = self.answer(body, model)
         if answer.status is not None:
             return answer, None
-        # Transport options do not change the answer, so streamed and plain replies share ids.
-        content_keys = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
-        return answer, build_completion(body, answer, model=model, digest=body_digest(content_keys, model))
+        return answer, build_completion(body, answer, model=model, digest=body_digest(_content_keys(body), model))
 
     # ------------------------------------------------------------------ request handling
 
@@ -328,6 +339,12 @@ class FakeOpenAI:
         if azure:
             headers["apim-request-id"] = str(uuid.uuid4())
         return headers
+
+
+def _content_keys(body: dict[str, Any]) -> dict[str, Any]:
+    """The body without transport options: they do not change the answer, so streamed and plain
+    replies share ids (and a stochastic rule's draws)."""
+    return {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
 
 
 def _model(model_id: str) -> dict[str, Any]:
