@@ -102,6 +102,9 @@ class Case:
     threshold: float | None = None
     pricing: dict[str, Any] | None = None  # the suite's price overrides, as written (with lines)
     diff: dict[str, Any] | None = None  # how answers are compared with their baseline
+    #: Gates on the case's samples taken together (report/sampled.py decides them).
+    min_pass_rate: float | None = None
+    min_pass_hat_k: tuple[int, float] | None = None  # (k, minimum of pass^k)
 
     @property
     def name(self) -> str:
@@ -303,6 +306,7 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
             if matrix else [{}]
         checks = tuple(suite_checks + _parse_checks(raw.get("checks"), display))
         samples = int(settings.get("samples", 1))
+        hat_k = _pass_hat_k(raw, samples, display, case_line)
         skip = raw.get("skip")
         for combo in combos:
             for model in models:
@@ -327,10 +331,25 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
                         threshold=settings.get("threshold"),
                         pricing=doc.get("pricing"),
                         diff=doc.get("diff"),
+                        min_pass_rate=raw.get("min_pass_rate"),
+                        min_pass_hat_k=hat_k,
                     ))
     options = {k: doc[k] for k in doc
                if k not in _INHERITED and k not in ("cases", "checks", "vars", "matrix", "pricing")}
     return Suite(path=display, name=name, cases=tuple(cases), options=options)
+
+
+def _pass_hat_k(raw: dict[str, Any], samples: int, display: Path, line: int | None) -> tuple[int, float] | None:
+    """A case's pass^k floor as (k, minimum); a k above its samples could never be estimated."""
+    gate = raw.get("min_pass_hat_k")
+    if gate is None:
+        return None
+    k, minimum = int(gate["k"]), float(gate["min"])
+    if k > samples:
+        raise UserError(f"min_pass_hat_k: k is {k} but the case has {samples} sample(s); pass^k needs at "
+                        f"least k samples (set samples: {k} or more)", file=display,
+                        line=line_of(raw, "min_pass_hat_k") or line, case=raw["id"])
+    return k, minimum
 
 
 def _plain(value: Any) -> Any:

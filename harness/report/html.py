@@ -26,6 +26,7 @@ from .common import (
 )
 from .html_assets import CSS, JS, csp
 from .records import CaseRecord, Comparison, RunRecord, Totals, totals
+from .sampled import CaseSamples, sampled_cases, suite_rate
 
 MAX_OPEN = 40  # cases shown expanded on load: regressions, then changed, then other failures
 
@@ -104,13 +105,14 @@ def _checks_cell(case: CaseRecord) -> str:
     return f"{sum(c.passed for c in case.checks)}/{len(case.checks)}" if case.checks else "-"
 
 
-def _flags(case: CaseRecord) -> str:
+def _flags(case: CaseRecord, flaky: bool = False) -> str:
     flags = [("regressed", case.regressed), ("fixed", case.fixed), ("changed", case.changed),
-             ("new", case.new)]
+             ("new", case.new), ("flaky", flaky)]
     return "".join(f'<span class="flag {name}">{name}</span>' for name, on in flags if on)
 
 
-def _case(case: CaseRecord, *, status: str, base_label: str, head_label: str, open_: bool) -> str:
+def _case(case: CaseRecord, *, status: str, base_label: str, head_label: str, open_: bool,
+          flaky: bool = False) -> str:
     latency = f"{case.latency_ms:,.0f} ms" if case.latency_ms is not None else "-"
     attrs = (f'class="case" data-status="{e(status)}" data-changed="{int(case.changed)}" '
              f'data-regressed="{int(case.regressed)}" data-key="{e(case.key)}"' + (" open" if open_ else ""))
@@ -119,7 +121,7 @@ def _case(case: CaseRecord, *, status: str, base_label: str, head_label: str, op
              f'<span class="key">{e(case.suite)} · {e(case.name)}</span>',
              f"<span>{e(case.model)}</span>", f'<span class="num">{_checks_cell(case)}</span>',
              _cost_cell(case), f'<span class="num">{e(latency)}</span>',
-             f"<span>{_flags(case)}</span>", "</summary>", '<div class="body">']
+             f"<span>{_flags(case, flaky)}</span>", "</summary>", '<div class="body">']
     why = reasons(case)
     if why:
         parts.append('<ul class="reasons">' + "".join(
@@ -173,9 +175,36 @@ def _tile(value: str, label: str) -> str:
     return f'<div class="tile"><b>{e(value)}</b><span>{e(label)}</span></div>'
 
 
+_FLAKY = '<span class="flag flaky">flaky</span>'
+#: Only pages with samples carry these rules, so a page without samples stays byte for byte the same.
+_SAMPLES_CSS = ("<style>.flag.flaky { color: var(--warn); } table.samples { border-collapse: collapse; "
+                "margin: 8px 0 16px; font-size: 13px; } table.samples th, table.samples td { border-bottom: "
+                "1px solid var(--line); padding: 4px 10px; text-align: left; }</style>")
+
+
+def _samples_table(sampled: dict[str, CaseSamples]) -> str:
+    """Each case with samples: its status as a whole, its rate and interval, pass@k and pass^k,
+    whether its samples disagree, and its gates. The samples themselves are listed under Cases."""
+    rows = "".join(
+        f'<tr><td><span class="badge st-{e(s.status)}">{e(STATUS_LABEL.get(s.status, s.status))}</span></td>'
+        f"<td>{e(s.suite)} · {e(s.id)}</td><td>{e(s.model)}</td><td>{e(s.summary)}</td><td>{e(s.estimates)}</td>"
+        f"<td>{_FLAKY if s.flaky else ''}</td>"
+        f"<td>{e('; '.join(g.text for g in s.gates) or 'none: every sample must pass')}</td></tr>"
+        for s in sampled.values())
+    flaky = [s for s in sampled.values() if s.flaky]
+    listed = ("<h3>Flaky cases</h3><ul>" + "".join(f"<li>{e(s.key)}: {e(s.summary)}</li>" for s in flaky)
+              + "</ul>") if flaky else ""
+    return (_SAMPLES_CSS + f"<h2>Cases with samples ({len(sampled)})</h2><table class=\"samples\"><tr><th>status</th><th>case</th>"
+            "<th>model</th><th>samples</th><th>pass@k · pass^k</th><th>flaky</th><th>gate</th></tr>"
+            + rows + "</table>" + listed)
+
+
 def _summary(run: RunRecord, cmp: Comparison | None) -> str:
     t: Totals = run.totals
-    tiles = [_tile(rate(t.pass_rate), "pass rate"), _tile(counts_line(t), "cases"),
+    sampled = sampled_cases(run)
+    measured = suite_rate((c.node_id, c.status) for c in run.cases) if sampled else None
+    tiles = [_tile(rate(measured.rate), "pass rate (mean of case rates)") if measured else
+             _tile(rate(t.pass_rate), "pass rate"), _tile(counts_line(t), "samples" if sampled else "cases"),
              _tile(total_cost(t), "cost"), _tile(f"{t.tokens:,}", "tokens")]
     if t.judge_calls:
         tiles.append(_tile(judge_cost(t), f"of the cost: rubric judges ({t.judge_calls} calls, {t.judge_tokens:,} tokens)"))
@@ -232,13 +261,17 @@ def render(run: RunRecord, comparison: Comparison | None = None) -> str:
     graph = chart(run, comparison.base if comparison else None)
     if graph:
         body.append("<h2>Per suite</h2>" + graph)
+    sampled = sampled_cases(run)
+    if sampled:
+        body.append(_samples_table(sampled))
     body.append("<h2>Cases</h2>")
     body.append(_filters(statuses, sum(c.changed for c in cases), sum(c.regressed for c in cases)))
     opened = 0
     for c in cases:
         open_ = (c.changed or c.failing) and opened < MAX_OPEN
         opened += open_
-        body.append(_case(c, status=c.status, base_label=base_label, head_label=head_label, open_=open_))
+        body.append(_case(c, status=c.status, base_label=base_label, head_label=head_label, open_=open_,
+                          flaky=c.node_id in sampled and sampled[c.node_id].flaky))
     body.extend(_case(c, status="removed", base_label=base_label, head_label=head_label, open_=False)
                 for c in removed)
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
