@@ -135,8 +135,10 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from .gates import tolerated_failures
     from .report.ifeval_table import print_ifeval
     from .report.progress import LiveProgress
+    from .report.sampled import sampled_cases
     from .report.terminal import (
         print_changes,
+        print_flaky,
         print_gates,
         print_problems,
         print_table,
@@ -158,13 +160,16 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     results = list(result.case_results)
     tolerated = tolerated_failures(result.record) if args.fail_on != "regressed" else []
     quiet = [t.path for t in tolerated]
+    sampled = sampled_cases(result.record)  # cases with samples: one row each, with their rate
     if not args.quiet:
-        print_table(out, results, tolerated=quiet, verbose=args.verbose)
-    print_problems(out, results, args.record_mode, tolerated=quiet, verbose=args.verbose)
+        print_table(out, results, tolerated=quiet, verbose=args.verbose, sampled=sampled)
+        print_flaky(out, sampled)
+    print_problems(out, results, args.record_mode, tolerated=quiet, verbose=args.verbose, sampled=sampled)
     print_ifeval(out, results)
     print_changes(out, results)
     print_gates(out, [g for g in result.gates if g.name != "failures"], tolerated, verbose=args.verbose)
-    out.print(summary_line(results, time.perf_counter() - start, tolerated=quiet), highlight=False)
+    out.print(summary_line(results, time.perf_counter() - start, tolerated=quiet, sampled=sampled),
+              highlight=False)
     for path in result.reports:
         out.print(f"report written: {escape(str(path))}", highlight=False)
     _print_errors(err, result.errors)  # a report that could not be written

@@ -4,6 +4,9 @@ Pure functions over records, so ``harness run``, ``harness diff`` and a test all
 way. Each condition is a named Gate with a sentence a reviewer can act on; the exit status is
 3 when cassettes are missing or stale (nothing was judged), else 1 when any gate is not met.
 
+A case with samples counts once, by the status its samples add up to (report/sampled.py: its own
+gates, or every sample passing), and a suite's pass rate is then the mean of its cases' rates.
+
 ``--fail-on`` chooses what a failing case means:
 - ``failed`` (default): every failed or errored case fails the run, unless the suite's
   ``min_pass_rate`` is met (errors are never excused).
@@ -32,11 +35,12 @@ from .pricing import usd
 from .report import diff_samples
 from .report.rate_change import RateDiff, case_line, suite_line
 from .report.records import CaseRecord, Comparison, Gate, RunRecord, SuiteRecord, totals
+from .report.sampled import Outcome, outcomes, suite_rate
 
 FAIL_ON = ("failed", "changed", "regressed")
 
 
-def _names(cases: Iterable[CaseRecord], limit: int = 5) -> str:
+def _names(cases: Iterable[CaseRecord | Outcome], limit: int = 5) -> str:
     cases = list(cases)
     shown = ", ".join(c.key for c in cases[:limit])
     return shown + (f" and {len(cases) - limit} more" if len(cases) > limit else "")
@@ -50,23 +54,26 @@ def _suites(run: RunRecord) -> list[tuple[SuiteRecord, list[CaseRecord]]]:
     return out
 
 
-def pass_rate_gate(suite: str, minimum: float, statuses: Iterable[str]) -> Gate | None:
-    """A suite's ``min_pass_rate`` over its cases' statuses, or None when none of them ran.
+def pass_rate_gate(suite: str, minimum: float, samples: Iterable[tuple[str, str]]) -> Gate | None:
+    """A suite's ``min_pass_rate`` over its samples' (case node id, status), or None when none ran.
 
     The one rule for both doors: ``harness run`` feeds it its case records, the pytest door the
     statuses its items report (summed across xdist workers). Skipped cases (``skip:``, over a
     ``--max-cost`` budget, not started) say nothing about the prompt, so they are not in the
-    rate; errors, stale and missing cases are, as cases that did not pass.
+    rate; errors, stale and missing cases are, as cases that did not pass. With samples the rate
+    is the mean of the cases' rates (report/sampled.py), so each case weighs the same.
     """
-    ran = [s for s in statuses if s != "skipped"]
-    if not ran:
+    measured = suite_rate(samples)
+    if measured is None:
         return None
-    passed = sum(s == "passed" for s in ran)
-    rate = passed / len(ran)
-    met = rate >= float(minimum)
+    met = measured.rate >= float(minimum)
+    verdict = f"{'meets' if met else 'is below'} min_pass_rate {float(minimum):.2%}"
+    if measured.sampled:
+        return Gate(f"{suite}: min_pass_rate", met,
+                    f"{suite}: pass rate {measured.rate:.2%} (mean of {measured.cases} cases' rates; "
+                    f"{measured.passed}/{measured.samples} samples passed) {verdict}")
     return Gate(f"{suite}: min_pass_rate", met,
-                f"{suite}: pass rate {rate:.2%} ({passed}/{len(ran)}) "
-                f"{'meets' if met else 'is below'} min_pass_rate {float(minimum):.2%}")
+                f"{suite}: pass rate {measured.rate:.2%} ({measured.passed}/{measured.samples}) {verdict}")
 
 
 def _pass_rates(run: RunRecord) -> list[tuple[str, Gate]]:
@@ -75,7 +82,7 @@ def _pass_rates(run: RunRecord) -> list[tuple[str, Gate]]:
         minimum = suite.options.get("min_pass_rate")
         if minimum is None:
             continue
-        gate = pass_rate_gate(suite.name, float(minimum), (c.status for c in cases))
+        gate = pass_rate_gate(suite.name, float(minimum), ((c.node_id, c.status) for c in cases))
         if gate is not None:
             out.append((suite.path, gate))
     return out
@@ -110,13 +117,14 @@ def percent(value: float) -> str:
 def tolerated_failures(run: RunRecord) -> list[Tolerated]:
     """Suites whose failures ``--fail-on failed`` tolerates because their gate is met."""
     met = {path for path, gate in _pass_rates(run) if gate.met}
+    units = outcomes(run)
     out = []
     for suite, cases in _suites(run):
-        failed = sum(c.status == "failed" for c in cases)
-        ran = [c for c in cases if c.status != "skipped"]
-        if suite.path in met and failed and ran:
-            rate = sum(c.status == "passed" for c in ran) / len(ran)
-            out.append(Tolerated(suite.name, suite.path, failed, rate, float(suite.options["min_pass_rate"])))
+        failed = sum(u.status == "failed" for u in units if u.suite_path == suite.path)
+        measured = suite_rate((c.node_id, c.status) for c in cases)
+        if suite.path in met and failed and measured is not None:
+            out.append(Tolerated(suite.name, suite.path, failed, measured.rate,
+                                 float(suite.options["min_pass_rate"])))
     return out
 
 
@@ -147,15 +155,16 @@ def failure_gate(run: RunRecord, fail_on: str = "failed", samples: RateDiff | No
     verdicts of the cases compared as rates, which ``regressed`` uses instead of their samples'."""
     if fail_on not in FAIL_ON:
         raise ValueError(f"fail_on must be one of {FAIL_ON}, got {fail_on!r}")
-    errors = [c for c in run.cases if c.status == "error"]
     if fail_on == "regressed":
         return _regression_gate(run, samples)
     excused = {path for path, gate in _pass_rates(run) if gate.met}
-    bad = [c for c in run.cases if c.status == "error" or (c.status == "failed" and c.suite_path not in excused)]
-    if bad:
-        return Gate("failures", False, f"{len(bad)} case(s) failed: {_names(bad)}"
+    units = outcomes(run)  # a sampled case counts once, by its own status (report/sampled.py)
+    errors = [u for u in units if u.status == "error"]
+    failing = [u for u in units if u.status == "error" or (u.status == "failed" and u.suite_path not in excused)]
+    if failing:
+        return Gate("failures", False, f"{len(failing)} case(s) failed: {_names(failing)}"
                     + (f" ({len(errors)} error(s))" if errors else ""))
-    tolerated = sum(c.status == "failed" for c in run.cases)
+    tolerated = sum(u.status == "failed" for u in units)
     if tolerated:  # every one in a suite whose min_pass_rate is met: say so, never "no failures"
         return Gate("failures", True, f"{tolerated} tolerated failure(s) (min_pass_rate gate met)")
     return Gate("failures", True, "no failures")

@@ -143,7 +143,8 @@ class CaseItem(pytest.Item):
         self.case = case
         self.gate = gate
         if gate is not None:
-            self.user_properties.append(("harness_gate", (str(case.suite_path), case.suite_name, gate)))
+            self.user_properties.append(("harness_gate", (str(case.suite_path), case.suite_name, gate,
+                                                          case.node_id)))
         if case.skip:
             self.add_marker(pytest.mark.skip(reason=case.skip))
 
@@ -211,7 +212,8 @@ class GateTally:
     """
 
     def __init__(self) -> None:
-        self.suites: dict[str, tuple[str, float, list[str]]] = {}  # path -> (name, minimum, statuses)
+        # path -> (name, minimum, (case node id, status) per sample)
+        self.suites: dict[str, tuple[str, float, list[tuple[str, str]]]] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
@@ -223,8 +225,8 @@ class GateTally:
             status = "skipped"  # a case with `skip:` never reaches the call
         else:
             return
-        path, name, minimum = cast("tuple[str, str, float]", props["harness_gate"])
-        self.suites.setdefault(path, (name, float(minimum), []))[2].append(str(status))
+        path, name, minimum, node = cast("tuple[str, str, float, str]", props["harness_gate"])
+        self.suites.setdefault(path, (name, float(minimum), []))[2].append((str(node), str(status)))
 
     def gates(self) -> list[Gate]:
         found = (pass_rate_gate(*self.suites[path]) for path in sorted(self.suites))

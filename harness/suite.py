@@ -104,6 +104,9 @@ class Case:
     pricing: dict[str, Any] | None = None  # the suite's price overrides, as written (with lines)
     diff: dict[str, Any] | None = None  # how answers are compared with their baseline
     adaptive: Adaptive | None = None  # samples: {min, max}: more samples while the rate is unclear
+    #: Gates on the case's samples taken together (report/sampled.py decides them).
+    min_pass_rate: float | None = None
+    min_pass_hat_k: tuple[int, float] | None = None  # (k, minimum of pass^k)
 
     @property
     def name(self) -> str:
@@ -320,6 +323,7 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
         combos = [dict(zip(matrix, values, strict=True)) for values in itertools.product(*matrix.values())] \
             if matrix else [{}]
         checks = tuple(suite_checks + _parse_checks(raw.get("checks"), display))
+        hat_k = _pass_hat_k(raw, samples, display, case_line)
         skip = raw.get("skip")
         for combo in combos:
             for model in models:
@@ -344,6 +348,8 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
                     pricing=doc.get("pricing"),
                     diff=doc.get("diff"),
                     adaptive=rule,
+                    min_pass_rate=raw.get("min_pass_rate"),
+                    min_pass_hat_k=hat_k,
                 )
                 taken = list(range(samples))
                 if rule is not None:
@@ -355,6 +361,19 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
     options = {k: doc[k] for k in doc
                if k not in _INHERITED and k not in ("cases", "checks", "vars", "matrix", "pricing")}
     return Suite(path=display, name=name, cases=tuple(cases), options=options)
+
+
+def _pass_hat_k(raw: dict[str, Any], samples: int, display: Path, line: int | None) -> tuple[int, float] | None:
+    """A case's pass^k floor as (k, minimum); a k above its samples could never be estimated."""
+    gate = raw.get("min_pass_hat_k")
+    if gate is None:
+        return None
+    k, minimum = int(gate["k"]), float(gate["min"])
+    if k > samples:
+        raise UserError(f"min_pass_hat_k: k is {k} but the case has {samples} sample(s); pass^k needs at "
+                        f"least k samples (set samples: {k} or more)", file=display,
+                        line=line_of(raw, "min_pass_hat_k") or line, case=raw["id"])
+    return k, minimum
 
 
 def _plain(value: Any) -> Any:

@@ -36,10 +36,21 @@ cases:
 """
 
 
-def _model(fake: FakeOpenAI, coin: float = 0.7, always: float = 1.0) -> FakeOpenAI:
-    for word, chance in (("always", always), ("never", 0.0), ("coin", coin)):
+#: 'coin' answers 7 of every 10 right, in this order: its rate stays on the 0.7 threshold, so no
+#: sensible stop rule can settle it as early as the cases that always or never pass.
+BORDERLINE = "PPFPPFPPFP"
+
+
+def _model(fake: FakeOpenAI, coin: float | None = None, always: float = 1.0) -> FakeOpenAI:
+    for word, chance in (("always", always), ("never", 0.0)):
         fake.add_rule(Rule(contains=f"({word})", content="Paris", failing="Lyon", pass_probability=chance,
                            seed=7))
+    if coin is None:
+        for i in range(60):  # rules with times=1 answer in order
+            fake.add_rule(Rule(contains="(coin)", content="Paris" if BORDERLINE[i % 10] == "P" else "Lyon",
+                               times=1))
+    else:
+        fake.add_rule(Rule(contains="(coin)", content="Paris", failing="Lyon", pass_probability=coin, seed=7))
     return fake
 
 

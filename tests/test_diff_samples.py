@@ -205,7 +205,7 @@ def test_an_error_sample_fails_the_gate_though_a_failed_one_would_not() -> None:
     code, gates = evaluate(failed, fail_on="regressed")
     assert code == 0 and gates[0].text.startswith("no regressions (1 sampled case(s) with failing samples")
     assert [g.text for g in gates[1:]] == [
-        "s: mean case pass rate 100.0% → 90.0% over 1 sampled case(s): no significant change (p=0.16)"]
+        "s: mean case pass rate 100.0% → 90.0% over 1 sampled case(s): no significant change (p=0.5)"]
     errored = RunRecord(tuple(_sample(i, "error" if i == 9 else "passed") for i in range(10)))
     code, gates = evaluate(errored, fail_on="regressed")
     assert code == 1 and "1 sample(s) ended in error: suites/s.yaml::a#9" in gates[0].text

@@ -71,24 +71,27 @@ def test_samples_have_the_same_name_everywhere(project: Project, fake: FakeOpenA
                   "    checks: [{contains: never}]\n")
     first = project.run("run", "suites", "--record-mode", "once", "--base-url", fake.base_url,
                         "--report", "json=run.json", "--report", "junit=run.xml", "--report", "markdown=run.md",
-                        "--report", "html=run.html", env={"OPENAI_API_KEY": CANARY})
+                        "--report", "html=run.html", "-v", env={"OPENAI_API_KEY": CANARY})
     assert first.code == 1, first.text
     names = ["one", "one#1", "one#2"]
     assert sorted(p.stem for p in project.cassette_files()) == sorted(names)  # the cassettes' names
-    rows = [line.split("│")[1].strip() for line in first.out.splitlines() if line.startswith("FAIL")]
-    assert rows == names  # the terminal table
-    assert [f"✗ suites/s.yaml::{n}" in first.out for n in names] == [True] * 3  # the failure list
+    rows = [line.split("│")[1].rstrip() for line in first.out.splitlines() if line.startswith("FAIL")]
+    assert rows == [" one", *(f"   {n}" for n in names)]  # the case's row, then (-v) its samples
+    assert "✗ suites/s.yaml::one 0/3 passed" in first.out  # the failure list: the case, then its samples
+    assert [f"    ✗ suites/s.yaml::{n}\n" in first.out for n in names] == [True] * 3
     doc = json.loads((project.root / "run.json").read_text())
     assert [c["name"] for c in doc["cases"]] == names
     junit = ET.parse(project.root / "run.xml").getroot()
-    assert [t.get("name") for t in junit.iter("testcase")] == names
+    assert [t.get("name") for t in junit.iter("testcase")] == ["one"]  # one testcase per case
+    failure = next(junit.iter("failure")).text or ""
+    assert all(f"{n}: contains" in failure for n in names)
     markdown = (project.root / "run.md").read_text()
-    assert all(f"`suites/s.yaml::{n}`" in markdown for n in names)
+    assert "| `suites/s.yaml::one` | gpt-4o | **failed** | 0/3 passed" in markdown
     html = (project.root / "run.html").read_text()
     assert all(f"s · {n}</span>" in html for n in names)
     assert all(f'data-key="suites/s.yaml::{n}"' in html for n in names)
     # A first recording that fails has no baseline: a failure, not a regression.
-    assert "Regressions" not in markdown and "### Failures (3)" in markdown
+    assert "Regressions" not in markdown
     assert doc["summary"]["regressed"] == 0
 
 

@@ -24,9 +24,10 @@ from .common import (
     total_cost,
     word_diff,
 )
-from .html_assets import CSS, JS, csp
+from .html_assets import CSS, JS, RATES_CSS, csp
 from .rate_change import RateDiff, mean_text, method_text, p_text, rate_text, suite_verdict
 from .records import CaseRecord, Comparison, RunRecord, Totals, totals
+from .sampled import CaseSamples, sampled_cases, suite_rate
 
 MAX_OPEN = 40  # cases shown expanded on load: regressions, then changed, then other failures
 
@@ -105,15 +106,15 @@ def _checks_cell(case: CaseRecord) -> str:
     return f"{sum(c.passed for c in case.checks)}/{len(case.checks)}" if case.checks else "-"
 
 
-def _flags(case: CaseRecord, rated: bool = False) -> str:
+def _flags(case: CaseRecord, rated: bool = False, flaky: bool = False) -> str:
     """A sample of a case compared as rates (``rated``) is not a regression, fix or new case alone."""
     flags = [("regressed", case.regressed and not rated), ("fixed", case.fixed and not rated),
-             ("changed", case.changed), ("new", case.new and not rated)]
+             ("changed", case.changed), ("new", case.new and not rated), ("flaky", flaky)]
     return "".join(f'<span class="flag {name}">{name}</span>' for name, on in flags if on)
 
 
 def _case(case: CaseRecord, *, status: str, base_label: str, head_label: str, open_: bool,
-          rated: bool = False) -> str:
+          rated: bool = False, flaky: bool = False) -> str:
     latency = f"{case.latency_ms:,.0f} ms" if case.latency_ms is not None else "-"
     attrs = (f'class="case" data-status="{e(status)}" data-changed="{int(case.changed)}" '
              f'data-regressed="{int(case.regressed and not rated)}" data-key="{e(case.key)}"'
@@ -123,7 +124,7 @@ def _case(case: CaseRecord, *, status: str, base_label: str, head_label: str, op
              f'<span class="key">{e(case.suite)} · {e(case.name)}</span>',
              f"<span>{e(case.model)}</span>", f'<span class="num">{_checks_cell(case)}</span>',
              _cost_cell(case), f'<span class="num">{e(latency)}</span>',
-             f"<span>{_flags(case, rated)}</span>", "</summary>", '<div class="body">']
+             f"<span>{_flags(case, rated, flaky)}</span>", "</summary>", '<div class="body">']
     why = reasons(case)
     if why:
         parts.append('<ul class="reasons">' + "".join(
@@ -187,7 +188,7 @@ def rates_section(diff: RateDiff) -> str:
         f'<td class="num">{e(p_text(s.p))}</td><td class="verdict {_VERDICT_CLASS[s.verdict]}">'
         f"{e(suite_verdict(s))}</td></tr>" for s in diff.suites)
     flaky = ", ".join(f"<code>{e(c.node_id)}</code>" for c in diff.flaky)
-    return ('<section id="rates"><h2>Sampled cases</h2>'
+    return (f"<style>{RATES_CSS}</style>" '<section id="rates"><h2>Sampled cases</h2>'
             f'<p class="sub">{e(method_text(diff))}</p>'
             '<table class="rates"><thead><tr><th>case</th><th>base</th><th>head</th><th>p (adjusted)</th>'
             f"<th>verdict</th><th>samples</th></tr></thead><tbody>{rows}</tbody></table>"
@@ -204,9 +205,36 @@ def _tile(value: str, label: str) -> str:
     return f'<div class="tile"><b>{e(value)}</b><span>{e(label)}</span></div>'
 
 
+_FLAKY = '<span class="flag flaky">flaky</span>'
+#: Only pages with samples carry these rules, so a page without samples stays byte for byte the same.
+_SAMPLES_CSS = ("<style>.flag.flaky { color: var(--warn); } table.samples { border-collapse: collapse; "
+                "margin: 8px 0 16px; font-size: 13px; } table.samples th, table.samples td { border-bottom: "
+                "1px solid var(--line); padding: 4px 10px; text-align: left; }</style>")
+
+
+def _samples_table(sampled: dict[str, CaseSamples]) -> str:
+    """Each case with samples: its status as a whole, its rate and interval, pass@k and pass^k,
+    whether its samples disagree, and its gates. The samples themselves are listed under Cases."""
+    rows = "".join(
+        f'<tr><td><span class="badge st-{e(s.status)}">{e(STATUS_LABEL.get(s.status, s.status))}</span></td>'
+        f"<td>{e(s.suite)} · {e(s.id)}</td><td>{e(s.model)}</td><td>{e(s.summary)}</td><td>{e(s.estimates)}</td>"
+        f"<td>{_FLAKY if s.flaky else ''}</td>"
+        f"<td>{e('; '.join(g.text for g in s.gates) or 'none: every sample must pass')}</td></tr>"
+        for s in sampled.values())
+    flaky = [s for s in sampled.values() if s.flaky]
+    listed = ("<h3>Flaky cases</h3><ul>" + "".join(f"<li>{e(s.key)}: {e(s.summary)}</li>" for s in flaky)
+              + "</ul>") if flaky else ""
+    return (_SAMPLES_CSS + f"<h2>Cases with samples ({len(sampled)})</h2><table class=\"samples\"><tr><th>status</th><th>case</th>"
+            "<th>model</th><th>samples</th><th>pass@k · pass^k</th><th>flaky</th><th>gate</th></tr>"
+            + rows + "</table>" + listed)
+
+
 def _summary(run: RunRecord, cmp: Comparison | None) -> str:
     t: Totals = run.totals
-    tiles = [_tile(rate(t.pass_rate), "pass rate"), _tile(counts_line(t), "cases"),
+    sampled = sampled_cases(run)
+    measured = suite_rate((c.node_id, c.status) for c in run.cases) if sampled else None
+    tiles = [_tile(rate(measured.rate), "pass rate (mean of case rates)") if measured else
+             _tile(rate(t.pass_rate), "pass rate"), _tile(counts_line(t), "samples" if sampled else "cases"),
              _tile(total_cost(t), "cost"), _tile(f"{t.tokens:,}", "tokens")]
     if t.judge_calls:
         tiles.append(_tile(judge_cost(t), f"of the cost: rubric judges ({t.judge_calls} calls, {t.judge_tokens:,} tokens)"))
@@ -266,6 +294,9 @@ def render(run: RunRecord, comparison: Comparison | None = None) -> str:
     graph = chart(run, comparison.base if comparison else None)
     if graph:
         body.append("<h2>Per suite</h2>" + graph)
+    sampled = sampled_cases(run)
+    if sampled:
+        body.append(_samples_table(sampled))
     body.append("<h2>Cases</h2>")
     body.append(_filters(statuses, sum(c.changed for c in cases),
                          sum(c.regressed and c.node_id not in rated for c in cases)))
@@ -274,7 +305,7 @@ def render(run: RunRecord, comparison: Comparison | None = None) -> str:
         open_ = (c.changed or c.failing) and opened < MAX_OPEN
         opened += open_
         body.append(_case(c, status=c.status, base_label=base_label, head_label=head_label, open_=open_,
-                          rated=c.node_id in rated))
+                          rated=c.node_id in rated, flaky=c.node_id in sampled and sampled[c.node_id].flaky))
     body.extend(_case(c, status="removed", base_label=base_label, head_label=head_label, open_=False)
                 for c in removed)
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -63,10 +63,6 @@ pre { margin: 0; padding: 8px 10px; background: var(--soft); border: 1px solid v
   max-height: 480px; overflow: auto; }
 del.hl { background: var(--del); text-decoration: line-through; text-decoration-color: var(--fail); }
 ins.hl { background: var(--ins); text-decoration: none; }
-table.rates { border-collapse: collapse; margin: 6px 0 12px; }
-table.rates th, table.rates td { border-bottom: 1px solid var(--line); padding: 4px 10px; text-align: left; }
-.verdict.regressed { color: var(--fail); font-weight: 600; } .verdict.improved { color: var(--pass); font-weight: 600; }
-.verdict.same { color: var(--muted); } .flag.flaky { color: var(--warn); }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; background: var(--soft); padding: 0 3px; border-radius: 3px; }
 """
 
@@ -116,3 +112,9 @@ def script_hash(script: str = JS) -> str:
 def csp() -> str:
     return ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
             f"script-src '{script_hash()}'; base-uri 'none'; form-action 'none'")
+
+#: Styles of the diff's "Sampled cases" section, sent only with it (pages without samples are unchanged).
+RATES_CSS = """table.rates { border-collapse: collapse; margin: 6px 0 12px; }
+table.rates th, table.rates td { border-bottom: 1px solid var(--line); padding: 4px 10px; text-align: left; }
+.verdict.regressed { color: var(--fail); font-weight: 600; } .verdict.improved { color: var(--pass); font-weight: 600; }
+.verdict.same { color: var(--muted); } .flag.flaky { color: var(--warn); }"""

@@ -28,6 +28,7 @@ from .records import (
     SuiteRecord,
     Totals,
 )
+from .sampled import CaseSamples, Estimates, SuiteSamples, sampled_cases, suite_rate, suite_samples
 
 RUN_SCHEMA = "harness.run/1"
 DIFF_SCHEMA = "harness.diff/1"
@@ -89,18 +90,63 @@ def case_document(c: CaseRecord) -> dict[str, Any]:
     return doc
 
 
+def _estimates(values: Estimates) -> dict[str, float | None]:
+    return {str(k): None if v is None else round(v, 6) for k, v in values}
+
+
+def samples_document(s: CaseSamples) -> dict[str, Any]:
+    """A sampled case's statistics, carried by each of its samples' documents."""
+    first = s.records[0]
+    gate = None
+    if first.min_pass_rate is not None or first.min_pass_hat_k is not None:
+        hat = first.min_pass_hat_k
+        gate = {"min_pass_rate": first.min_pass_rate,
+                "min_pass_hat_k": {"k": hat[0], "min": hat[1]} if hat else None,
+                "met": all(g.met for g in s.gates),
+                "gates": [{"name": g.name, "met": g.met, "text": g.text} for g in s.gates]}
+    r = s.rate
+    return {"status": s.status, "passed": r.passed, "n": r.n, "rate": round(r.rate, 6), "ci_low": round(r.low, 6),
+            "ci_high": round(r.high, 6), "confidence": r.confidence, "pass_at_k": _estimates(s.pass_at_k),
+            "pass_hat_k": _estimates(s.pass_hat_k), "flaky": s.flaky, "gate": gate}
+
+
+def _suite_samples(s: SuiteSamples) -> dict[str, Any]:
+    return {"cases": len(s.cases), "samples": sum(len(c.records) for c in s.cases),
+            "pass_rate": None if s.rate is None else round(s.rate.rate, 6),
+            "pass_at_k": _estimates(s.pass_at_k), "pass_hat_k": _estimates(s.pass_hat_k),
+            "flaky": [c.key for c in s.flaky]}
+
+
 def run_document(run: RunRecord) -> dict[str, Any]:
     summary = _totals(run.totals)
     summary["gates"] = [{"name": g.name, "met": g.met, "text": g.text} for g in run.gates]
     summary["changed"] = sum(c.changed for c in run.cases)
     summary["regressed"] = sum(c.regressed for c in run.cases)
+    sampled = sampled_cases(run)
+    per_suite = {s.path: _suite_samples(s) for s in suite_samples(run, sampled)}
+    cases = [case_document(c) for c in run.cases]
+    if sampled:  # statistics only where a case has samples: other runs' documents stay as they were
+        statuses: dict[str, int] = {}
+        for group in sampled.values():
+            statuses[group.status] = statuses.get(group.status, 0) + 1
+        mean = suite_rate((c.node_id, c.status) for c in run.cases)
+        summary["samples"] = {"cases": len(sampled), "samples": sum(len(g.records) for g in sampled.values()),
+                              "pass_rate": None if mean is None else round(mean.rate, 6), "statuses": statuses, "flaky": [g.key for g in sampled.values() if g.flaky]}
+        for doc, c in zip(cases, run.cases, strict=True):
+            if c.node_id in sampled:
+                doc["samples"] = samples_document(sampled[c.node_id])
+    suites = []
+    for s in run.suites:
+        entry: dict[str, Any] = {"name": s.name, "path": s.path, "models": list(s.models), "options": s.options}
+        if s.path in per_suite:
+            entry["samples"] = per_suite[s.path]
+        suites.append(entry)
     return {
         "schema": RUN_SCHEMA, "harness_version": run.harness_version, "created": run.created,
         "label": run.label, "record_mode": run.record_mode, "elapsed_s": run.elapsed_s,
-        "suites": [{"name": s.name, "path": s.path, "models": list(s.models), "options": s.options}
-                   for s in run.suites],
+        "suites": suites,
         "summary": summary,
-        "cases": [case_document(c) for c in run.cases],
+        "cases": cases,
     }
 
 
@@ -119,7 +165,7 @@ def diff_document(cmp: Comparison) -> dict[str, Any]:
         "notes": list(cmp.notes),
         "run": run_document(cmp.head),
         "removed": [case_document(c) for c in cmp.removed],
-    } | ({"samples": samples_document(cmp.samples)} if cmp.samples is not None else {})
+    } | ({"samples": rate_diff_document(cmp.samples)} if cmp.samples is not None else {})
 
 
 def _round(value: float | None) -> float | None:
@@ -131,7 +177,7 @@ def _rate(rate: Rate) -> dict[str, Any]:
             "high": round(rate.high, 6)}
 
 
-def samples_document(diff: RateDiff) -> dict[str, Any]:
+def rate_diff_document(diff: RateDiff) -> dict[str, Any]:
     """The cases a diff compared as pass rates, their suites and the flaky ones (docs/report-json.md)."""
     return {
         "test": "fisher_exact_one_sided", "adjustment": ADJUSTMENT, "alpha": diff.alpha,
@@ -179,6 +225,8 @@ def _judge_from(data: Mapping[str, Any] | None) -> JudgeSpend | None:
 
 def case_from(doc: Mapping[str, Any]) -> CaseRecord:
     base = doc.get("baseline") or {}
+    gate = (doc.get("samples") or {}).get("gate") or {}
+    hat = gate.get("min_pass_hat_k")
     return CaseRecord(
         suite=doc["suite"], suite_path=doc["suite_path"], id=doc["id"], model=doc.get("model", ""),
         status=doc["status"], sample=int(doc.get("sample") or 0), description=doc.get("description", ""),
@@ -190,7 +238,8 @@ def case_from(doc: Mapping[str, Any]) -> CaseRecord:
         baseline=_output_from(base.get("answer"), base.get("usage"), base.get("latency_ms")),
         baseline_status=base.get("status"), baseline_cost_usd=base.get("cost_usd"),
         change=change_from_json(doc["change"]) if doc.get("change") else None, new=bool(doc.get("new")),
-        judge=_judge_from(doc.get("judge")), budget_skipped=bool(doc.get("budget_skipped")))
+        judge=_judge_from(doc.get("judge")), budget_skipped=bool(doc.get("budget_skipped")),
+        min_pass_rate=gate.get("min_pass_rate"), min_pass_hat_k=(int(hat["k"]), float(hat["min"])) if hat else None)
 
 
 def run_from(doc: Mapping[str, Any], *, label: str = "") -> RunRecord:

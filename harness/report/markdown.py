@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
 
 from ..gates import tolerated_failures
-from .common import cost, cost_delta, counts_line, judge_cost, rate, reasons, total_cost, trim
+from .common import STATUS_ORDER, cost, cost_delta, counts_line, judge_cost, rate, reasons, total_cost, trim
 from .rate_change import RateDiff, mean_text, method_text, p_text, rate_text, suite_verdict
 from .records import CaseRecord, Comparison, RunRecord, Totals
+from .sampled import CaseSamples, outcomes, sampled_cases, suite_rate
 
 MAX_CHARS = 60_000  # a GitHub comment holds 65,536
 MAX_DETAILS = 40
@@ -102,10 +104,14 @@ def _gates(run: RunRecord, lines: list[str]) -> None:
 
 def _suites_table(run: RunRecord, lines: list[str]) -> None:
     rows = []
+    sampled = sampled_cases(run)
     for label, cases in run.groups():
         t = RunRecord(tuple(cases)).totals
+        measured = suite_rate((c.node_id, c.status) for c in cases) if any(
+            c.node_id in sampled for c in cases) else None
+        shown = f"{rate(measured.rate)} (mean of case rates)" if measured else rate(t.pass_rate)
         rows.append([_cell(label), str(t.cases), str(t.counts["passed"]),
-                     str(t.counts["failed"] + t.counts["error"]), rate(t.pass_rate), total_cost(t), f"{t.tokens:,}"])
+                     str(t.counts["failed"] + t.counts["error"]), shown, total_cost(t), f"{t.tokens:,}"])
     if rows:
         lines += ["### Suites", ""] + _table(["suite", "cases", "passed", "failed", "pass rate", "cost", "tokens"], rows)
 
@@ -123,24 +129,53 @@ def _spend(t: Totals) -> str:
     return f"cost **{total_cost(t)}**{judge} · {t.tokens:,} tokens"
 
 
+def _sampled_section(sampled: dict[str, CaseSamples], lines: list[str]) -> None:
+    """Each sampled case in a row (failing first), then the flaky ones by name."""
+    if not sampled:
+        return
+    rank = {"failed": 0, "error": 0, "stale": 1, "missing": 1}
+    rows = [[_code(s.key), _cell(s.model), f"**{s.status}**" if s.failing else s.status, _cell(s.summary),
+             _cell(s.estimates), "yes" if s.flaky else "", _cell("; ".join(g.text for g in s.gates) or "none: every sample must pass")]
+            for s in sorted(sampled.values(), key=lambda s: rank.get(s.status, 2))[:MAX_ROWS]]
+    lines += [f"### Cases with samples ({len(sampled)})", ""]
+    lines += _table(["case", "model", "status", "samples", "pass@k · pass^k", "flaky", "gate"], rows,
+                    max(0, len(sampled) - MAX_ROWS))
+    flaky = [s for s in sampled.values() if s.flaky]
+    if flaky:
+        lines += [f"### Flaky cases ({len(flaky)}: their samples disagree)", ""]
+        lines += [f"- {_code(s.key)}: {_cell(s.summary)}" for s in flaky[:MAX_ROWS]]
+        lines += [f"- … and {len(flaky) - MAX_ROWS} more"] if len(flaky) > MAX_ROWS else []
+        lines.append("")
+
+
 def render_run(run: RunRecord) -> str:
     t = run.totals
+    sampled = sampled_cases(run)
     pending = any(c.status in ("stale", "missing") for c in run.cases)
     ok = not pending and (all(g.met for g in run.gates) if run.gates else not any(c.failing for c in run.cases))
-    lines = [f"## {'✅' if ok else '❌'} harness: {counts_line(t)}", "",
-             f"Pass rate **{rate(t.pass_rate)}** · {_spend(t)}"
+    measured = suite_rate((c.node_id, c.status) for c in run.cases) if sampled else None
+    shown = f"{rate(measured.rate)}** (mean of case rates)" if measured else f"{rate(t.pass_rate)}**"
+    counted = counts_line(t)
+    if sampled:  # cases, a sampled one by its own status; then its samples
+        units = Counter(u.status for u in outcomes(run, sampled))
+        counted = ", ".join(f"{units[s]} {s}" for s in ("passed", *STATUS_ORDER[:4], "skipped") if units[s]) + f" ({len(run.cases)} samples)"
+    lines = [f"## {'✅' if ok else '❌'} harness: {counted}", "",
+             f"Pass rate **{shown} · {_spend(t)}"
              + (f" · {run.elapsed_s:.1f}s" if run.elapsed_s else ""), ""]
     regressed = [c for c in run.cases if c.regressed]
     if regressed:
         lines += [f"### Regressions ({len(regressed)})", ""] + _case_rows(regressed, with_base=True)
     # Failures a met min_pass_rate tolerates (under --fail-on failed) fold away below the others.
     tolerant = {s.path: s for s in tolerated_failures(run)} if any(g.name == "failures" for g in run.gates) else {}
-    failures = [c for c in run.cases if c.failing and not c.regressed
+    # A sampled case's samples are judged together, in their own section.
+    failures = [c for c in run.cases if c.failing and not c.regressed and c.node_id not in sampled
                 and not (c.status == "failed" and c.suite_path in tolerant)]
     if failures:
         lines += [f"### Failures ({len(failures)})", ""] + _case_rows(failures, with_base=False)
+    _sampled_section(sampled, lines)
     for path, tol in tolerant.items():
-        cases = [c for c in run.cases if c.status == "failed" and c.suite_path == path and not c.regressed]
+        cases = [c for c in run.cases if c.status == "failed" and c.suite_path == path and not c.regressed
+                 and c.node_id not in sampled]
         lines += ["<details>", f"<summary>{html.escape(tol.text)}</summary>", ""]
         lines += _case_rows(cases, with_base=False) + ["</details>", ""]
     skipped = [c for c in run.cases if c.budget_skipped]

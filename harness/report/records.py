@@ -29,7 +29,7 @@ from .rate_change import RateDiff
 
 FAILING = ("failed", "error")
 #: Suite keys a report keeps, because gates and diffs read them later from the saved file.
-SUITE_KEYS = ("diff", "min_pass_rate", "max_cost_usd")
+SUITE_KEYS = ("diff", "min_pass_rate", "max_cost_usd", "pass_k")
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,8 @@ class CaseRecord:
     new: bool = False  # no baseline exists: first recording, or a case added since the base
     judge: JudgeSpend | None = None  # the rubric judge calls made for this case (cost_usd excludes them)
     budget_skipped: bool = False
+    min_pass_rate: float | None = None  # the case's gates on its samples (report/sampled.py)
+    min_pass_hat_k: tuple[int, float] | None = None
 
     @property
     def node_id(self) -> str:
@@ -320,7 +322,8 @@ def case_record(result: CaseResult, table: PriceTable | None = None) -> CaseReco
         baseline_status=result.baseline_status,
         baseline_cost_usd=_cost(table, case.model, result.baseline), change=result.change,
         new=result.recorded and result.baseline is None, judge=result.judge,
-        budget_skipped=result.budget_skipped)
+        budget_skipped=result.budget_skipped, min_pass_rate=case.min_pass_rate,
+        min_pass_hat_k=case.min_pass_hat_k)
 
 
 def from_results(results: Iterable[CaseResult], suites: Iterable[Suite], *, label: str = "",

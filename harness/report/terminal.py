@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import IO, Any, cast
 
 from rich.console import Console
@@ -25,23 +25,18 @@ from rich.text import Text
 
 from .. import redact
 from ..gates import Tolerated
-from ..pricing import PriceTable
 from ..runner import CaseResult, rerecord_command
 from .common import cost, cost_delta, counts_line, rate, reasons, total_cost
 from .rate_change import RateDiff, case_line, method_text, suite_line
 from .records import CaseRecord, Comparison, Gate
-
-_STYLE = {"passed": "green", "failed": "red", "error": "red", "stale": "yellow",
-          "missing": "yellow", "skipped": "dim"}
-_LABEL = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "stale": "STALE",
-          "missing": "MISSING", "skipped": "SKIP"}
-
-
-def _checks_cell(result: CaseResult) -> str:
-    if not result.verdicts:
-        return "-"
-    ok = sum(v.passed for v in result.verdicts)
-    return f"{ok}/{len(result.verdicts)}"
+from .sampled import CaseSamples, suite_rate
+from .terminal_rows import case_cost as _case_cost
+from .terminal_rows import key as _key
+from .terminal_rows import print_failure as _print_failure
+from .terminal_rows import print_flaky  # noqa: F401 - printed by the CLI after the tables
+from .terminal_rows import print_sampled_failure as _print_sampled_failure
+from .terminal_rows import row as _row
+from .terminal_rows import sampled_row as _sampled_row
 
 
 class _RedactingConsole(Console):
@@ -58,45 +53,18 @@ def make_console(*, stderr: bool = False) -> Console:
                              color_system=None if plain else "auto", no_color=plain or None)
 
 
-def _cost(result: CaseResult) -> float | None:
-    """The answer's cost (its judge calls apart: ``_judge_cost``)."""
-    if result.cost_usd is not None:
-        return result.cost_usd
-    out = result.output
-    prices = getattr(result.planned, "prices", None) or PriceTable()
-    return prices.cost(result.case.model, out.usage) if out is not None and out.usage else None
-
-
-def _judge_cost(result: CaseResult) -> float | None:
-    return result.judge.cost_usd if result.judge is not None else 0.0
-
-
-def _case_cost(result: CaseResult) -> float | None:
-    """What the case cost in all: its answer plus its rubric judge calls."""
-    answer, judge = _cost(result), _judge_cost(result)
-    return None if answer is None or judge is None else answer + judge
-
-
-def _key(result: CaseResult) -> str:
-    """``suite::id``, with the sample suffix every report uses (``id#1``)."""
-    return f"{result.case.suite_path.as_posix()}::{result.case.name}"
-
-
 def _hidden(result: CaseResult, tolerated: set[str]) -> bool:
     return result.status == "failed" and result.case.suite_path.as_posix() in tolerated
 
 
-def _latency(result: CaseResult) -> str:
-    out = result.output
-    if out is None or out.latency_ms is None:
-        return "-"
-    return f"{out.latency_ms:,.0f} ms"
-
-
 def print_table(console: Console, results: list[CaseResult], *, max_rows: int = 200,
-                tolerated: Iterable[str] = (), verbose: bool = False) -> None:
-    """A table per suite; tolerated failures (suites in ``tolerated``) only when ``verbose``."""
+                tolerated: Iterable[str] = (), verbose: bool = False,
+                sampled: Mapping[str, CaseSamples] | None = None) -> None:
+    """A table per suite; tolerated failures (suites in ``tolerated``) only when ``verbose``.
+    A sampled case (``sampled``, by node id) is one row with its rate; ``verbose`` lists its
+    samples under it."""
     quiet_suites = set() if verbose else set(tolerated)
+    sampled = sampled or {}
     if verbose:
         max_rows = len(results)
     by_suite: dict[str, list[CaseResult]] = defaultdict(list)
@@ -111,16 +79,31 @@ def print_table(console: Console, results: list[CaseResult], *, max_rows: int = 
         table.add_column("tokens", justify="right")
         table.add_column("cost", justify="right")
         table.add_column("latency", justify="right")
-        hidden = [r for r in rows if _hidden(r, quiet_suites)]
-        listed = [r for r in rows if not _hidden(r, quiet_suites)]
-        shown = listed if len(rows) <= max_rows else [r for r in listed if r.status != "passed"][:max_rows]
-        for r in shown:
-            usage = r.output.usage if r.output else None
-            tokens = (usage.total_tokens if usage else 0) + (r.judge.usage.total_tokens if r.judge else 0)
-            table.add_row(f"[{_STYLE[r.status]}]{_LABEL[r.status]}[/]", escape(r.case.name),
-                          escape(r.case.model), _checks_cell(r),
-                          str(tokens) if usage or r.judge else "-",
-                          cost(_case_cost(r)) if r.output is not None else "-", _latency(r))
+        groups: dict[str, list[CaseResult]] = defaultdict(list)
+        for r in rows:
+            if r.case.node_id in sampled:
+                groups[r.case.node_id].append(r)
+        if groups:
+            table.add_column("samples")
+        # One entry per case: a sampled case stands for its samples, with its own status.
+        entries: list[tuple[str, CaseResult | CaseSamples]] = []
+        for r in rows:
+            node = r.case.node_id
+            if node not in groups:
+                entries.append((r.status, r))
+            elif r is groups[node][0]:
+                entries.append((sampled[node].status, sampled[node]))
+        hidden = [x for status, x in entries if status == "failed" and path in quiet_suites]
+        listed = [(status, x) for status, x in entries if not (status == "failed" and path in quiet_suites)]
+        shown = listed if len(entries) <= max_rows else [e for e in listed if e[0] != "passed"][:max_rows]
+        for _, x in shown:
+            if isinstance(x, CaseSamples):
+                table.add_row(*_sampled_row(x, groups[x.node_id]))
+                if verbose:
+                    for r in groups[x.node_id]:
+                        table.add_row(*_row(r, f"  {r.case.name}"), "")
+            else:
+                table.add_row(*_row(x, x.case.name), *([""] if groups else []))
         if shown:
             console.print(table)
         else:
@@ -135,20 +118,32 @@ def print_table(console: Console, results: list[CaseResult], *, max_rows: int = 
 
 
 def print_problems(console: Console, results: list[CaseResult], mode: str, *,
-                   tolerated: Iterable[str] = (), verbose: bool = False) -> None:
+                   tolerated: Iterable[str] = (), verbose: bool = False,
+                   sampled: Mapping[str, CaseSamples] | None = None) -> None:
     """Failures and why, stale and missing cassettes, skipped cases; failures in ``tolerated``
-    suites only when ``verbose`` (their one-line summary is printed with the gates)."""
+    suites only when ``verbose`` (their one-line summary is printed with the gates). A sampled
+    case (``sampled``, by node id) is a failure when it fails as a whole, with its samples."""
     quiet_suites = set() if verbose else set(tolerated)
-    bad = [r for r in results if r.status in ("failed", "error") and not _hidden(r, quiet_suites)]
+    sampled = sampled or {}
+    bad: list[CaseResult | CaseSamples] = []
+    seen: set[str] = set()
+    for r in results:
+        group = sampled.get(r.case.node_id)
+        if group is None:
+            if r.status in ("failed", "error") and not _hidden(r, quiet_suites):
+                bad.append(r)
+        elif group.failing and group.node_id not in seen and not (
+                group.status == "failed" and group.suite_path in quiet_suites):
+            seen.add(group.node_id)
+            bad.append(group)
     if bad:
         console.print("\n[bold red]Failures[/]")
-        for r in bad:
-            console.print(f"[red]✗[/] {escape(_key(r))}")
-            if r.message:
-                console.print(f"    {escape(r.message)}")
-            for v in r.verdicts:
-                if not v.passed:
-                    console.print(f"    [red]{escape(v.name)}[/]: {escape(v.reason)}")
+        for x in bad:
+            if isinstance(x, CaseSamples):
+                _print_sampled_failure(console, x, [r for r in results if r.case.node_id == x.node_id],
+                                       verbose=verbose)
+            else:
+                _print_failure(console, x)
     stale = [r for r in results if r.status == "stale"]
     if stale:
         console.print("\n[bold yellow]Stale cassettes[/] (the request changed; the recording no longer answers it)")
@@ -191,11 +186,17 @@ def print_skipped(console: Console, results: list[CaseResult], *, limit: int = 1
         console.print(f"  ... and {len(reasons) - limit} more reasons")
 
 
-def summary_line(results: Iterable[CaseResult], elapsed: float, *, tolerated: Iterable[str] = ()) -> str:
+def summary_line(results: Iterable[CaseResult], elapsed: float, *, tolerated: Iterable[str] = (),
+                 sampled: Mapping[str, CaseSamples] | None = None) -> str:
+    """One line: counts, time, pass rate, cost. With sampled cases the counts are of cases (a
+    sampled case by its own status), then of samples, and the pass rate is the mean of case rates."""
     results = list(results)
-    counts = Counter(r.status for r in results)
+    sampled = sampled or {}
     quiet = set(tolerated)
-    excused = sum(_hidden(r, quiet) for r in results)
+    counts = Counter(r.status for r in results if r.case.node_id not in sampled)
+    counts.update(s.status for s in sampled.values())
+    excused = sum(_hidden(r, quiet) for r in results if r.case.node_id not in sampled)
+    excused += sum(s.status == "failed" and s.suite_path in quiet for s in sampled.values())
     budget = sum(r.budget_skipped for r in results)
     labels = {"failed": f"failed ({excused} tolerated)" if excused else "failed",
               "skipped": f"skipped ({budget} by budget)" if budget else "skipped"}
@@ -205,9 +206,16 @@ def summary_line(results: Iterable[CaseResult], elapsed: float, *, tolerated: It
     if recorded:
         parts.append(f"{recorded} recorded")
     line = ", ".join(parts or ["no cases"]) + f" in {elapsed:.2f}s"
-    ran = len(results) - counts["skipped"]
-    if ran:
-        line += f" · pass rate {counts['passed'] / ran:.1%}"
+    if sampled:
+        samples = Counter(r.status for r in results)
+        line += " · samples: " + ", ".join(f"{samples[s]} {s}" for s in ("passed", "failed", "error") if samples[s])
+        measured = suite_rate((r.case.node_id, r.status) for r in results)
+        if measured is not None:
+            line += f" · pass rate {measured.rate:.1%} (mean of case rates)"
+    else:
+        ran = len(results) - counts["skipped"]
+        if ran:
+            line += f" · pass rate {counts['passed'] / ran:.1%}"
     costs = [_case_cost(r) for r in results if r.output is not None and r.output.error is None]
     if costs:
         known = sum(c for c in costs if c is not None)
