@@ -138,6 +138,7 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from .report.sampled import sampled_cases
     from .report.terminal import (
         print_changes,
+        print_estimates,
         print_flaky,
         print_gates,
         print_problems,
@@ -163,6 +164,7 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     sampled = sampled_cases(result.record)  # cases with samples: one row each, with their rate
     if not args.quiet:
         print_table(out, results, tolerated=quiet, verbose=args.verbose, sampled=sampled)
+        print_estimates(out, sampled)
         print_flaky(out, sampled)
     print_problems(out, results, args.record_mode, tolerated=quiet, verbose=args.verbose, sampled=sampled)
     print_ifeval(out, results)

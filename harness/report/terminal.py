@@ -32,11 +32,12 @@ from .records import CaseRecord, Comparison, Gate
 from .sampled import CaseSamples, suite_rate
 from .terminal_rows import case_cost as _case_cost
 from .terminal_rows import key as _key
+from .terminal_rows import print_estimates, print_flaky  # noqa: F401 - printed by the CLI after the tables
 from .terminal_rows import print_failure as _print_failure
-from .terminal_rows import print_flaky  # noqa: F401 - printed by the CLI after the tables
 from .terminal_rows import print_sampled_failure as _print_sampled_failure
 from .terminal_rows import row as _row
 from .terminal_rows import sampled_row as _sampled_row
+from .terminal_rows import stat_columns as _stat_columns
 
 
 class _RedactingConsole(Console):
@@ -77,14 +78,15 @@ def print_table(console: Console, results: list[CaseResult], *, max_rows: int = 
         table.add_column("model")
         table.add_column("checks", justify="right")
         table.add_column("tokens", justify="right")
-        table.add_column("cost", justify="right")
-        table.add_column("latency", justify="right")
+        table.add_column("cost", justify="right", no_wrap=True)  # money is never cut short
+        table.add_column("latency", justify="right", no_wrap=True)
         groups: dict[str, list[CaseResult]] = defaultdict(list)
         for r in rows:
             if r.case.node_id in sampled:
                 groups[r.case.node_id].append(r)
-        if groups:
-            table.add_column("samples")
+        stat_heads = _stat_columns(sampled[next(iter(groups))]) if groups else []
+        for head in stat_heads:
+            table.add_column(head, no_wrap=True)
         # One entry per case: a sampled case stands for its samples, with its own status.
         entries: list[tuple[str, CaseResult | CaseSamples]] = []
         for r in rows:
@@ -101,9 +103,9 @@ def print_table(console: Console, results: list[CaseResult], *, max_rows: int = 
                 table.add_row(*_sampled_row(x, groups[x.node_id]))
                 if verbose:
                     for r in groups[x.node_id]:
-                        table.add_row(*_row(r, f"  {r.case.name}"), "")
+                        table.add_row(*_row(r, f"  {r.case.name}"), *[""] * len(stat_heads))
             else:
-                table.add_row(*_row(x, x.case.name), *([""] if groups else []))
+                table.add_row(*_row(x, x.case.name), *[""] * len(stat_heads))
         if shown:
             console.print(table)
         else:

@@ -11,11 +11,12 @@ from collections.abc import Mapping
 
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from ..pricing import PriceTable
 from ..runner import CaseResult
 from .common import cost
-from .sampled import CaseSamples
+from .sampled import CaseSamples, pct
 
 STYLE = {"passed": "green", "failed": "red", "error": "red", "stale": "yellow",
          "missing": "yellow", "skipped": "dim"}
@@ -84,12 +85,41 @@ def sampled_row(group: CaseSamples, rows: list[CaseResult]) -> list[str]:
     latencies = [r.output.latency_ms for r in rows if r.output is not None and r.output.latency_ms is not None]
     mean_latency = f"{sum(latencies) / len(latencies):,.0f} ms" if latencies else "-"
     return [f"[{STYLE[group.status]}]{LABEL[group.status]}[/]", escape(group.id), escape(group.model), checks,
-            tokens(rows), spent, mean_latency, escape(samples_cell(group))]
+            tokens(rows), spent, mean_latency, *stat_cells(group)]
 
 
-def samples_cell(group: CaseSamples) -> str:
-    """``7/10 passed (70%, 95% CI 40–89%) · pass@3 99% · pass^3 29% · flaky``."""
-    return " · ".join(x for x in (group.summary, group.estimates, "flaky" if group.flaky else "") if x)
+def stat_columns(group: CaseSamples) -> list[str]:
+    """The sampled suite's extra column: the rate with its interval (pass@k / pass^k get a table of
+    their own, print_estimates), so a CI log 80 characters wide still shows one line per case."""
+    return [f"rate ({group.rate.confidence:.0%} CI)"]
+
+
+def stat_cells(group: CaseSamples) -> list[str]:
+    """``7/10 70% (40–89%)``, and ``≈`` when the samples disagree (the flaky list says more)."""
+    r = group.rate
+    if not r.n:
+        return [f"0/{len(group.records)} judged"]
+    return [f"{r.passed}/{r.n} {pct(r.rate)} ({pct(r.low).rstrip('%')}–{pct(r.high)})" + (" ≈" if group.flaky else "")]
+
+
+def print_estimates(console: Console, sampled: Mapping[str, CaseSamples], *, limit: int = 200) -> None:
+    """pass@k and pass^k for the k the suites ask for (``pass_k``), one row per sampled case."""
+    asked = [s for s in sampled.values() if s.pass_at_k or s.pass_hat_k]
+    if not asked:
+        return
+    heads = list(dict.fromkeys([*(f"pass@{k}" for s in asked for k, _ in s.pass_at_k),
+                                *(f"pass^{k}" for s in asked for k, _ in s.pass_hat_k)]))
+    table = Table(title="pass@k (one of k passes) and pass^k (all k pass), estimated from the samples",
+                  title_justify="left", show_edge=False, pad_edge=False)
+    table.add_column("case")
+    for head in heads:
+        table.add_column(head, justify="right")
+    for s in asked[:limit]:
+        values = {f"pass@{k}": v for k, v in s.pass_at_k} | {f"pass^{k}": v for k, v in s.pass_hat_k}
+        table.add_row(escape(s.key), *("-" if values.get(h) is None else pct(values[h] or 0.0) for h in heads))
+    console.print(table)
+    if len(asked) > limit:
+        console.print(f"  ... and {len(asked) - limit} more (the JSON report has them all)")
 
 
 def print_flaky(console: Console, sampled: Mapping[str, CaseSamples], *, limit: int = 50) -> None:
