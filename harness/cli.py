@@ -133,8 +133,8 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     # Imported here, not at the top: `harness validate` and `--help` should not pay for them.
     from .api import run
     from .gates import tolerated_failures
-    from .report.ifeval_table import print_ifeval
     from .report.diff_samples import from_baselines
+    from .report.ifeval_table import print_ifeval
     from .report.progress import LiveProgress
     from .report.rate_change import AGAINST_RECORDINGS
     from .report.sampled import sampled_cases

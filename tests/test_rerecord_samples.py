@@ -13,11 +13,11 @@ import re
 from pathlib import Path
 
 import pytest
+from test_diff_samples import SEA, SKY, SUITE, script
 
 from harness.testing.fake_openai import FakeOpenAI, Rule
 
 from conftest import Project
-from test_diff_samples import SEA, SKY, SUITE, script
 
 SINGLE = """
     name: single

@@ -24,8 +24,8 @@ from .common import (
     total_cost,
     word_diff,
 )
-from .html_assets import CSS, JS, RATES_CSS, csp
 from .diff_samples import from_baselines
+from .html_assets import CSS, JS, RATES_CSS, csp
 from .rate_change import AGAINST_RECORDINGS, RateDiff, mean_text, method_text, p_text, rate_text, suite_verdict
 from .records import CaseRecord, Comparison, RunRecord, Totals, totals
 from .sampled import CaseSamples, sampled_cases, suite_rate
