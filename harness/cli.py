@@ -133,8 +133,10 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     # Imported here, not at the top: `harness validate` and `--help` should not pay for them.
     from .api import run
     from .gates import tolerated_failures
+    from .report.diff_samples import from_baselines
     from .report.ifeval_table import print_ifeval
     from .report.progress import LiveProgress
+    from .report.rate_change import AGAINST_RECORDINGS
     from .report.sampled import sampled_cases
     from .report.terminal import (
         print_changes,
@@ -142,6 +144,7 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         print_flaky,
         print_gates,
         print_problems,
+        print_rates,
         print_table,
         summary_line,
     )
@@ -168,7 +171,10 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         print_flaky(out, sampled)
     print_problems(out, results, args.record_mode, tolerated=quiet, verbose=args.verbose, sampled=sampled)
     print_ifeval(out, results)
-    print_changes(out, results)
+    rates = from_baselines(result.record.cases)  # re-recorded samples: one verdict per case, as in a diff
+    if rates is not None:
+        print_rates(out, rates, against=AGAINST_RECORDINGS)
+    print_changes(out, results, sampled=sampled)
     print_gates(out, [g for g in result.gates if g.name != "failures"], tolerated, verbose=args.verbose)
     out.print(summary_line(results, time.perf_counter() - start, tolerated=quiet, sampled=sampled),
               highlight=False)

@@ -13,6 +13,13 @@ A suite with a ``min_pass_rate`` gate (a benchmark) reports its failing cases as
 session fails at the end only if the suite's pass rate is below the gate — gates.pass_rate_gate,
 the CLI's rule. The statuses are kept from the test reports, so they add up across xdist workers.
 
+A case with its own gate on its samples (``min_pass_rate`` or ``min_pass_hat_k`` on the case) is
+judged as a whole, as ``harness run`` judges it (report/sampled.py decides; this door only counts):
+each sample is an item, a failing sample is reported as xfail (its case's gate decides), and at the
+end of the session each such case's decision is printed; a case whose gate is not met fails the
+session, and its samples are stored as last failed, so ``--lf`` runs the whole case again. A sample
+that ends in error, or whose cassette is stale or missing, fails as its own item (never excused).
+
 Every text this door hands pytest (failure reports, xfail reasons, the gate summary) passes
 through the redaction point (redact.py), so no secret reaches the terminal or ``--junitxml``.
 """
@@ -32,7 +39,8 @@ from .collect import is_suite, searched
 from .errors import HarnessError
 from .gates import pass_rate_gate
 from .parse_cache import CACHE
-from .report.records import Gate
+from .report.records import CaseRecord, Gate
+from .report.sampled import CaseSamples, case_samples
 from .runner import (
     RECORD_MODES,
     CaseResult,
@@ -145,6 +153,12 @@ class CaseItem(pytest.Item):
         if gate is not None:
             self.user_properties.append(("harness_gate", (str(case.suite_path), case.suite_name, gate,
                                                           case.node_id)))
+        self.case_gated = case.min_pass_rate is not None or case.min_pass_hat_k is not None
+        if self.case_gated:
+            hat = case.min_pass_hat_k
+            self.user_properties.append(("harness_case", (
+                case.suite_path.as_posix(), case.suite_name, case.id, case.model, case.sample,
+                case.min_pass_rate, None if hat is None else [hat[0], hat[1]])))
         if case.skip:
             self.add_marker(pytest.mark.skip(reason=case.skip))
 
@@ -168,6 +182,9 @@ class CaseItem(pytest.Item):
             return
         if result.status == "skipped":
             pytest.skip(redact.clean(result.message or "skipped"))
+        if self.case_gated and result.status == "failed":
+            pytest.xfail(redact.clean("judged with its case's other samples by the case's gate (the "
+                                      "session summary gives the verdict): " + _describe(result).replace("\n", " ")))
         if self.gate is not None and result.status == "failed":
             pytest.xfail(redact.clean(f"tolerated by the suite's min_pass_rate {self.gate:.0%}: "
                                       + _describe(result).replace("\n", " ")))
@@ -242,10 +259,57 @@ class GateTally:
                                                      f"{gate.text}"), red=not gate.met, green=gate.met)
 
 
+class CaseTally:
+    """The samples of cases with their own gate, from the test reports (added up across xdist
+    workers like GateTally's), and each case's decision by report/sampled.py."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.samples: list[CaseRecord] = []
+        self.items: dict[str, list[str]] = {}  # case node id -> its samples' pytest node ids
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = dict(report.user_properties)
+        if "harness_case" not in props or not (report.when == "call" or (report.when == "setup" and report.skipped)):
+            return
+        path, suite, case_id, model, sample, rate, hat = cast("tuple[Any, ...]", props["harness_case"])
+        status = str(props.get("harness_status", "error")) if report.when == "call" else "skipped"
+        record = CaseRecord(suite=str(suite), suite_path=str(path), id=str(case_id), model=str(model), status=status,
+                            sample=int(sample), min_pass_rate=None if rate is None else float(rate),
+                            min_pass_hat_k=None if hat is None else (int(hat[0]), float(hat[1])))
+        self.samples.append(record)
+        self.items.setdefault(record.node_id, []).append(report.nodeid)
+
+    def cases(self) -> list[CaseSamples]:
+        return list(case_samples(sorted(self.samples, key=lambda r: (r.node_id, r.sample))).values())
+
+    @pytest.hookimpl(tryfirst=True)  # before the cache plugin writes what failed, for --lf
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        failing = [c for c in self.cases() if c.status == "failed"]
+        if not failing:
+            return
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        last_failed = getattr(self.config.pluginmanager.get_plugin("lfplugin"), "lastfailed", None)
+        if isinstance(last_failed, dict):  # the whole case runs again under --lf, not one sample
+            last_failed.update(dict.fromkeys((n for c in failing for n in self.items[c.node_id]), True))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        for case in self.cases():
+            if case.status not in ("passed", "failed"):
+                continue  # an error, stale or missing sample failed as its own item
+            met = case.status == "passed"
+            gates = "; ".join(g.text for g in case.gates)
+            terminalreporter.write_line(redact.clean(f"harness case gate {'met' if met else 'FAILED'}: "
+                                                     f"{case.node_id}: {case.summary}: {gates}"),
+                                        red=not met, green=met)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_OPTED_IN] = OptedIn.from_config(config)
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(GateTally(), "harness-gates")
+        config.pluginmanager.register(CaseTally(config), "harness-case-gates")
 
 
 _HOLDS_CACHE = pytest.StashKey[bool]()

@@ -35,3 +35,24 @@ def test_no_progress_when_not_a_terminal() -> None:
         bar.update(_Result(100, 0.25))
     assert buf.getvalue() == ""
     assert bar.tokens == 100
+
+
+def test_adaptive_samples_beyond_the_plan_raise_the_total_instead_of_passing_it() -> None:
+    """Three samples planned; the adaptive rule asks for two more: the bar reads 5/5, never 5/3."""
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=160)
+    with LiveProgress(console, 3, enabled=True) as bar:
+        for _ in range(3):
+            bar.update(_Result(10, 0.01))
+        assert bar._progress is not None
+        bar._progress.refresh()
+        assert "3/3" in buf.getvalue() and "adaptive" not in buf.getvalue()
+        bar.update(_Result(10, 0.01, "failed"))
+        bar.update(_Result(10, 0.01))
+        task = bar._progress.tasks[0]
+        assert (task.completed, task.total) == (5, 5)
+        bar._progress.refresh()
+    text = buf.getvalue()
+    assert "5/5" in text and "+2 adaptive" in text
+    assert "4/3" not in text and "5/3" not in text
+    assert (bar.done, bar.total, bar.extra) == (5, 5, 2)

@@ -323,3 +323,104 @@ def test_a_cold_run_writes_the_parse_cache_once(recorded: pytest.Pytester, monke
     [cache_file] = (recorded.path / ".harness" / "cache").glob("*.json")
     entries = json.loads(cache_file.read_text())["entries"]
     assert sorted(entries) == ["greet.yaml", "lang[de].yaml", "lang[fr].yaml", "wrong.yaml"]
+
+
+CASE_GATED = """\
+model: gpt-4o
+cases:
+  - id: steady
+    samples: 4
+    min_pass_rate: 0.5
+    prompt: Describe the sea.
+    checks:
+      - contains: calm
+  - id: shaky
+    samples: 4
+    min_pass_rate: 0.75
+    prompt: Describe the sky.
+    checks:
+      - contains: blue
+"""
+
+
+def test_case_gates_decide_in_pytest_as_in_harness_run(pytester: pytest.Pytester, fake: FakeOpenAI,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """steady passes 3 of 4 (gate 50%: met), shaky 2 of 4 (gate 75%: not met): each sample is an
+    item, failing samples are xfail, and the session fails on shaky by its gate, as `harness run` does."""
+    pytester.makefile(".toml", pyproject=PYPROJECT)
+    (pytester.path / "suites").mkdir()
+    (pytester.path / "suites" / "c.yaml").write_text(CASE_GATED)
+    fake.add_rule(Rule(contains="Describe the sea", content="The sea is calm.", times=3))
+    fake.add_rule(Rule(contains="Describe the sky", content="The sky is blue.", times=2))
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    assert harness_main(["run", "suites", "-q", "--record-mode", "once", "--base-url", fake.base_url]) == 1
+    monkeypatch.delenv("OPENAI_API_KEY")
+    assert harness_main(["run", "suites", "-q"]) == 1  # the CLI's verdict, replayed
+
+    quiet = ("-p", "no:randomly", "-rN")
+    result = pytester.runpytest("suites", *quiet)
+    result.assert_outcomes(passed=5, xfailed=3)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["harness case gate met: suites/c.yaml::steady: 3/4 passed (75%*: "
+                                 "pass rate 75% (3/4) meets min_pass_rate 50%"])
+    result.stdout.fnmatch_lines(["harness case gate FAILED: suites/c.yaml::shaky: 2/4 passed (50%*: "
+                                 "pass rate 50% (2/4) is below min_pass_rate 75%"])
+
+    # --lf runs the failing case again, all its samples (not a lone sample, nor the passing case)
+    again = pytester.runpytest("suites", "--lf", "-v", *quiet)
+    again.assert_outcomes(passed=2, xfailed=2)
+    again.stdout.fnmatch_lines(["*run-last-failure: rerun previous 4 failures*"])
+    assert again.ret == pytest.ExitCode.TESTS_FAILED
+    assert all("steady" not in line for line in again.stdout.lines if line.startswith("suites/c.yaml::"))
+
+    # across xdist workers the case's samples add up the same way
+    spread = pytester.runpytest_subprocess("suites", "-n", "2")
+    spread.assert_outcomes(passed=5, xfailed=3)
+    assert spread.ret == pytest.ExitCode.TESTS_FAILED
+    spread.stdout.fnmatch_lines(["*harness case gate FAILED: suites/c.yaml::shaky*"])
+
+    # met once the gate is lowered: the session passes
+    (pytester.path / "suites" / "c.yaml").write_text(CASE_GATED.replace("0.75", "0.5"))
+    assert harness_main(["run", "suites", "-q"]) == 0
+    lowered = pytester.runpytest("suites", *quiet)
+    lowered.assert_outcomes(passed=5, xfailed=3)
+    assert lowered.ret == pytest.ExitCode.OK
+
+
+SUITE_RATE_SAMPLED = """\
+model: gpt-4o
+min_pass_rate: 0.7
+cases:
+  - id: multi
+    samples: 4
+    prompt: Describe the sea.
+    checks:
+      - contains: calm
+  - id: one
+    prompt: first question
+    checks:
+      - contains: first
+  - id: two
+    prompt: second question
+    checks:
+      - contains: second
+"""
+
+
+def test_a_suite_min_pass_rate_with_samples_is_the_mean_of_case_rates_in_pytest(
+        pytester: pytest.Pytester, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """multi passes 1 of 4; one and two pass: pooled 3/6 = 50% would miss 70%, the mean of the case
+    rates (25% + 100% + 100%) / 3 = 75% meets it, in the door as in `harness run`."""
+    pytester.makefile(".toml", pyproject=PYPROJECT)
+    (pytester.path / "suites").mkdir()
+    (pytester.path / "suites" / "s.yaml").write_text(SUITE_RATE_SAMPLED)
+    fake.add_rule(Rule(contains="Describe the sea", content="The sea is calm.", times=1))
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    harness_main(["run", "suites", "-q", "--record-mode", "once", "--base-url", fake.base_url])
+    monkeypatch.delenv("OPENAI_API_KEY")
+    assert harness_main(["run", "suites", "-q"]) == 0
+    result = pytester.runpytest("suites", "-p", "no:randomly")
+    result.assert_outcomes(passed=3, xfailed=3)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*harness gate met: s: pass rate 75.00% (mean of 3 cases' rates; 3/6 samples "
+                                 "passed) meets min_pass_rate 70.00%*"])

@@ -24,8 +24,9 @@ from .common import (
     total_cost,
     word_diff,
 )
+from .diff_samples import from_baselines
 from .html_assets import CSS, JS, RATES_CSS, csp
-from .rate_change import RateDiff, mean_text, method_text, p_text, rate_text, suite_verdict
+from .rate_change import AGAINST_RECORDINGS, RateDiff, mean_text, method_text, p_text, rate_text, suite_verdict
 from .records import CaseRecord, Comparison, RunRecord, Totals, totals
 from .sampled import CaseSamples, sampled_cases, suite_rate
 
@@ -176,7 +177,7 @@ _FLAKY = '<span class="flag flaky">flaky</span>'
 _VERDICT_CLASS = {"regressed": "regressed", "improved": "improved", "no significant change": "same"}
 
 
-def rates_section(diff: RateDiff) -> str:
+def rates_section(diff: RateDiff, against: str = "") -> str:
     """The cases compared as pass rates over their samples, their suites and the flaky ones."""
     rows = "".join(
         f'<tr><td class="key">{e(c.node_id)}</td><td>{e(rate_text(c.base))}</td><td>{e(rate_text(c.head))}</td>'
@@ -188,7 +189,7 @@ def rates_section(diff: RateDiff) -> str:
         f'<td class="num">{e(p_text(s.p))}</td><td class="verdict {_VERDICT_CLASS[s.verdict]}">'
         f"{e(suite_verdict(s))}</td></tr>" for s in diff.suites)
     flaky = ", ".join(f"<code>{e(c.node_id)}</code>" for c in diff.flaky)
-    return (f"<style>{RATES_CSS}</style>" '<section id="rates"><h2>Sampled cases</h2>'
+    return (f"<style>{RATES_CSS}</style>" f'<section id="rates"><h2>Sampled cases{e(against)}</h2>'
             f'<p class="sub">{e(method_text(diff))}</p>'
             '<table class="rates"><thead><tr><th>case</th><th>base</th><th>head</th><th>p (adjusted)</th>'
             f"<th>verdict</th><th>samples</th></tr></thead><tbody>{rows}</tbody></table>"
@@ -270,7 +271,9 @@ def render(run: RunRecord, comparison: Comparison | None = None) -> str:
     else:
         title = "harness run" + (f": {run.label}" if run.label else "")
         base_label, head_label = "before re-recording", "this run"
-    rated = comparison.samples.node_ids if comparison is not None and comparison.samples else frozenset()
+    # Sampled cases are compared as rates: a diff's, or a re-recording run's against its cassettes.
+    rates = comparison.samples if comparison is not None else from_baselines(run.cases)
+    rated = rates.node_ids if rates is not None else frozenset()
     cases = _order(run.cases, rated)
     removed = list(comparison.removed) if comparison else []
     statuses: dict[str, int] = {}
@@ -289,8 +292,8 @@ def render(run: RunRecord, comparison: Comparison | None = None) -> str:
     if run.gates:
         body.append("<h2>Gates</h2><ul class=\"gates\">" + "".join(
             f'<li class="{"met" if g.met else "unmet"}">{e(g.text)}</li>' for g in run.gates) + "</ul>")
-    if comparison is not None and comparison.samples is not None:
-        body.append(rates_section(comparison.samples))
+    if rates is not None:
+        body.append(rates_section(rates, "" if comparison is not None else AGAINST_RECORDINGS))
     graph = chart(run, comparison.base if comparison else None)
     if graph:
         body.append("<h2>Per suite</h2>" + graph)

@@ -18,6 +18,7 @@ from ..errors import UserError
 from ..output import Output, ToolCall, Usage
 from ..session import JudgeSpend
 from ..stats import Rate
+from .diff_samples import from_baselines
 from .rate_change import ADJUSTMENT, RateDiff
 from .records import (
     CaseRecord,
@@ -28,7 +29,15 @@ from .records import (
     SuiteRecord,
     Totals,
 )
-from .sampled import CaseSamples, Estimates, SuiteSamples, sampled_cases, suite_rate, suite_samples
+from .sampled import (
+    CaseSamples,
+    Estimates,
+    SuiteSamples,
+    outcomes,
+    sampled_cases,
+    suite_rate,
+    suite_samples,
+)
 
 RUN_SCHEMA = "harness.run/1"
 DIFF_SCHEMA = "harness.diff/1"
@@ -121,8 +130,12 @@ def run_document(run: RunRecord) -> dict[str, Any]:
     summary = _totals(run.totals)
     summary["gates"] = [{"name": g.name, "met": g.met, "text": g.text} for g in run.gates]
     summary["changed"] = sum(c.changed for c in run.cases)
-    summary["regressed"] = sum(c.regressed for c in run.cases)
     sampled = sampled_cases(run)
+    # A case with several samples regresses by its rates against its baselines, never sample by sample.
+    folded = {node for node, group in sampled.items() if len(group.records) > 1}
+    rates = from_baselines(run.cases) if folded else None
+    summary["regressed"] = (sum(c.regressed for c in run.cases if c.node_id not in folded)
+                            + (len(rates.regressed) if rates else 0))
     per_suite = {s.path: _suite_samples(s) for s in suite_samples(run, sampled)}
     cases = [case_document(c) for c in run.cases]
     if sampled:  # statistics only where a case has samples: other runs' documents stay as they were
@@ -130,8 +143,16 @@ def run_document(run: RunRecord) -> dict[str, Any]:
         for group in sampled.values():
             statuses[group.status] = statuses.get(group.status, 0) + 1
         mean = suite_rate((c.node_id, c.status) for c in run.cases)
+        pass_rate = None if mean is None else round(mean.rate, 6)
         summary["samples"] = {"cases": len(sampled), "samples": sum(len(g.records) for g in sampled.values()),
-                              "pass_rate": None if mean is None else round(mean.rate, 6), "statuses": statuses, "flaky": [g.key for g in sampled.values() if g.flaky]}
+                              "pass_rate": pass_rate, "statuses": statuses, "flaky": [g.key for g in sampled.values() if g.flaky]}
+        if rates is not None:
+            summary["samples"]["against_baseline"] = rate_diff_document(rates)
+        units = outcomes(run, sampled)
+        counts = {s: 0 for s in ("passed", "failed", "error", "stale", "missing", "skipped")}
+        for unit in units:
+            counts[unit.status] = counts.get(unit.status, 0) + 1
+        summary["by_case"] = {"cases": len(units), "counts": counts, "pass_rate": pass_rate}
         for doc, c in zip(cases, run.cases, strict=True):
             if c.node_id in sampled:
                 doc["samples"] = samples_document(sampled[c.node_id])

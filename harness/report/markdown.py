@@ -14,7 +14,17 @@ from collections import Counter
 
 from ..gates import tolerated_failures
 from .common import STATUS_ORDER, cost, cost_delta, counts_line, judge_cost, rate, reasons, total_cost, trim
-from .rate_change import RateDiff, mean_text, method_text, p_text, rate_text, suite_verdict
+from .diff_samples import from_baselines
+from .rate_change import (
+    AGAINST_RECORDINGS,
+    RateDiff,
+    changed_samples_text,
+    mean_text,
+    method_text,
+    p_text,
+    rate_text,
+    suite_verdict,
+)
 from .records import CaseRecord, Comparison, RunRecord, Totals
 from .sampled import CaseSamples, outcomes, sampled_cases, suite_rate
 
@@ -83,18 +93,36 @@ def _details(case: CaseRecord) -> list[str]:
             "", "</details>", ""]
 
 
-def _changed_section(changed: list[CaseRecord], lines: list[str]) -> None:
+def _changed_section(changed: list[CaseRecord], lines: list[str], folded: dict[str, int] | None = None) -> None:
+    """Each changed answer in a block; a case with several samples (``folded``: node id -> its
+    samples) in one, its first changed sample's diff as an example (samples pair up by number only)."""
     if not changed:
         return
-    lines += [f"### Changed answers ({len(changed)})", ""]
-    for i, case in enumerate(changed):
-        block = _details(case)
+    folded = folded or {}
+    groups: dict[str, list[CaseRecord]] = {}
+    for c in changed:
+        if c.node_id in folded:
+            groups.setdefault(c.node_id, []).append(c)
+    shown = [c for c in changed if c.node_id not in folded or c is groups[c.node_id][0]]
+    lines += [f"### Changed answers ({len(shown)})", ""]
+    for i, case in enumerate(shown):
+        group = groups.get(case.node_id)
+        block = _details(case) if group is None else _folded(case, len(group), folded[case.node_id])
         if i >= MAX_DETAILS or sum(map(len, lines)) + sum(map(len, block)) > MAX_CHARS - 6_000:
-            rest = changed[i:]
+            rest = shown[i:]
             lines += [f"_… {len(rest)} more changed answer(s): "
-                      + ", ".join(_code(c.key) for c in rest[:20]) + (" …" if len(rest) > 20 else "") + "_", ""]
+                      + ", ".join(_code(c.node_id if c.node_id in groups else c.key) for c in rest[:20])
+                      + (" …" if len(rest) > 20 else "") + "_", ""]
             break
         lines += block
+
+
+def _folded(case: CaseRecord, changed: int, samples: int) -> list[str]:
+    block = _details(case)
+    block[1] = (f"<summary><code>{html.escape(case.node_id, quote=False)}</code> · "
+                f"{html.escape(changed_samples_text(changed, samples), quote=False)} · e.g. "
+                f"{block[1].removeprefix('<summary>')}")
+    return block
 
 
 def _gates(run: RunRecord, lines: list[str]) -> None:
@@ -162,7 +190,12 @@ def render_run(run: RunRecord) -> str:
     lines = [f"## {'✅' if ok else '❌'} harness: {counted}", "",
              f"Pass rate **{shown} · {_spend(t)}"
              + (f" · {run.elapsed_s:.1f}s" if run.elapsed_s else ""), ""]
-    regressed = [c for c in run.cases if c.regressed]
+    # A case with several samples regresses by its rates (as in a diff), never sample by sample.
+    folded = {node: len(s.records) for node, s in sampled.items() if len(s.records) > 1}
+    rates = from_baselines(run.cases)
+    if rates is not None:
+        _rates_section(rates, lines, AGAINST_RECORDINGS)
+    regressed = [c for c in run.cases if c.regressed and c.node_id not in folded]
     if regressed:
         lines += [f"### Regressions ({len(regressed)})", ""] + _case_rows(regressed, with_base=True)
     # Failures a met min_pass_rate tolerates (under --fail-on failed) fold away below the others.
@@ -184,7 +217,7 @@ def render_run(run: RunRecord) -> str:
         lines += _case_rows(skipped, with_base=False)
     _stale(run, lines)
     changed = [c for c in run.cases if c.changed]
-    _changed_section(changed, lines)
+    _changed_section(changed, lines, folded)
     base_cost = sum(c.baseline_cost_usd or 0.0 for c in run.cases if c.baseline is not None)
     head_cost = sum(c.cost_usd or 0.0 for c in run.cases if c.baseline is not None)
     if any(c.baseline is not None for c in run.cases):
@@ -195,9 +228,9 @@ def render_run(run: RunRecord) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _rates_section(diff: RateDiff, lines: list[str]) -> None:
+def _rates_section(diff: RateDiff, lines: list[str], against: str = "") -> None:
     """Cases compared as pass rates over their samples: a row each, regressions first; then suites."""
-    lines += [f"### Sampled cases ({len(diff.cases)}: {len(diff.regressed)} regressed, {len(diff.improved)} "
+    lines += [f"### Sampled cases{against} ({len(diff.cases)}: {len(diff.regressed)} regressed, {len(diff.improved)} "
               f"improved, {len(diff.flaky)} flaky)", "", f"_{_cell(method_text(diff), 600)}_", ""]
     shown = diff.ordered()
     rows = [[_code(c.node_id), _cell(rate_text(c.base)), _cell(rate_text(c.head)), p_text(c.p),

@@ -1,6 +1,11 @@
 """The progress bar of live runs: done / total, rate, ETA, tokens and cost so far.
 
 Only drawn on a terminal; in CI logs (not a TTY) it stays silent and the final table says it all.
+
+The total is what was planned, but an adaptive case (``samples: {min, max}``) asks for one more
+sample at a time while its verdict is unclear, so more results can arrive than were planned: each
+one beyond the total raises the total with it (the bar never passes 100%), and the extra samples
+are counted beside it, ``+3 adaptive``. How many the rule will ask for is not known in advance.
 """
 
 from __future__ import annotations
@@ -30,10 +35,12 @@ class LiveProgress:
         self.tokens = 0
         self.cost = 0.0
         self.errors = 0
+        self.done = 0
+        self.extra = 0  # results beyond the planned total: samples an adaptive rule asked for
         self.started = time.monotonic()
         self._progress = Progress(
             TextColumn("[bold]recording[/]"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+            TextColumn("{task.fields[extra]}"), TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
             TextColumn("{task.fields[tokens]} tok  ${task.fields[cost]}  {task.fields[errors]}"),
             console=console, transient=True) if self.enabled else None
         self._task: TaskID | None = None
@@ -49,7 +56,7 @@ class LiveProgress:
         if self._progress is not None and self._task is None and total > 0:
             self._progress.__enter__()
             self._task = self._progress.add_task("run", total=total, rate="", tokens=0,
-                                                 cost="0.0000", errors="")
+                                                 cost="0.0000", errors="", extra="")
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -64,10 +71,13 @@ class LiveProgress:
             self.cost += result.cost_usd
         if result.status == "error":
             self.errors += 1
+        self.done += 1
+        if self.done > self.total:  # an adaptive case asked for one more sample than was planned
+            self.total, self.extra = self.done, self.extra + 1
         if self._progress is None or self._task is None:
             return
-        done = self._progress.tasks[0].completed + 1
         elapsed = max(time.monotonic() - self.started, 1e-6)
-        self._progress.update(self._task, advance=1, rate=f"{done / elapsed:.1f}/s",
-                              tokens=f"{self.tokens:,}", cost=f"{self.cost:.4f}",
+        self._progress.update(self._task, total=self.total, completed=self.done,
+                              rate=f"{self.done / elapsed:.1f}/s", tokens=f"{self.tokens:,}",
+                              cost=f"{self.cost:.4f}", extra=f"+{self.extra} adaptive" if self.extra else "",
                               errors=f"[red]{self.errors} errors[/]" if self.errors else "")

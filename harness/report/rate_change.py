@@ -155,6 +155,17 @@ def suite_line(suite: SuiteRateChange) -> str:
             f"{c.cases} sampled case(s): {suite_verdict(suite)} ({p_text(suite.p)})")
 
 
+#: How a re-recording run names the base it compares sampled cases with.
+AGAINST_RECORDINGS = " against the answers their cassettes held"
+
+
+def changed_samples_text(changed: int, samples: int) -> str:
+    """A sampled case's changed answers in one line: which old sample a new one replaced is only its
+    number, so a pairwise diff says little; the case's rates say whether it got worse."""
+    return (f"{changed} of {samples} samples answer differently from the recordings they replaced "
+            "(samples pair up by number only; the rates tell whether the case changed)")
+
+
 def method_text(diff: RateDiff) -> str:
     """How the numbers were made, in one sentence a reviewer can check."""
     n = len(diff.cases)

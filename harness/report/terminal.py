@@ -27,7 +27,7 @@ from .. import redact
 from ..gates import Tolerated
 from ..runner import CaseResult, rerecord_command
 from .common import cost, cost_delta, counts_line, rate, reasons, total_cost
-from .rate_change import RateDiff, case_line, method_text, suite_line
+from .rate_change import RateDiff, case_line, changed_samples_text, method_text, suite_line
 from .records import CaseRecord, Comparison, Gate
 from .sampled import CaseSamples, suite_rate
 from .terminal_rows import case_cost as _case_cost
@@ -231,15 +231,34 @@ def summary_line(results: Iterable[CaseResult], elapsed: float, *, tolerated: It
     return line
 
 
-def print_changes(console: Console, results: list[CaseResult], *, max_lines: int = 20) -> None:
-    """Re-recorded answers that differ from what their cassette held, with a short diff."""
+def print_changes(console: Console, results: list[CaseResult], *, max_lines: int = 20,
+                  sampled: Mapping[str, CaseSamples] | None = None) -> None:
+    """Re-recorded answers that differ from what their cassette held, with a short diff. A case
+    with several samples (``sampled``) is one entry: which old sample a new one replaced is only
+    its number, so one diff stands as an example and the rates say whether the case got worse."""
     changed = [r for r in results if r.change is not None and r.change.changed]
     if not changed:
         return
-    console.print(f"\n[bold cyan]Changed answers[/] ({len(changed)} re-recorded case(s) answer differently)")
+    folded = {n for n, s in (sampled or {}).items() if len(s.records) > 1}
+    entries = [r for r in changed if r.case.node_id not in folded]
+    groups: dict[str, list[CaseResult]] = defaultdict(list)
+    for r in changed:
+        if r.case.node_id in folded:
+            groups[r.case.node_id].append(r)
+    cases = len(entries) + len(groups)
+    console.print(f"\n[bold cyan]Changed answers[/] ({cases} re-recorded case(s) answer differently)")
     for r in changed:
         assert r.change is not None
-        console.print(f"[cyan]Δ[/] {escape(_key(r))}: {escape(r.change.summary)}", soft_wrap=True)
+        node = r.case.node_id
+        if node not in folded:
+            console.print(f"[cyan]Δ[/] {escape(_key(r))}: {escape(r.change.summary)}", soft_wrap=True)
+        elif r is groups[node][0]:
+            total = len((sampled or {})[node].records)
+            console.print(f"[cyan]Δ[/] {escape(node)}: {escape(changed_samples_text(len(groups[node]), total))}",
+                          soft_wrap=True)
+            console.print(f"    e.g. {escape(r.case.name)}: {escape(r.change.summary)}", soft_wrap=True)
+        else:
+            continue
         _print_diff(console, r.change.text_diff, max_lines)
 
 
@@ -287,10 +306,11 @@ def _rows(console: Console, title: str, cases: list[CaseRecord], style: str, *, 
 _VERDICT_STYLE = {"regressed": ("red", "✗"), "improved": ("green", "✓"), "no significant change": ("dim", "·")}
 
 
-def print_rates(console: Console, diff: RateDiff, *, limit: int = 50) -> None:
+def print_rates(console: Console, diff: RateDiff, *, limit: int = 50, against: str = "") -> None:
     """The cases compared as rates over their samples: verdict and p-value each, the suites' mean
-    rates, the flaky ones, and how the numbers were made."""
-    console.print(f"\n[bold]Sampled cases[/] ({len(diff.cases)}: {len(diff.regressed)} regressed, "
+    rates, the flaky ones, and how the numbers were made. ``against`` names the base when it is
+    not a diff's (a re-recording run compares with what the cassettes held)."""
+    console.print(f"\n[bold]Sampled cases[/]{escape(against)} ({len(diff.cases)}: {len(diff.regressed)} regressed, "
                   f"{len(diff.improved)} improved, {len(diff.flaky)} flaky)")
     console.print(f"  [dim]{escape(method_text(diff))}[/]", soft_wrap=True)
     shown = diff.ordered()
