@@ -91,6 +91,10 @@ def test_a_significant_drop_fails_the_diff_and_noise_is_named_as_such(repo: Proj
     assert "(1 sampled case(s) with failing samples but no significant drop are not regressions)" in text
     assert "gate failed: sampled: mean case pass rate 92.5% → 50.0%" in text
     assert "1 regressed, 0 fixed" in text
+    # changed answers of a sampled case are one entry: samples pair up by number only
+    changed = text.split("Changed answers (")[1].split("Totals")[0]
+    assert changed.startswith("2 case(s) answer differently)") and "#" not in changed.split("e.g.")[0]
+    assert changed.count("Δ ") == 2 and f"Δ {SEA}: " in changed
 
     doc = json.loads((out / "diff.json").read_text())
     assert doc["summary"]["regressed"] == [SEA] and doc["summary"]["fixed"] == []

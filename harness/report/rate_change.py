@@ -159,10 +159,10 @@ def suite_line(suite: SuiteRateChange) -> str:
 AGAINST_RECORDINGS = " against the answers their cassettes held"
 
 
-def changed_samples_text(changed: int, samples: int) -> str:
+def changed_samples_text(changed: int, samples: int, against: str = "the recordings they replaced") -> str:
     """A sampled case's changed answers in one line: which old sample a new one replaced is only its
     number, so a pairwise diff says little; the case's rates say whether it got worse."""
-    return (f"{changed} of {samples} samples answer differently from the recordings they replaced "
+    return (f"{changed} of {samples} samples answer differently from {against} "
             "(samples pair up by number only; the rates tell whether the case changed)")
 
 

@@ -334,6 +334,30 @@ def comparison_counts(cmp: Comparison) -> str:
             f"{len(cmp.added)} added, {len(cmp.removed)} removed")
 
 
+def _print_changed(console: Console, cmp: Comparison, max_diff_lines: int) -> None:
+    """Changed answers; a case compared as rates is one entry (which base sample a head sample
+    stands against is only its number), with one diff as an example."""
+    rated = {c.node_id: c for c in cmp.samples.ordered()} if cmp.samples is not None else {}
+    groups: dict[str, list[CaseRecord]] = defaultdict(list)
+    for c in cmp.changed:
+        if c.node_id in rated:
+            groups[c.node_id].append(c)
+    entries = [c for c in cmp.changed if c.node_id not in rated or c is groups[c.node_id][0]]
+    count = f"{len(entries)} case(s) answer differently" if rated else str(len(entries))
+    console.print(f"\n[bold cyan]Changed answers[/] ({count})")
+    for c in entries[:50]:
+        assert c.change is not None
+        if c.node_id in rated:
+            text = changed_samples_text(len(groups[c.node_id]), rated[c.node_id].head.n, against="the base's")
+            console.print(f"[cyan]Δ[/] {escape(c.node_id)}: {escape(text)}", soft_wrap=True)
+            console.print(f"    e.g. {escape(c.name)}: {escape(c.change.summary)}", soft_wrap=True)
+        else:
+            console.print(f"[cyan]Δ[/] {escape(c.key)}: {escape(c.change.summary)}", soft_wrap=True)
+        _print_diff(console, c.change.text_diff, max_diff_lines)
+    if len(entries) > 50:
+        console.print(f"  ... and {len(entries) - 50} more")
+
+
 def print_comparison(console: Console, cmp: Comparison, *, max_diff_lines: int = 20) -> None:
     """``harness diff``: regressions first, then fixes, changed answers, added and removed, totals."""
     base, head = cmp.base_totals, cmp.head_totals
@@ -346,13 +370,7 @@ def print_comparison(console: Console, cmp: Comparison, *, max_diff_lines: int =
     _rows(console, "Fixed (newly passing)", cmp.fixed, "green", with_reasons=False)
     _rows(console, "Other status changes", cmp.status_changed, "yellow")
     if cmp.changed:
-        console.print(f"\n[bold cyan]Changed answers[/] ({len(cmp.changed)})")
-        for c in cmp.changed[:50]:
-            assert c.change is not None
-            console.print(f"[cyan]Δ[/] {escape(c.key)}: {escape(c.change.summary)}", soft_wrap=True)
-            _print_diff(console, c.change.text_diff, max_diff_lines)
-        if len(cmp.changed) > 50:
-            console.print(f"  ... and {len(cmp.changed) - 50} more")
+        _print_changed(console, cmp, max_diff_lines)
     _rows(console, "Added", cmp.added, "blue", with_reasons=False)
     if cmp.removed:
         console.print(f"\n[bold magenta]Removed[/] ({len(cmp.removed)})")
