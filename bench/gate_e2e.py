@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -42,14 +41,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from gate_power import Share, draw
+from gate_power import Share, draw, write_section
 
 from harness.stats import case_changes, holm, suite_change
 from harness.testing.fake_openai import FakeOpenAI, Rule
 
 #: The harness command installed beside this Python (the console script a user runs).
 HARNESS = str(Path(sys.executable).with_name("harness"))
-README = Path(__file__).resolve().parent / "README.md"
 START, END = "<!-- gate-e2e:start -->", "<!-- gate-e2e:end -->"
 
 CASES = 20
@@ -261,13 +259,8 @@ def main() -> int:
     lines += [f"| {name} | {r} | {s} | {agrees(r, s)} |" for name, r, s in rows]
     table = "\n".join(lines)
     print(table)
-    if args.write:
-        text = README.read_text(encoding="utf-8")
-        if START not in text or END not in text:
-            print(f"{README} has no {START} ... {END} section", file=sys.stderr)
-            return 1
-        pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
-        README.write_text(pattern.sub(lambda _: f"{START}\n{table}\n{END}", text), encoding="utf-8")
+    if args.write and not write_section(START, END, table):
+        return 1
     return 1 if mismatches else 0
 
 

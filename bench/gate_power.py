@@ -231,6 +231,17 @@ def verdict(ok: bool) -> str:
     return "**PASS**" if ok else "**MISS**"
 
 
+def write_section(start: str, end: str, table: str) -> bool:
+    """Replace the text between two markers of bench/README.md with ``table``; False without them."""
+    text = README.read_text(encoding="utf-8")
+    if start not in text or end not in text:
+        print(f"{README} has no {start} ... {end} section", file=sys.stderr)
+        return False
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    README.write_text(pattern.sub(lambda _: f"{start}\n{table}\n{end}", text), encoding="utf-8")
+    return True
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=1000, help="simulated runs per scenario (default 1000)")
@@ -336,13 +347,8 @@ def main() -> int:
     ]
     table = "\n".join(lines)
     print(table)
-    if args.write:
-        text = README.read_text(encoding="utf-8")
-        if START not in text or END not in text:
-            print(f"{README} has no {START} ... {END} section", file=sys.stderr)
-            return 1
-        pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
-        README.write_text(pattern.sub(lambda _: f"{START}\n{table}\n{END}", text), encoding="utf-8")
+    if args.write and not write_section(START, END, table):
+        return 1
     return 0
 
 
