@@ -165,3 +165,20 @@ def test_no_nltk_data_needed_and_nltk_loaded_only_when_counting(tmp_path: Path) 
     assert done.stdout.strip() == "4"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["empty"]  # nothing written, no nltk_data
     assert not any(empty.iterdir())
+
+
+def test_counting_loads_the_tokenizer_without_all_of_nltk_and_leaves_nltk_importable() -> None:
+    """NLTK's package __init__ imports all of NLTK and, with scipy installed, scipy.stats (0.8 s);
+    counting loads only the tokenizer's modules, and a later ``import nltk`` is the real package."""
+    script = (
+        "import sys\n"
+        "from harness.ifeval.sentences import count_sentences\n"
+        "print(count_sentences('Go now... Then stop. See e.g. this. Ok.'))\n"
+        "print('scipy' in sys.modules, 'nltk' in sys.modules)\n"
+        "import nltk\n"
+        "print(nltk.sent_tokenize.__module__, hasattr(nltk, 'word_tokenize'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:3] == ["4", "False False", "nltk.tokenize True"]

@@ -21,8 +21,13 @@ instruction does not pay for NLTK's import (~0.2 s).
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import os
+import sys
 import threading
-from typing import Protocol
+import types
+from typing import Any, Protocol
 
 __all__ = ["count_sentences", "split_sentences"]
 
@@ -47,6 +52,35 @@ _LOCK = threading.Lock()
 _TOKENIZER: _Tokenizer | None = None  # loaded once, on first use
 
 
+def _nltk_punkt() -> tuple[Any, Any]:
+    """NLTK's PunktParameters and PunktSentenceTokenizer, without running ``nltk/__init__.py``.
+
+    That file imports all of NLTK, and with scipy installed (harness needs it for its statistics)
+    ``nltk.metrics`` pulls in scipy.stats: 0.8 s, where the tokenizer needs 12 small modules (50 ms).
+    So, unless NLTK is already imported, ``nltk`` and ``nltk.tokenize`` are stood up as bare
+    packages just long enough to import ``nltk.tokenize.punkt``, then taken out of sys.modules
+    again: a later ``import nltk`` (a user's check, say) initialises the real package as usual,
+    reusing the submodules already loaded.
+    """
+    if "nltk.tokenize.punkt" not in sys.modules and "nltk" not in sys.modules:
+        spec = importlib.util.find_spec("nltk")
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError("nltk is not installed")
+        root = next(iter(spec.submodule_search_locations))
+        stand_ins = {"nltk": root, "nltk.tokenize": os.path.join(root, "tokenize")}
+        for name, folder in stand_ins.items():
+            package = types.ModuleType(name)
+            package.__path__ = [folder]
+            sys.modules[name] = package
+        try:
+            importlib.import_module("nltk.tokenize.punkt")
+        finally:
+            for name in stand_ins:
+                sys.modules.pop(name, None)
+    module = sys.modules.get("nltk.tokenize.punkt") or importlib.import_module("nltk.tokenize.punkt")
+    return module.PunktParameters, module.PunktSentenceTokenizer
+
+
 def _english() -> _Tokenizer:
     global _TOKENIZER
     if _TOKENIZER is not None:
@@ -55,8 +89,8 @@ def _english() -> _Tokenizer:
         if _TOKENIZER is not None:
             return _TOKENIZER
         import punkt
-        from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
 
+        PunktParameters, PunktSentenceTokenizer = _nltk_punkt()
         model = punkt.load_model("english")
         params = PunktParameters()
         params.abbrev_types = set(model.abbrev_types)
