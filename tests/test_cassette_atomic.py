@@ -76,14 +76,20 @@ def test_a_write_failing_half_way_leaves_the_old_cassette(project: Project, fake
     _still_replays(project, path, old)
 
 
-def test_a_failing_yaml_dump_leaves_the_old_cassette(project: Project, fake: FakeOpenAI,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    path, old = _recorded(project, fake)
-    fake.stop()
+def _with_another_answer(path: Path) -> cassettes.Interaction:
+    """The cassette's interaction with a different answer: what a re-recording would save."""
     [interaction] = cassettes.load(path, root=path.parent) or []
     answer = json.loads(interaction.response_text)
     answer["choices"][0]["message"]["content"] = "another answer"
     interaction.response_text = json.dumps(answer)
+    return interaction
+
+
+def test_a_failing_yaml_dump_leaves_the_old_cassette(project: Project, fake: FakeOpenAI,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    path, old = _recorded(project, fake)
+    fake.stop()
+    interaction = _with_another_answer(path)
 
     def broken_dump(*args: object, **kwargs: object) -> str:
         raise RuntimeError("the YAML emitter failed")
@@ -99,10 +105,7 @@ def test_a_failing_final_rename_leaves_the_old_cassette(project: Project, fake: 
     """The last step (the rename over the old file) fails: the written temp file goes too."""
     path, old = _recorded(project, fake)
     fake.stop()
-    [interaction] = cassettes.load(path, root=path.parent) or []
-    answer = json.loads(interaction.response_text)
-    answer["choices"][0]["message"]["content"] = "another answer"
-    interaction.response_text = json.dumps(answer)
+    interaction = _with_another_answer(path)
 
     def refuse(src: object, dst: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")

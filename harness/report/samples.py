@@ -26,7 +26,3 @@ def sample_counts(cases: Iterable[CaseRecord]) -> dict[str, Counts]:
             slot[1] += 1
     return {key: (passed, n) for key, (passed, n) in out.items()}
 
-
-def sampled(cases: Iterable[CaseRecord]) -> bool:
-    """Whether any case has more than one sample: statistics appear only then."""
-    return any(case.sample > 0 for case in cases)

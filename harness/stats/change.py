@@ -28,7 +28,7 @@ from functools import lru_cache
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Literal
 
-from .rates import Rate, wilson
+from .rates import Rate, mean_rate, wilson
 
 if TYPE_CHECKING:
     import numpy as np
@@ -135,8 +135,8 @@ def suite_change(pairs: Mapping[str, tuple[Counts, Counts]], alpha: float = 0.05
         p_worse, p_better = _exact(moving)
     else:
         p_worse, p_better = _normal(moving)
-    base_mean = _mean([b for b, _ in both])
-    head_mean = _mean([h for _, h in both])
+    base_mean = mean_rate([wilson(*b) for b, _ in both])
+    head_mean = mean_rate([wilson(*h) for _, h in both])
     verdict: Verdict = "regressed" if p_worse < alpha else "improved" if p_better < alpha else \
         "no significant change"
     return SuiteChange(base_mean, head_mean, p_worse, p_better, verdict, len(both), outcomes <= EXACT_LIMIT)
@@ -180,6 +180,3 @@ def _normal(strata: Sequence[tuple[Counts, Counts]]) -> tuple[float, float]:
     normal = NormalDist()
     return 1.0 - normal.cdf((excess - 0.5) / sd), normal.cdf((excess + 0.5) / sd)
 
-
-def _mean(counts: Sequence[Counts]) -> float | None:
-    return sum(p / n for p, n in counts) / len(counts) if counts else None
