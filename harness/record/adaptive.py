@@ -19,9 +19,10 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from queue import SimpleQueue
 from typing import Protocol, TypeVar
 
 from ..suite import Case
@@ -174,13 +175,24 @@ def run_all(planned: Sequence[P], run: Callable[[P], R], sampler: Sampler, *, wo
             if follow is not None:
                 queue.appendleft(follow)
     else:
+        # Finished futures report to one queue: waiting on all pending futures after each result
+        # (concurrent.futures.wait) costs O(pending) per result, quadratic over a large run, and
+        # that time is spent holding the GIL the requests' threads need.
+        finished: SimpleQueue[tuple[P, Future[R]]] = SimpleQueue()
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            pending: dict[Future[R], P] = {pool.submit(run, item): item for item in queue}
-            while pending:
-                ready, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in ready:
-                    follow = finish(pending.pop(future), future.result())
-                    if follow is not None:
-                        pending[pool.submit(run, follow)] = follow
+
+            def submit(item: P) -> None:
+                pool.submit(run, item).add_done_callback(lambda future: finished.put((item, future)))
+
+            outstanding = len(queue)
+            for item in queue:
+                submit(item)
+            while outstanding:
+                item, future = finished.get()
+                outstanding -= 1
+                follow = finish(item, future.result())
+                if follow is not None:
+                    submit(follow)
+                    outstanding += 1
     done.sort(key=lambda pair: pair[0])
     return [result for _key, result in done]
