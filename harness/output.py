@@ -88,6 +88,9 @@ class Output:
     ttft_ms: float | None = None
     streamed: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The server's id for this answer (the Responses API chains turns with it); not part of
+    #: what a check or a diff compares.
+    response_id: str | None = None
 
     @property
     def text(self) -> str:

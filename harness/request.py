@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from . import redact
+from .episode import Conversation
 from .errors import UserError
 from .render import Renderer
 from .suite import Case, Message, Provider
@@ -185,11 +186,19 @@ def raw_request(endpoint: Endpoint, body: dict[str, Any]) -> Request:
     return Request("POST", "/chat/completions", (), body, endpoint)
 
 
-def build_request(case: Case, renderer: Renderer, *, base_url_override: str | None = None) -> Request:
-    """Render the case's templates and assemble the request body the SDK will send."""
+def build_request(case: Case, renderer: Renderer, *, base_url_override: str | None = None,
+                  conversation: Conversation | None = None) -> Request:
+    """Render the case's templates and assemble the request body the SDK will send.
+
+    ``conversation`` is what a later step of the case's episode adds after its own messages
+    (earlier answers, tool results, next turns), already in the chat format.
+    """
     endpoint = resolve_endpoint(case.provider, base_url_override=base_url_override, case=case)
     variables = renderer.variables(case.vars, line=case.line, case=case.id)
-    body: dict[str, Any] = {"model": case.model, "messages": build_messages(case, renderer, variables)}
+    messages = build_messages(case, renderer, variables)
+    if conversation is not None:
+        messages.extend(dict(m) for m in conversation.messages)
+    body: dict[str, Any] = {"model": case.model, "messages": messages}
     params = dict(case.params)
     extra = params.pop("extra_body", None) or {}
     body.update(params)

@@ -23,6 +23,7 @@ from .collect import collect, select_cases  # noqa: F401 - re-exported for the d
 from .decide import decide as _decide
 from .decide import recheck as _recheck
 from .diff import Change, DiffOptions, answer_diff
+from .episode import Episode
 from .errors import HarnessError, UserError
 from .output import Output
 from .pricing import PriceTable
@@ -79,6 +80,11 @@ class CaseResult:
     baseline_status: str | None = None  # the baseline judged by today's checks; None = unknown
     judge: JudgeSpend | None = None  # what the case's rubric judge calls used, apart from cost_usd
     budget_skipped: bool = False  # not sent (or not judged) because --max-cost would be passed
+    #: Every model call of a multi-step case (turns, tool loops), in order; ``output`` is the final
+    #: answer. None for a case of one request.
+    episode: Episode | None = None
+    #: The trajectory the cassette held before this run re-recorded it (diffs compare step by step).
+    baseline_episode: Episode | None = None
 
     @property
     def case(self) -> Case:

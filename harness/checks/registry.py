@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ..episode import Episode
 from ..errors import UserError
 from ..output import Output
 from ..request import Request
@@ -79,6 +80,9 @@ class CheckContext:
     request: Request
     output: Output
     services: dict[str, Any] = field(default_factory=dict)
+    #: Every step of a multi-step case (turns, tool loops); ``output`` is then the step the check
+    #: applies to (the final answer unless the check names a step or turn). None for one request.
+    episode: Episode | None = None
 
 
 CheckFn = Callable[[Any, CheckContext], "Result | bool"]
