@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .cassette_names import case_file_name, fitted, sample_name
+from .checks.targets import TARGET_KEYS, Target
 from .errors import UserError
 from .record.sampling import Adaptive, adaptive
 from .safe_files import is_inside, project_root
@@ -60,13 +61,15 @@ class Provider:
 
 @dataclass(frozen=True)
 class CheckSpec:
-    """One check as written in YAML: its name, argument, weight and where it was written."""
+    """One check as written in YAML: its name, argument, weight, the step or turn it looks at
+    (None: the final answer, and every step for tool checks) and where it was written."""
 
     name: str
     arg: Any
     file: str
     line: int | None
     weight: float = 1.0
+    target: Target | None = None
 
 
 @dataclass(frozen=True)
@@ -153,27 +156,31 @@ def _slug(value: Any) -> str:
     return text[:40] or "_"
 
 
-def _parse_checks(raw: Any, file: Path) -> list[CheckSpec]:
+def _parse_checks(raw: Any, file: Path, case: str | None = None) -> list[CheckSpec]:
     specs: list[CheckSpec] = []
     for i, item in enumerate(raw or []):
         line = line_of(raw, i)
-        weight = 1.0
+        weight, target = 1.0, None
         if isinstance(item, str):
             name, arg = item, None
         else:
-            meta = {k: v for k, v in item.items() if k in ("weight",)}
+            meta = {k: v for k, v in item.items() if k in ("weight", *TARGET_KEYS)}
             names = [k for k in item if k not in meta]
             if len(names) != 1:
                 raise UserError(
                     f"a check must have exactly one name, found {names or 'none'} "
-                    "(write each check as its own list item)", file=file, line=line)
+                    "(write each check as its own list item)", file=file, line=line, case=case)
             name = str(names[0])
             arg = item[name]
             if "weight" in meta:
                 if not isinstance(meta["weight"], (int, float)) or meta["weight"] < 0:
-                    raise UserError("check weight must be a number >= 0", file=file, line=line)
+                    raise UserError("check weight must be a number >= 0", file=file, line=line, case=case)
                 weight = float(meta["weight"])
-        specs.append(CheckSpec(name=name, arg=arg, file=str(file), line=line, weight=weight))
+            try:
+                target = Target.from_item(meta)
+            except ValueError as exc:
+                raise UserError(f"check {name!r}: {exc}", file=file, line=line, case=case) from None
+        specs.append(CheckSpec(name=name, arg=arg, file=str(file), line=line, weight=weight, target=target))
     return specs
 
 
@@ -322,7 +329,7 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
                             "shrink the matrix", file=display, line=case_line, case=raw["id"])
         combos = [dict(zip(matrix, values, strict=True)) for values in itertools.product(*matrix.values())] \
             if matrix else [{}]
-        checks = tuple(suite_checks + _parse_checks(raw.get("checks"), display))
+        checks = tuple(suite_checks + _parse_checks(raw.get("checks"), display, raw["id"]))
         hat_k = _pass_hat_k(raw, samples, display, case_line)
         skip = raw.get("skip")
         for combo in combos:

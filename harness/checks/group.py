@@ -1,5 +1,9 @@
 """Grouping: ``all-of`` and ``any-of`` combine checks written exactly like a case's check list.
 
+An item may aim at one step or turn (``{tool-call: search, step: 1}``), so "the first or the second
+step looked it up" is one ``any-of``; a target always counts in the whole episode, also inside a
+group that is itself aimed.
+
 The inner checks are bound when the group is bound, so a typo inside a group is a user error at
 load time with the group's file and line, like any other check. At run time each inner check runs
 through its own ``BoundCheck.run`` (negation, error verdicts, judge replay all behave as at top
@@ -16,6 +20,7 @@ from ..errors import UserError
 from ..suite import CheckSpec
 from . import registry
 from .registry import BoundCheck, CheckContext, CheckError, Result, Verdict, check, trim
+from .targets import TARGET_KEYS, Target
 
 
 def binding_spec() -> CheckSpec | None:
@@ -47,12 +52,17 @@ def parse_items(raw: Any, *, file: str, line: int | None, what: str) -> list[Che
     for i, item in enumerate(raw, 1):
         if isinstance(item, str) and item:
             specs.append(CheckSpec(name=item, arg=None, file=file, line=line))
-        elif isinstance(item, dict) and len(item) == 1:
-            (name, arg), = item.items()
-            specs.append(CheckSpec(name=str(name), arg=arg, file=file, line=line))
-        else:
+            continue
+        named = [k for k in item if k not in TARGET_KEYS] if isinstance(item, dict) else []
+        if len(named) != 1:
             raise ValueError(f"{what} item {i} must be a check name or a one-key mapping "
-                             f"{{name: argument}}, got {trim(item, 60)}")
+                             f"{{name: argument}} (with step: or turn: if it aims at one), "
+                             f"got {trim(item, 60)}")
+        try:
+            target = Target.from_item(item)
+        except ValueError as exc:
+            raise ValueError(f"{what} item {i}: {exc}") from None
+        specs.append(CheckSpec(name=str(named[0]), arg=item[named[0]], file=file, line=line, target=target))
     return specs
 
 

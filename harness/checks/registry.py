@@ -17,18 +17,19 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..episode import Episode
+from ..episode import Episode, Step
 from ..errors import UserError
 from ..output import Output
 from ..request import Request
 from ..suite import Case, CheckSpec
 from . import plugins
 from .signature import signature_of
+from .targets import scope_output
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,21 @@ class CheckContext:
     request: Request
     output: Output
     services: dict[str, Any] = field(default_factory=dict)
-    #: Every step of a multi-step case (turns, tool loops); ``output`` is then the step the check
+    #: Every step of a multi-step case (turns, tool loops); ``output`` is then the answer the check
     #: applies to (the final answer unless the check names a step or turn). None for one request.
     episode: Episode | None = None
+    #: The steps a check aimed with ``step:`` / ``turn:`` covers (set by ``BoundCheck.run``);
+    #: None: every step of ``episode``.
+    scope: tuple[Step, ...] | None = None
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        """The model calls this check looks at, in order: its target's (one step for ``step: N``, a
+        turn's steps for ``turn: N``), else the whole episode; empty for a case of one request,
+        whose single call is ``request`` and ``output``. Tool checks walk these (trajectory)."""
+        if self.scope is not None:
+            return self.scope
+        return self.episode.steps if self.episode is not None else ()
 
 
 CheckFn = Callable[[Any, CheckContext], "Result | bool"]
@@ -163,14 +176,24 @@ class BoundCheck:
         return ("not-" if self.negate else "") + self.definition.name
 
     def run(self, ctx: CheckContext) -> Verdict:
+        where = ""
+        if self.spec.target is not None:
+            chosen = self.spec.target.select(ctx.episode)
+            if chosen.missing is not None:  # fails whatever the negation: there is nothing to judge
+                return Verdict(self.label, False, chosen.missing, weight=self.spec.weight)
+            where = f"{chosen.label}: "
+            if chosen.steps:
+                ctx = replace(ctx, request=chosen.steps[-1].request, output=scope_output(chosen.steps),
+                              scope=chosen.steps)
         try:
             res = self.definition.fn(self.arg, ctx)
         except NeedsRecording:
             raise
         except CheckError as exc:
-            return Verdict(self.label, False, f"check error: {exc}", weight=self.spec.weight, error=True)
+            return Verdict(self.label, False, f"{where}check error: {exc}", weight=self.spec.weight,
+                           error=True)
         except Exception as exc:  # noqa: BLE001 - a broken check must not take the run down
-            return Verdict(self.label, False, f"check crashed: {type(exc).__name__}: {exc}",
+            return Verdict(self.label, False, f"{where}check crashed: {type(exc).__name__}: {exc}",
                            weight=self.spec.weight, error=True)
         if isinstance(res, bool):
             res = Result(res, "" if res else "check returned false")
@@ -181,7 +204,7 @@ class BoundCheck:
         score = res.score
         if score is not None and self.negate:
             score = 1.0 - score
-        return Verdict(self.label, passed, reason, score=score, weight=self.spec.weight,
+        return Verdict(self.label, passed, where + reason, score=score, weight=self.spec.weight,
                        details=res.details)
 
 

@@ -92,6 +92,9 @@ def _readable(err: jsonschema.ValidationError, doc: Any) -> str:
             return f"{message_problem(msg)}; {MESSAGE_SHAPES}"
     if path and path[-1] == "samples" and err.validator == "oneOf":
         return f"{err.instance!r} is not a number of samples; {SAMPLES_SHAPES}"
+    if len(path) >= 3 and path[-1] in ("step", "turn") and "checks" in path and err.validator in ("oneOf", "minimum"):
+        return (f"{path[-1]}: {err.instance!r} names no {path[-1]}; write a whole number >= 1 (steps and "
+                "turns count from 1) or last")
     return err.message
 
 
