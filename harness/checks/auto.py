@@ -5,19 +5,25 @@ as a check would only let the two drift apart. So the runner appends these check
 whose ``auto_checks`` is on, and they read the contract from the request body at run time. They pass
 trivially when there is nothing to check: demanding a call or an answer is the job of ``tool-call``
 and the text checks, not of conformance.
+
+On a case of several model calls the tool calls of every step are checked (each against its own
+step's request), and the response schema on the answer to each user turn (for a tool loop, the
+final answer): the steps before it answered with tool calls, not with the structured output.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..episode import Step
+from ..output import Output
 from ..request import Request
 from ..schemas.strict import closed
 from ..suite import CheckSpec
 from .json_checks import parse_json_text, schema_errors
 from .registry import CheckContext, Result, check, trim
 from .text import quote
-from .tools import declared_tools
+from .tools import call_sites
 
 
 def response_schema_of(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -55,19 +61,40 @@ def auto_specs(request: Request, *, file: str, line: int | None) -> list[CheckSp
 @check("response-schema", arg=False)
 def response_schema(arg: Any, ctx: CheckContext) -> Result:
     """The content is strict JSON (no code fence) valid against the request's own response schema;
-    under ``strict: true`` objects are closed, as the API guarantees (schemas/strict.py)."""
-    schema = response_schema_of(ctx.request.body)
+    under ``strict: true`` objects are closed, as the API guarantees (schemas/strict.py). On a
+    conversation, the answer to every user turn it looks at is checked (the final one included)."""
+    answers = _turn_answers(ctx.steps)
+    if len(answers) <= 1:
+        return _conforms(ctx.request, ctx.output)
+    verdicts = [(f"turn {step.turn + 1}", _conforms(step.request, step.output)) for step in answers]
+    failed = [f"{turn}: {res.reason}" for turn, res in verdicts if not res.passed]
+    if failed:
+        return Result(False, "; ".join(failed))
+    return Result(True, "; ".join(f"{turn}: {res.reason}" for turn, res in verdicts))
+
+
+def _turn_answers(steps: tuple[Step, ...]) -> list[Step]:
+    """The last step of each user turn: the answers to the turns, in order (earlier steps of a
+    turn answered with tool calls, not with the structured output)."""
+    last: dict[int, Step] = {}
+    for step in steps:
+        last[step.turn] = step
+    return list(last.values())
+
+
+def _conforms(request: Request, output: Output) -> Result:
+    schema = response_schema_of(request.body)
     if schema is None:
         return Result(True, "the request declares no response schema")
-    if ctx.output.content is None:
-        refusal = ctx.output.extra.get("refusal")
+    if output.content is None:
+        refusal = output.extra.get("refusal")
         why = f"the model refused: {trim(refusal, 80)}" if refusal else "no content"
         return Result(True, f"nothing to check ({why})")
-    value, err = parse_json_text(ctx.output.content, allow_fence=False)
-    cut = " (finish_reason=length: the answer was cut off)" if ctx.output.finish_reason == "length" else ""
+    value, err = parse_json_text(output.content, allow_fence=False)
+    cut = " (finish_reason=length: the answer was cut off)" if output.finish_reason == "length" else ""
     if err:
         return Result(False, f"response_format: {err}{cut}")
-    errors = schema_errors(value, closed(schema) if response_is_strict(ctx.request.body) else schema)
+    errors = schema_errors(value, closed(schema) if response_is_strict(request.body) else schema)
     if errors:
         return Result(False, "breaks the response_format schema: " + "; ".join(errors) + cut)
     return Result(True, "content validates against the response_format schema")
@@ -78,24 +105,28 @@ def response_schema(arg: Any, ctx: CheckContext) -> Result:
 @check("tool-schema", arg=False)
 def tool_schema(arg: Any, ctx: CheckContext) -> Result:
     """Every tool call names a declared tool, and its arguments parse and validate against that
-    tool's ``parameters`` (closed for ``strict: true`` tools: see tools.declared_tools)."""
-    calls = ctx.output.tool_calls
-    if not calls:
+    tool's ``parameters`` (closed for ``strict: true`` tools: see tools.declared_tools). On a case of
+    several model calls that is every call of every step, against its own step's declared tools."""
+    sites = call_sites(ctx)
+    if not sites:
         return Result(True, "nothing to check (no tool call)")
-    declared = declared_tools(ctx.request.body)
     problems = []
-    for call in calls:
+    for site in sites:
+        call, declared = site.call, site.declared
+        at = f"{site.at}: " if site.named else ""
         if call.name not in declared:
-            problems.append(f"{call.name!r} is not a declared tool (declared: {trim(list(declared), 80)})")
+            problems.append(f"{at}{call.name!r} is not a declared tool (declared: {trim(list(declared), 80)})")
             continue
         args, err = call.parsed
         if err:
-            problems.append(f"{call.name}: {err}: {quote(call.raw_arguments, 80)}")
+            problems.append(f"{at}{call.name}: {err}: {quote(call.raw_arguments, 80)}")
             continue
         errors = schema_errors(args, declared[call.name].schema)
         if errors:
-            problems.append(f"{call.name}: " + "; ".join(errors))
+            problems.append(f"{at}{call.name}: " + "; ".join(errors))
     if problems:
         return Result(False, "; ".join(problems[:3])
                       + (f"; and {len(problems) - 3} more" if len(problems) > 3 else ""))
-    return Result(True, f"{len(calls)} tool call(s) conform to their declared schemas")
+    steps = len({site.step for site in sites})
+    over = f" in {steps} steps" if sites[0].named and steps > 1 else ""
+    return Result(True, f"{len(sites)} tool call(s){over} conform to their declared schemas")

@@ -4,6 +4,11 @@ and why the answer stopped.
 A model may call the same tool several times in one answer (parallel calls); ``tool-call`` passes
 when ANY call to the tool meets the expectations, because "it looked up London" should not depend
 on whether London came first.
+
+On a case of several model calls (a tool loop, turns) the tool checks judge the trajectory: every
+call of every step the check looks at (all of them, unless it is aimed with ``step:``/``turn:``), in
+order, each validated against the tools its own step's request declared. Their reasons then name
+the step of each call; on a case of one request they read as they always did.
 """
 
 from __future__ import annotations
@@ -45,8 +50,48 @@ def declared_tools(body: dict[str, Any]) -> dict[str, DeclaredTool]:
     return out
 
 
-def _names(calls: tuple[ToolCall, ...]) -> list[str] | str:
-    return [c.name for c in calls] or "no tool call"
+@dataclass(frozen=True)
+class CallSite:
+    """One tool call where it was made: its step (1-based), the tools that step's request declared,
+    and whether reasons name the step (only when the check looks at several steps)."""
+
+    call: ToolCall
+    step: int
+    declared: dict[str, DeclaredTool]
+    named: bool
+
+    @property
+    def name(self) -> str:
+        return self.call.name
+
+    @property
+    def at(self) -> str:
+        """The call's step for a reason, "" when the check looks at one step."""
+        return f"step {self.step}" if self.named else ""
+
+
+def call_sites(ctx: CheckContext) -> list[CallSite]:
+    """Every tool call the check looks at, in order: each step's calls (the trajectory), or the one
+    answer's calls for a case of one request."""
+    steps = ctx.steps
+    if not steps:
+        declared = declared_tools(ctx.request.body)
+        return [CallSite(call, 1, declared, False) for call in ctx.output.tool_calls]
+    named = len(steps) > 1
+    sites: list[CallSite] = []
+    for step in steps:
+        declared = declared_tools(step.request.body)
+        sites.extend(CallSite(call, step.index + 1, declared, named) for call in step.output.tool_calls)
+    return sites
+
+
+def _names(sites: list[CallSite]) -> list[str] | str:
+    """The calls' names for a reason (with their steps when there are several)."""
+    if not sites:
+        return "no tool call"
+    if not sites[0].named:
+        return [s.name for s in sites]
+    return trim(", ".join(f"{s.name} ({s.at})" for s in sites), 160)
 
 
 def is_subset(expected: Any, got: Any) -> bool:
@@ -110,53 +155,76 @@ def _call_problem(call: ToolCall, arg: dict[str, Any], declared: dict[str, Decla
 def tool_call(arg: dict[str, Any], ctx: CheckContext) -> Result:
     """A call to the named tool, with arguments valid against its declared parameters schema, and
     optionally: containing ``arguments`` (subset), equal to ``arguments-equal``, valid against
-    ``arguments-schema``, and exactly ``count`` calls to that tool."""
+    ``arguments-schema``, and exactly ``count`` calls to that tool (over the steps it looks at)."""
     name = arg["name"]
-    calls = [c for c in ctx.output.tool_calls if c.name == name]
-    if "count" in arg and len(calls) != arg["count"]:
-        return Result(False, f"expected {arg['count']} call(s) to {name!r}, got {len(calls)} "
-                             f"(calls: {_names(ctx.output.tool_calls)})")
+    every = call_sites(ctx)
+    sites = [s for s in every if s.name == name]
+    if "count" in arg and len(sites) != arg["count"]:
+        return Result(False, f"expected {arg['count']} call(s) to {name!r}, got {len(sites)} "
+                             f"(calls: {_names(every)})")
     if arg.get("count") == 0:
         return Result(True, f"no call to {name!r}, as expected")
-    if not calls:
-        return Result(False, f"expected a call to {name!r}, got {_names(ctx.output.tool_calls)}")
-    declared = declared_tools(ctx.request.body)
+    if not sites:
+        return Result(False, f"expected a call to {name!r}, got {_names(every)}")
     problems = []
-    for call in calls:
-        problem = _call_problem(call, arg, declared)
+    for site in sites:
+        problem = _call_problem(site.call, arg, site.declared)
         if problem is None:
-            return Result(True, f"called {name}({trim(call.raw_arguments, 80)})"
-                                + (f" x{len(calls)}" if len(calls) > 1 else ""))
-        problems.append(problem)
+            made = f"{site.at} called " if site.named else "called "
+            return Result(True, f"{made}{name}({trim(site.call.raw_arguments, 80)})"
+                                + (f" x{len(sites)}" if len(sites) > 1 else ""))
+        problems.append((site, problem))
     if len(problems) == 1:
-        return Result(False, f"{name}: {problems[0]}")
-    listed = "; ".join(f"call {i}: {p}" for i, p in enumerate(problems[:3], 1))
-    return Result(False, f"none of {len(calls)} calls to {name} fits: {listed}")
+        site, problem = problems[0]
+        return Result(False, f"{site.at}: {name}: {problem}" if site.named else f"{name}: {problem}")
+    listed = "; ".join(f"call {i}{f' ({site.at})' if site.named else ''}: {problem}"
+                       for i, (site, problem) in enumerate(problems[:3], 1))
+    return Result(False, f"none of {len(sites)} calls to {name} fits: {listed}")
 
 
-def _no_tool_arg(arg: Any) -> str | None:
+@dataclass(frozen=True)
+class _NoCall:
+    name: str | None  # None: no tool at all
+    after: int  # only steps after this one count (0: every step)
+
+
+def _no_tool_arg(arg: Any) -> _NoCall:
     if arg is None or arg is True:
-        return None
+        return _NoCall(None, 0)
     if isinstance(arg, str) and arg:
-        return arg
-    if isinstance(arg, dict) and set(arg) == {"name"} and isinstance(arg["name"], str) and arg["name"]:
-        return arg["name"]
-    raise ValueError("no-tool-call takes no argument (no call at all), or {name: tool}")
+        return _NoCall(arg, 0)
+    if isinstance(arg, dict) and arg and set(arg) <= {"name", "after"}:
+        name = arg.get("name")
+        if name is not None and not (isinstance(name, str) and name):
+            raise ValueError(f"name must be a tool name, got {name!r}")
+        after = arg.get("after", 0)
+        if "after" in arg and (isinstance(after, bool) or not isinstance(after, int) or after < 1):
+            raise ValueError(f"after must be a step number >= 1 (steps count from 1), got {after!r}")
+        return _NoCall(name, after)
+    raise ValueError("no-tool-call takes no argument (no call at all), or {name: tool}, "
+                     "{after: N} (no call after step N), or both")
 
 
 @check("no-tool-call", arg=None, validate=_no_tool_arg)
-def no_tool_call(arg: str | None, ctx: CheckContext) -> Result:
-    """No tool was called at all, or (with a name) that tool was not called."""
-    calls = ctx.output.tool_calls
-    if arg is None:
-        if calls:
-            return Result(False, f"expected no tool call, got {_names(calls)}")
-        return Result(True, "no tool call")
-    hits = [c for c in calls if c.name == arg]
+def no_tool_call(arg: _NoCall, ctx: CheckContext) -> Result:
+    """No tool was called at all, or (with ``name``) that tool was not called; with ``after: N``
+    only calls made after step N count (the loop ended its tool use by then)."""
+    every = call_sites(ctx)
+    sites = [s for s in every if s.step > arg.after]
+    later = f" after step {arg.after}" if arg.after else ""
+    if arg.name is None:
+        if sites:
+            return Result(False, f"expected no tool call{later}, got {_names(sites)}")
+        return Result(True, f"no tool call{later}" + (f" (calls: {_names(every)})" if every else ""))
+    hits = [s for s in sites if s.name == arg.name]
     if hits:
-        return Result(False, f"expected no call to {arg!r}, got {len(hits)}: "
-                             f"{trim([c.raw_arguments for c in hits], 100)}")
-    return Result(True, f"{arg!r} not called (calls: {_names(calls)})")
+        if hits[0].named or arg.after:
+            made = "; ".join(f"step {s.step} called {s.name} with {trim(s.call.raw_arguments, 80)}"
+                             for s in hits[:3])
+            return Result(False, f"expected no call to {arg.name!r}{later}, got {len(hits)}: {made}")
+        return Result(False, f"expected no call to {arg.name!r}, got {len(hits)}: "
+                             f"{trim([s.call.raw_arguments for s in hits], 100)}")
+    return Result(True, f"{arg.name!r} not called{later} (calls: {_names(every)})")
 
 
 def _order_arg(arg: Any) -> dict[str, Any]:
@@ -177,14 +245,17 @@ def _is_subsequence(wanted: list[str], got: list[str]) -> bool:
 
 @check("tool-calls-order", validate=_order_arg)
 def tool_calls_order(arg: dict[str, Any], ctx: CheckContext) -> Result:
-    """The tools were called in this order; other calls may come between them unless ``exact``."""
-    got = [c.name for c in ctx.output.tool_calls]
+    """The tools were called in this order (over every step it looks at); other calls may come
+    between them unless ``exact``."""
+    sites = call_sites(ctx)
+    got = [s.name for s in sites]
     wanted = arg["names"]
     ok = got == wanted if arg["exact"] else _is_subsequence(wanted, got)
+    shown = _names(sites) if sites and sites[0].named else got or "no tool call"
     if ok:
-        return Result(True, f"calls in order: {got}")
+        return Result(True, f"calls in order: {shown}")
     how = "exactly " if arg["exact"] else ""
-    return Result(False, f"expected calls {how}in order {wanted}, got {got or 'no tool call'}")
+    return Result(False, f"expected calls {how}in order {wanted}, got {shown}")
 
 
 FINISH_REASONS = ("stop", "tool_calls", "length", "content_filter", "function_call")

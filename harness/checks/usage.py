@@ -1,4 +1,8 @@
-"""Budget checks: tokens, cost and latency of one answer.
+"""Budget checks: tokens, cost and latency of one answer, and the number of model calls.
+
+On a case of several model calls the answer the checks see carries usage and latency summed over
+the steps they look at (the runner sums them over the episode; targets.py over a turn), so these
+budgets count a whole tool loop or conversation unless aimed at one step.
 
 A budget that cannot be measured is an error verdict, not a pass: an answer without usage (a
 streamed answer recorded without ``include_usage``), a model without a price, or a replay without
@@ -10,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..pricing import PriceTable
-from .args import named_bounds, non_negative
+from .args import bounds, named_bounds, non_negative
 from .registry import CheckContext, CheckError, Result, check
 
 _TOKEN_KINDS = {"prompt": "prompt_tokens", "completion": "completion_tokens", "total": "total_tokens",
@@ -100,3 +104,35 @@ def latency(arg: float, ctx: CheckContext) -> Result:
 def ttft(arg: float, ctx: CheckContext) -> Result:
     """The first token (of a streamed answer) came within ``max_ms`` milliseconds."""
     return _timing(ctx.output.ttft_ms, arg, "time to first token")
+
+
+def _steps_arg(arg: Any) -> tuple[float | None, float | None]:
+    if isinstance(arg, int) and not isinstance(arg, bool):
+        if arg < 1:
+            raise ValueError(f"a case makes at least one model call, got steps: {arg}")
+        return float(arg), float(arg)
+    if not isinstance(arg, dict) or not arg or not set(arg) <= {"min", "max"}:
+        raise ValueError(f"expected a whole number of model calls, or {{min: N, max: M}}, got {arg!r}")
+    return bounds(arg, "steps", whole=True)
+
+
+@check("steps", validate=_steps_arg)
+def steps(arg: tuple[float | None, float | None], ctx: CheckContext) -> Result:
+    """The number of model calls (steps of a tool loop, turns of a conversation) is exactly N, or
+    within ``{min, max}``; a case of one request makes one. A loop that hits ``max_steps`` says so."""
+    count = len(ctx.steps) or 1
+    low, high = arg
+    calls = f"{count} model call{'' if count == 1 else 's'}"
+    episode = ctx.episode
+    why = f" (the loop stopped: {episode.stopped})" if episode is not None and episode.stopped else ""
+    details = {"steps": count}
+    if low is not None and low == high:
+        if count == low:
+            return Result(True, calls, details=details)
+        return Result(False, f"expected exactly {low:g} model call(s), got {count}{why}", details=details)
+    if low is not None and count < low:
+        return Result(False, f"{calls} < min {low:g}{why}", details=details)
+    if high is not None and count > high:
+        return Result(False, f"{calls} > max {high:g}{why}", details=details)
+    shown = ", ".join(f"{name} {value:g}" for name, value in (("min", low), ("max", high)) if value is not None)
+    return Result(True, f"{calls} ({shown})", details=details)
