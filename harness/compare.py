@@ -21,7 +21,8 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from .diff import DiffOptions, answer_diff
+from .diff import DiffOptions
+from .diff_steps import case_change
 from .errors import HarnessError, UserError
 from .report import diff_samples, json_report
 from .report.records import CaseRecord, Comparison, RunRecord, from_results
@@ -163,8 +164,9 @@ def _options(head: RunRecord, base: RunRecord) -> dict[str, DiffOptions]:
 
 def compare_runs(base: RunRecord, head: RunRecord, *, base_label: str | None = None,
                  head_label: str | None = None, notes: Iterable[str] = ()) -> Comparison:
-    """Match cases by suite file, id and sample; diff every answer present on both sides; compare the
-    cases that have samples as pass rates (report/diff_samples.py)."""
+    """Match cases by suite file, id and sample; diff every answer present on both sides (a multi-step
+    case's trajectory step by step); compare the cases that have samples as pass rates
+    (report/diff_samples.py)."""
     options = _options(head, base)
     by_key = {c.key: c for c in base.cases}
     cases = []
@@ -172,12 +174,14 @@ def compare_runs(base: RunRecord, head: RunRecord, *, base_label: str | None = N
         old = by_key.get(case.key)
         if old is None:
             cases.append(replace(case, baseline=None, baseline_status=None, baseline_cost_usd=None,
-                                 change=None, new=True))
+                                 baseline_steps=(), change=None, new=True))
             continue
         change = None
-        if old.answer is not None and case.answer is not None:
-            change = answer_diff(old.answer, case.answer, options.get(case.suite_path, DiffOptions()))
-        cases.append(replace(case, baseline=old.answer, baseline_status=old.status,
+        if old.answer is not None and case.answer is not None:  # trajectories step by step
+            change = case_change(old.answer, case.answer, options.get(case.suite_path, DiffOptions()),
+                                 baseline_steps=old.steps, current_steps=case.steps,
+                                 baseline_cost=old.cost_usd, current_cost=case.cost_usd)
+        cases.append(replace(case, baseline=old.answer, baseline_status=old.status, baseline_steps=old.steps,
                              baseline_cost_usd=old.cost_usd, change=change, new=False))
     samples = diff_samples.from_runs(base.cases, head.cases)
     by_rate = samples.node_ids if samples else frozenset()

@@ -185,6 +185,12 @@ def _items(a: Any, b: Any, options: DiffOptions, *, with_exclusions: bool = True
     return sorted(out, key=lambda i: i["path"])
 
 
+def value_changes(a: Any, b: Any, options: DiffOptions, *, with_exclusions: bool = True) -> list[dict[str, Any]]:
+    """Structural differences between two JSON values (tool arguments, a JSON answer or tool
+    result), honouring the suite's options: ``[{path, change, old, new}]``, sorted by path."""
+    return _items(a, b, options, with_exclusions=with_exclusions)
+
+
 def _short(value: Any, limit: int = 40) -> str:
     text = json.dumps(value, ensure_ascii=False, sort_keys=True) if not isinstance(value, str) else repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -219,7 +225,7 @@ def text_diff(a: str, b: str, *, max_lines: int = _TEXT_DIFF_MAX_LINES) -> str:
     return "\n".join(lines)
 
 
-def _as_json(text: str) -> Any:
+def as_json(text: str) -> Any:
     """The content as a JSON object or array, or None: prose that happens to be a bare number or
     word is compared as prose."""
     stripped = text.strip()
@@ -276,7 +282,7 @@ def _content_aspect(baseline: Output, current: Output, options: DiffOptions,
     a, b = baseline.text, current.text
     if a == b:
         return None, 1.0
-    ja, jb = _as_json(a), _as_json(b)
+    ja, jb = as_json(a), as_json(b)
     if ja is not None and jb is not None:
         items = _items(ja, jb, options)
         pretty_a, pretty_b = "\n".join(_pretty(ja)), "\n".join(_pretty(jb))

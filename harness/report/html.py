@@ -11,6 +11,8 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 
+from ..trajectory import StepRecord, lines, single
+from . import html_steps
 from .common import (
     STATUS_LABEL,
     STATUS_ORDER,
@@ -142,7 +144,11 @@ def _case(case: CaseRecord, *, status: str, base_label: str, head_label: str, op
         assert change is not None
         similar = "" if "similarity" in change.summary else f" · similarity {change.similarity:.0%}"
         parts.append(f'<p class="change-summary">{e(change.summary)}{similar}</p>')
-        left, right = _highlighted(answer_text(case.baseline), new_text)
+        old_text = answer_text(case.baseline)
+        if case.steps or case.baseline_steps:  # trajectories side by side, step by step
+            old_text = _steps_text(case.baseline_steps or single(case.baseline))
+            new_text = _steps_text(case.steps or single(case.answer)) if case.answer is not None else ""
+        left, right = _highlighted(old_text, new_text)
         was = f" · {e(case.baseline_status)}" if case.baseline_status else ""
         parts.append('<div class="sxs">'
                      f'<div class="side old"><h4>baseline · {e(base_label)}{was}</h4><pre class="answer">{left}</pre></div>'
@@ -150,8 +156,13 @@ def _case(case: CaseRecord, *, status: str, base_label: str, head_label: str, op
                      f'<pre class="answer">{right}</pre></div></div>')
     elif new_text:
         parts.append(f'<pre class="answer">{e(new_text)}</pre>')
+    parts.append(html_steps.timeline(case.steps, case.stopped))
     parts.append("</div></details>")
     return "".join(parts)
+
+
+def _steps_text(steps: Iterable[StepRecord]) -> str:
+    return "\n".join(lines(list(steps), limit=None, stats=False))
 
 
 def _cost_cell(case: CaseRecord) -> str:
@@ -300,6 +311,8 @@ def render(run: RunRecord, comparison: Comparison | None = None) -> str:
     sampled = sampled_cases(run)
     if sampled:
         body.append(_samples_table(sampled))
+    if any(c.steps for c in (*cases, *removed)):
+        body.append(html_steps.css())
     body.append("<h2>Cases</h2>")
     body.append(_filters(statuses, sum(c.changed for c in cases),
                          sum(c.regressed and c.node_id not in rated for c in cases)))

@@ -118,3 +118,16 @@ RATES_CSS = """table.rates { border-collapse: collapse; margin: 6px 0 12px; }
 table.rates th, table.rates td { border-bottom: 1px solid var(--line); padding: 4px 10px; text-align: left; }
 .verdict.regressed { color: var(--fail); font-weight: 600; } .verdict.improved { color: var(--pass); font-weight: 600; }
 .verdict.same { color: var(--muted); } .flag.flaky { color: var(--warn); }"""
+
+#: Styles of a multi-step case's timeline (html_steps.py), sent only on pages that have one.
+STEPS_CSS = """details.trajectory { margin: 10px 0 0; border: 1px solid var(--line); border-radius: 6px; }
+details.trajectory > summary { cursor: pointer; padding: 6px 10px; color: var(--info); font-weight: 600; }
+details.trajectory > summary:focus-visible, .case > summary:focus-visible { outline: 2px solid var(--info); outline-offset: 2px; }
+details.trajectory[open] > summary { border-bottom: 1px solid var(--line); }
+ol.steps { list-style: none; margin: 0; padding: 6px 10px 10px; }
+li.step { border-left: 3px solid var(--line); padding: 4px 0 6px 12px; margin: 6px 0; }
+.step-head { display: flex; gap: 10px; align-items: baseline; margin-bottom: 4px; }
+.step-head .turn { color: var(--warn); font-size: 12px; } .step-head .num { margin-left: auto; }
+.part { margin: 4px 0; } .part .who { display: block; font-size: 12px; color: var(--muted); margin-bottom: 2px; }
+.part.user pre { border-color: var(--info); } .part.call pre { background: #fff8c5; }
+.part.error pre, .part.error .who { color: var(--fail); } .stopped { color: var(--warn); margin: 0 10px 8px; }"""

@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from ..diff import change_from_json, change_to_json
+from ..episode import ToolResult
 from ..errors import UserError
 from ..output import Output, ToolCall, Usage
 from ..session import JudgeSpend
 from ..stats import Rate
+from ..trajectory import StepRecord
 from .diff_samples import from_baselines
 from .rate_change import ADJUSTMENT, RateDiff
 from .records import (
@@ -58,6 +60,14 @@ def _answer(output: Output) -> dict[str, Any]:
             "error": output.error, "ttft_ms": output.ttft_ms, "streamed": output.streamed}
 
 
+def _step(s: StepRecord) -> dict[str, Any]:
+    """One step of a trajectory; ``index`` and ``turn`` 1-based, as users count them."""
+    return {"index": s.index + 1, "turn": s.turn + 1, "user": s.user, "answer": _answer(s.output),
+            "tool_results": [{"call_id": r.call_id, "name": r.name, "arguments": r.arguments, "content": r.content,
+                              "error": r.error} for r in s.tool_results],
+            "usage": _usage(s.output.usage), "cost_usd": s.cost_usd, "latency_ms": s.output.latency_ms}
+
+
 def _totals(t: Totals) -> dict[str, Any]:
     return {"cases": t.cases, "counts": t.counts,
             "pass_rate": None if t.pass_rate is None else round(t.pass_rate, 6),
@@ -90,12 +100,17 @@ def case_document(c: CaseRecord) -> dict[str, Any]:
         "baseline": None,
         "change": change_to_json(c.change) if c.change else None,
     }
+    if c.steps:  # only a multi-step case has a trajectory: other cases' documents stay as they were
+        doc["steps"] = [_step(s) for s in c.steps]
+        doc["stopped"] = c.stopped
     if c.baseline is not None or c.baseline_status is not None:
         base = c.baseline
         doc["baseline"] = {"status": c.baseline_status, "cost_usd": c.baseline_cost_usd,
                            "usage": _usage(base.usage) if base else None,
                            "latency_ms": base.latency_ms if base else None,
                            "answer": _answer(base) if base else None}
+        if c.baseline_steps:
+            doc["baseline"]["steps"] = [_step(s) for s in c.baseline_steps]
     return doc
 
 
@@ -238,6 +253,17 @@ def _output_from(answer: Mapping[str, Any] | None, usage: Mapping[str, Any] | No
                   streamed=bool(answer.get("streamed")))
 
 
+def _steps_from(docs: Any) -> tuple[StepRecord, ...]:
+    out = []
+    for d in docs or ():
+        answer = _output_from(d.get("answer"), d.get("usage"), d.get("latency_ms")) or Output(content=None)
+        results = tuple(ToolResult(str(r.get("call_id", "")), str(r.get("name", "")), r.get("arguments"),
+                                   str(r.get("content") or ""), r.get("error")) for r in d.get("tool_results") or [])
+        out.append(StepRecord(int(d["index"]) - 1, int(d.get("turn") or 1) - 1, answer, results, d.get("cost_usd"),
+                              d.get("user")))
+    return tuple(out)
+
+
 def _judge_from(data: Mapping[str, Any] | None) -> JudgeSpend | None:
     if not data:
         return None
@@ -260,7 +286,8 @@ def case_from(doc: Mapping[str, Any]) -> CaseRecord:
         baseline_status=base.get("status"), baseline_cost_usd=base.get("cost_usd"),
         change=change_from_json(doc["change"]) if doc.get("change") else None, new=bool(doc.get("new")),
         judge=_judge_from(doc.get("judge")), budget_skipped=bool(doc.get("budget_skipped")),
-        min_pass_rate=gate.get("min_pass_rate"), min_pass_hat_k=(int(hat["k"]), float(hat["min"])) if hat else None)
+        min_pass_rate=gate.get("min_pass_rate"), min_pass_hat_k=(int(hat["k"]), float(hat["min"])) if hat else None,
+        steps=_steps_from(doc.get("steps")), stopped=doc.get("stopped"), baseline_steps=_steps_from(base.get("steps")))
 
 
 def run_from(doc: Mapping[str, Any], *, label: str = "") -> RunRecord:

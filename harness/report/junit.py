@@ -4,7 +4,8 @@ classname is the suite, name the case id. A case with samples is one testcase na
 (see ``_sampled_testcase``), its rate in system-out. A failed case carries each failed check's reason; an
 error carries its message; a stale or missing cassette is a failure that says which command
 records it again (it is something to fix, not a skip); skipped is skipped. The answer goes to
-system-out, so a CI page can show what the model said. Model output may hold characters XML 1.0
+system-out, so a CI page can show what the model said; for a failing multi-step case, its whole
+trajectory (each step's tool calls, results and answer). Model output may hold characters XML 1.0
 cannot carry: they are dropped rather than producing a file no parser reads.
 """
 
@@ -14,6 +15,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 
+from ..trajectory import as_text
 from .common import answer_text, reasons, trim
 from .records import CaseRecord, Comparison, RunRecord
 from .sampled import CaseSamples, outcomes, sampled_cases
@@ -50,6 +52,8 @@ def _testcase(case: CaseRecord) -> ET.Element:
     elif case.status == "skipped":
         ET.SubElement(el, "skipped", message=_clean(case.message or "skipped"))
     text = answer_text(case.answer)
+    if case.steps and case.status in ("failed", "error", "stale"):  # what the agent did, step by step
+        text = as_text(case.steps, case.stopped)
     if text:
         ET.SubElement(el, "system-out").text = _clean(trim(text, MAX_OUT))
     return el

@@ -13,6 +13,7 @@ import re
 from collections import Counter
 
 from ..gates import tolerated_failures
+from ..trajectory import StepRecord, arguments_text, headline, result_text, spend, spend_text, step_title
 from .common import STATUS_ORDER, cost, cost_delta, counts_line, judge_cost, rate, reasons, total_cost, trim
 from .diff_samples import from_baselines
 from .rate_change import (
@@ -125,6 +126,42 @@ def _folded(case: CaseRecord, changed: int, samples: int) -> list[str]:
     return block
 
 
+def _step_items(step: StepRecord, *, final: bool, turns: bool) -> list[str]:
+    """One step as a numbered item: the user turn it starts, each tool call with its arguments and
+    result, its answer (every text escaped and trimmed like a table cell)."""
+    out = [f"{step.number}. **{_cell(step_title(step, turns=turns, stats=False))}** · {_cell(spend_text(spend([step])))}"]
+    if step.user is not None:
+        out.append(f"   - user: {_cell(step.user, 300)}")
+    if step.output.error:
+        out.append(f"   - error: {_cell(step.output.error, 300)}")
+    for call, result in step.answered():
+        out.append(f"   - {_code(call.name)} {_code(trim(arguments_text(call), 200))} → {_cell(result_text(result), 200)}")
+    if step.output.content:
+        out.append(f"   - {'answer' if final else 'assistant'}: {_cell(step.output.content, 600)}")
+    return out
+
+
+def _trajectories(cases: list[CaseRecord], lines: list[str]) -> None:
+    """Each multi-step case's trajectory in a collapsed block, failing cases first, within the
+    comment's size limit (the HTML and JSON reports have them all, untrimmed)."""
+    multi = sorted((c for c in cases if c.steps), key=lambda c: not c.failing)
+    if not multi:
+        return
+    lines += [f"### Trajectories ({len(multi)})", ""]
+    for i, case in enumerate(multi):
+        turns = len({s.turn for s in case.steps}) > 1
+        now = f"<b>{case.status}</b>" if case.failing else case.status
+        block = ["<details>", f"<summary><code>{html.escape(case.key, quote=False)}</code> · {now} · "
+                 f"{html.escape(headline(case.steps, case.stopped), quote=False)}</summary>", ""]
+        for n, step in enumerate(case.steps):
+            block += _step_items(step, final=n == len(case.steps) - 1, turns=turns)
+        block += ["", "</details>", ""]
+        if i >= MAX_DETAILS or sum(map(len, lines)) + sum(map(len, block)) > MAX_CHARS - 4_000:
+            lines += [f"_… {len(multi) - i} more trajectories in the HTML and JSON reports_", ""]
+            break
+        lines += block
+
+
 def _gates(run: RunRecord, lines: list[str]) -> None:
     if run.gates:
         lines += ["### Gates", ""] + [f"- {'✅' if g.met else '❌'} {_cell(g.text, 400)}" for g in run.gates] + [""]
@@ -218,6 +255,7 @@ def render_run(run: RunRecord) -> str:
     _stale(run, lines)
     changed = [c for c in run.cases if c.changed]
     _changed_section(changed, lines, folded)
+    _trajectories(list(run.cases), lines)
     base_cost = sum(c.baseline_cost_usd or 0.0 for c in run.cases if c.baseline is not None)
     head_cost = sum(c.cost_usd or 0.0 for c in run.cases if c.baseline is not None)
     if any(c.baseline is not None for c in run.cases):
@@ -270,6 +308,7 @@ def render_diff(cmp: Comparison) -> str:
         lines += [f"### Other status changes ({len(moved)})", ""] + _case_rows(moved, with_base=True)
     _stale(cmp.head, lines)
     _changed_section(changed, lines)
+    _trajectories([c for c in cmp.head.cases if c.failing or c.changed or c.new], lines)
     if cmp.added:
         lines += [f"### Added ({len(cmp.added)})", ""] + _case_rows(cmp.added, with_base=False)
     if cmp.removed:

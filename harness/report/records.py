@@ -25,6 +25,7 @@ from ..pricing import PriceTable
 from ..runner import CaseResult, rerecord_command
 from ..session import JudgeSpend
 from ..suite import Suite
+from ..trajectory import StepRecord, trajectory
 from .rate_change import RateDiff
 
 FAILING = ("failed", "error")
@@ -76,6 +77,11 @@ class CaseRecord:
     budget_skipped: bool = False
     min_pass_rate: float | None = None  # the case's gates on its samples (report/sampled.py)
     min_pass_hat_k: tuple[int, float] | None = None
+    #: A multi-step case's trajectory (turns, tool loops), in order; ``answer`` is its final answer
+    #: with usage and latency summed over the steps. () for a case of one request.
+    steps: tuple[StepRecord, ...] = ()
+    stopped: str | None = None  # why the loop ended early (max_steps), else None
+    baseline_steps: tuple[StepRecord, ...] = ()  # the baseline's trajectory, when it had several steps
 
     @property
     def node_id(self) -> str:
@@ -323,7 +329,9 @@ def case_record(result: CaseResult, table: PriceTable | None = None) -> CaseReco
         baseline_cost_usd=_cost(table, case.model, result.baseline), change=result.change,
         new=result.recorded and result.baseline is None, judge=result.judge,
         budget_skipped=result.budget_skipped, min_pass_rate=case.min_pass_rate,
-        min_pass_hat_k=case.min_pass_hat_k)
+        min_pass_hat_k=case.min_pass_hat_k, steps=trajectory(result.episode),
+        stopped=result.episode.stopped if result.episode is not None else None,
+        baseline_steps=trajectory(result.baseline_episode))
 
 
 def from_results(results: Iterable[CaseResult], suites: Iterable[Suite], *, label: str = "",

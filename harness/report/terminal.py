@@ -38,6 +38,7 @@ from .terminal_rows import print_sampled_failure as _print_sampled_failure
 from .terminal_rows import row as _row
 from .terminal_rows import sampled_row as _sampled_row
 from .terminal_rows import stat_columns as _stat_columns
+from .terminal_steps import print_result_trajectory, print_trajectories
 
 
 class _RedactingConsole(Console):
@@ -110,6 +111,8 @@ def print_table(console: Console, results: list[CaseResult], *, max_rows: int = 
             console.print(table)
         else:
             console.print(f"[italic]{escape(path)}[/]")
+        if verbose:
+            print_trajectories(console, rows, _key)
         notes = []
         if len(listed) > len(shown):
             notes.append(f"{len(listed) - len(shown)} passing cases")
@@ -155,6 +158,7 @@ def print_problems(console: Console, results: list[CaseResult], mode: str, *,
                 console.print(f"    {escape(r.message)}", soft_wrap=True)
             if r.detail:
                 console.print(escape(r.detail), highlight=False, soft_wrap=True)
+            print_result_trajectory(console, r)
         console.print(f"  Re-record them: {escape(rerecord_command([r.case for r in stale]))}",
                       soft_wrap=True)
     missing = [r for r in results if r.status == "missing"]

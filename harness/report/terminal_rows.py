@@ -17,6 +17,7 @@ from ..pricing import PriceTable
 from ..runner import CaseResult
 from .common import cost
 from .sampled import CaseSamples, pct
+from .terminal_steps import print_result_trajectory
 
 STYLE = {"passed": "green", "failed": "red", "error": "red", "stale": "yellow",
          "missing": "yellow", "skipped": "dim"}
@@ -142,6 +143,7 @@ def print_failure(console: Console, r: CaseResult, indent: str = "") -> None:
     for v in r.verdicts:
         if not v.passed:
             console.print(f"{indent}    [red]{escape(v.name)}[/]: {escape(v.reason)}")
+    print_result_trajectory(console, r, indent=f"{indent}    ")
 
 
 def print_sampled_failure(console: Console, group: CaseSamples, rows: list[CaseResult], *,
