@@ -103,7 +103,8 @@ def from_sse(text: str) -> Output:
         seen += 1
         kind = event.get("type")
         if kind == "error" or (kind is None and event.get("error")):
-            raise BadAnswer(f"the server sent an error in the event stream: {server_message(payload)}")
+            said = event.get("message") if isinstance(event.get("message"), str) else server_message(payload)
+            raise BadAnswer(f"the server sent an error in the event stream: {said}")
         if kind == "response.failed":
             raise BadAnswer(f"the response failed: {_failure(mapping(event.get('response')))}")
         if kind in _FINAL_EVENTS:
