@@ -1,7 +1,7 @@
 """Load a YAML suite, validate it against suite.schema.json, and expand it into Cases.
 
 A Case is everything needed to build one request and judge its answer; it still holds templates,
-because rendering belongs to render.py. Expansion (matrix x models x samples) happens here, once,
+because rendering belongs to render.py. Expansion (matrix x models x apis x samples) happens here, once,
 so every door (CLI, pytest) sees the same ids.
 """
 
@@ -34,7 +34,7 @@ REQUEST_KEYS = (
 #: Keys that a case inherits from its suite when it does not set them itself.
 _INHERITED = REQUEST_KEYS + ("provider", "model", "models", "messages", "prompt", "system",
                              "samples", "auto_checks", "threshold", "api", "history")
-#: Cases one suite file may expand to (matrix x models x samples), counted before expanding: ten
+#: Cases one suite file may expand to (matrix x models x apis x samples), counted before expanding: ten
 #: variables of ten values are 10^10 cases, which no run could hold in memory, let alone send.
 MAX_CASES_PER_FILE = 10_000
 
