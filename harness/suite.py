@@ -112,8 +112,8 @@ class Case:
     #: How a later step of an episode sends the conversation so far: ``full`` (all of it, every
     #: time) or ``chained`` (the Responses API's previous_response_id and only what is new).
     history: str = "full"
-    #: The line each request key (and api, history) was written on, suite or case: an error about
-    #: a key points at it.
+    #: The line each request key (and api, history, provider) was written on, suite or case: an
+    #: error about a key points at it.
     key_lines: dict[str, int | None] = field(default_factory=dict)
 
     @property
@@ -331,7 +331,7 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
             raise UserError(f"this case brings the suite to {total:,} cases (matrix x models x apis x samples); "
                             f"a suite file may expand to at most {MAX_CASES_PER_FILE:,}: split it or "
                             "shrink the matrix", file=display, line=case_line, case=raw["id"])
-        key_lines = {k: lines.get(k) for k in (*REQUEST_KEYS, "api", "history") if k in settings}
+        key_lines = {k: lines.get(k) for k in (*REQUEST_KEYS, "api", "history", "provider") if k in settings}
         combos = [dict(zip(matrix, values, strict=True)) for values in itertools.product(*matrix.values())] \
             if matrix else [{}]
         checks = tuple(suite_checks + _parse_checks(raw.get("checks"), display))

@@ -295,3 +295,11 @@ def test_replay_parses_by_the_recorded_path() -> None:
     assert apis.for_path("/responses") is apis.RESPONSES
     assert apis.for_path("/chat/completions") is apis.CHAT
     assert apis.for_path("/deployments/d/chat/completions") is apis.CHAT
+
+
+def test_a_chat_only_provider_setting_is_refused_at_the_provider(project: Project) -> None:
+    text = ("model: gpt-4o\napi: responses\nprovider:\n  type: compatible\n  base_url: http://127.0.0.1:9/v1\n"
+            "  json_schema_mode: json_object\ncases:\n  - id: a\n    prompt: hi\n")
+    with pytest.raises(UserError, match=r"^suites/r.yaml:4 \[case a\]: provider json_schema_mode: json_object is "
+                                        r"a chat-API setting"):
+        requests_of(project, text)

@@ -51,7 +51,7 @@ def to_responses(body: dict[str, Any], extra: dict[str, Any], options: WireOptio
             raise _refuse(key)
     if options.json_schema_mode == "json_object":
         raise Untranslatable("provider json_schema_mode: json_object is a chat-API setting (llama.cpp's form "
-                             "of response_format); it has no meaning with api: responses")
+                             "of response_format); it has no meaning with api: responses", key="provider")
     messages: list[dict[str, Any]] = list(body.get("messages") or [])
     endpoint = options.endpoint
     wire: dict[str, Any] = {"model": endpoint.deployment if endpoint.azure else body.get("model")}
