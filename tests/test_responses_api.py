@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +149,13 @@ def test_one_suite_through_both_apis(suite: Project, fake: FakeOpenAI) -> None:
         chat, responses = cases[f"{case}[chat]"], cases[f"{case}[responses]"]
         assert chat["status"] == responses["status"], case
         assert chat["answer"]["content"] == responses["answer"]["content"], case
+    # Replay reads and parses both kinds of cassette without loading the SDK (nor opening a socket).
+    code = ("import sys; from harness.cli import main\n"
+            "rc = main(['run', 'suites', '-q'])\n"
+            "assert 'openai' not in sys.modules, 'openai imported'\n"
+            "sys.exit(rc)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=suite.root, capture_output=True, text=True, check=False)
+    assert done.returncode == 1 and "13 passed, 3 failed" in done.stdout, done.stdout + done.stderr
     folder = suite.root / "cassettes" / "r"
     chat_body = yaml.safe_load((folder / "weather[chat].yaml").read_text())["interactions"][0]["request"]
     responses_body = yaml.safe_load((folder / "weather[responses].yaml").read_text())["interactions"][0]["request"]
