@@ -17,15 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import cassettes, redact
+from . import apis, cassettes, redact
 from .cassettes import Interaction
 from .errors import UserError
-from .output import Output, parse_response
+from .output import Output
 from .request import Request
 from .safe_files import state_dir
 
 STATE_DIR = Path(".harness") / "batches"
-BATCH_URL = "/v1/chat/completions"
 FINAL = ("completed", "failed", "expired", "cancelled")
 
 
@@ -64,10 +63,11 @@ def _client(request: Request) -> Any:
 
 def run_batch(requests: list[Request], *, poll_interval: float, stop: threading.Event,
               say: Callable[[str], None]) -> list[BatchOutcome] | None:
-    """Submit (or resume) one batch for these requests and wait for it.
+    """Submit (or resume) one batch per wire API for these requests and wait for them (a batch
+    has one endpoint: ``/v1/chat/completions`` or ``/v1/responses``).
 
-    Returns one outcome per request, in order, or None when stopped before the batch finished
-    (the batch keeps running server-side; the same command resumes it).
+    Returns one outcome per request, in order, or None when stopped before every batch finished
+    (a batch keeps running server-side; the same command resumes it).
     """
     if not requests:
         return []
@@ -75,6 +75,22 @@ def run_batch(requests: list[Request], *, poll_interval: float, stop: threading.
     if len(bases) > 1:
         raise UserError("--batch needs every pending case to use the same provider and base_url; "
                         "record the suites one provider at a time")
+    outcomes: dict[int, BatchOutcome] = {}
+    for name in apis.NAMES:
+        indexes = [i for i, r in enumerate(requests) if r.api == name]
+        if not indexes:
+            continue
+        done = _run_one(apis.get(name), [requests[i] for i in indexes], poll_interval=poll_interval,
+                        stop=stop, say=say)
+        if done is None:
+            return None
+        outcomes.update(zip(indexes, done, strict=True))
+    return [outcomes[i] for i in range(len(requests))]
+
+
+def _run_one(api: apis.WireApi, requests: list[Request], *, poll_interval: float, stop: threading.Event,
+             say: Callable[[str], None]) -> list[BatchOutcome] | None:
+    """One batch of requests of one wire API: submit or resume it, poll it, read its results."""
     client = _client(requests[0])
     ids = [_custom_id(i, r) for i, r in enumerate(requests)]
     state_file = _state_path(requests)
@@ -83,12 +99,12 @@ def run_batch(requests: list[Request], *, poll_interval: float, stop: threading.
         batch_id = json.loads(state_file.read_text())["batch_id"]
         say(f"resuming batch {batch_id} (saved in {state_file})")
     else:
-        lines = "".join(json.dumps({"custom_id": cid, "method": "POST", "url": BATCH_URL,
-                                    "body": r.body}, ensure_ascii=False) + "\n"
+        lines = "".join(json.dumps({"custom_id": cid, "method": "POST", "url": api.batch_url,
+                                    "body": r.wire}, ensure_ascii=False) + "\n"
                         for cid, r in zip(ids, requests, strict=True))
         uploaded = client.files.create(file=("harness-batch.jsonl", lines.encode("utf-8")),
                                        purpose="batch")
-        batch = client.batches.create(input_file_id=uploaded.id, endpoint=BATCH_URL,
+        batch = client.batches.create(input_file_id=uploaded.id, endpoint=api.batch_url,
                                       completion_window="24h")
         batch_id = batch.id
         cassettes.atomic_write(state_file, redact.clean(json.dumps(
@@ -120,12 +136,12 @@ def run_batch(requests: list[Request], *, poll_interval: float, stop: threading.
                 if line.strip():
                     item = json.loads(line)
                     results[item["custom_id"]] = item
-    outcomes = [_outcome(request, results.get(cid)) for cid, request in zip(ids, requests, strict=True)]
+    outcomes = [_outcome(api, request, results.get(cid)) for cid, request in zip(ids, requests, strict=True)]
     state_file.unlink(missing_ok=True)
     return outcomes
 
 
-def _outcome(request: Request, item: dict[str, Any] | None) -> BatchOutcome:
+def _outcome(api: apis.WireApi, request: Request, item: dict[str, Any] | None) -> BatchOutcome:
     if item is None:
         return BatchOutcome(None, Output(content=None, status=0, error="missing from the batch output"))
     response = item.get("response") or {}
@@ -138,12 +154,12 @@ def _outcome(request: Request, item: dict[str, Any] | None) -> BatchOutcome:
                                          f"HTTP {status}: {message}"))
     text = json.dumps(body, ensure_ascii=False)
     headers = {"content-type": "application/json"}
-    output = parse_response(status, headers, text)
+    output = apis.parse_answer(api, status, headers, text)
     if output.error:  # an incomplete answer is never recorded, whichever road it came by
         return BatchOutcome(None, output)
     base = (request.endpoint.base_url or "").rstrip("/")
     interaction = Interaction(method="POST", uri=base + request.path, path=request.path,
-                              query=dict(request.query), body=request.body, status=status,
+                              query=dict(request.query), body=request.wire, status=status,
                               response_headers=headers, response_text=text,
                               extra={"batch": True})
     return BatchOutcome(interaction, output)

@@ -26,10 +26,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
-from . import __version__, redact
+from . import __version__, apis, redact
+from .apis.base import readable_text
 from .cassette_files import atomic_write, sweep_once
 from .errors import UserError
-from .output import parse_response
 from .parse_cache import CACHE
 from .request import canonical_form, request_key
 from .safe_files import is_inside
@@ -87,49 +87,22 @@ def _str_representer(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
 _LiteralDumper.add_representer(str, _str_representer)
 
 
-def _readable_text(text: str) -> str:
-    # Trailing spaces forbid YAML literal blocks; this copy is for reading, the body is the truth.
-    return "\n".join(line.rstrip() for line in text.splitlines())
-
-
-def _readable_content(content: Any) -> Any:
-    if isinstance(content, str):
-        return _readable_text(content)
-    if isinstance(content, list):
-        out: list[Any] = []
-        for part in content:
-            if isinstance(part, dict) and part.get("type") == "text":
-                out.append(_readable_text(str(part.get("text", ""))))
-            elif isinstance(part, dict) and part.get("type") == "image_url":
-                url = str(part.get("image_url", {}).get("url", ""))
-                if url.startswith("data:"):
-                    url = f"{url.split(',', 1)[0]},... ({len(url)} chars)"
-                out.append({"image": url})
-            else:
-                out.append(part)
-        return out
-    return content
-
-
 def _readable(interaction: Interaction) -> dict[str, Any]:
     """The review view: who said what, and what came back."""
     view: dict[str, Any] = {"path": interaction.path}
     if interaction.query:
         view["query"] = dict(interaction.query)
     view.update(interaction.extra)
-    body = interaction.body if isinstance(interaction.body, dict) else {}
-    prompt = []
-    for msg in body.get("messages", []) or []:
-        if isinstance(msg, dict):
-            prompt.append({str(msg.get("role")): _readable_content(msg.get("content"))})
+    api = apis.for_path(interaction.path)
+    prompt = api.prompt(interaction.body)
     if prompt:
         view["prompt"] = prompt
-    out = parse_response(interaction.status, interaction.response_headers, interaction.response_text)
+    out = apis.parse_answer(api, interaction.status, interaction.response_headers, interaction.response_text)
     if out.error:
         view["error"] = out.error
     else:
         if out.content is not None:
-            view["answer"] = _readable_text(out.content)
+            view["answer"] = readable_text(out.content)
         if out.tool_calls:
             view["tool_calls"] = [
                 {c.name: c.arguments if c.arguments is not None else c.raw_arguments}
@@ -142,8 +115,9 @@ def _readable(interaction: Interaction) -> dict[str, Any]:
     return view
 
 
-#: Response fields a server makes up anew for every call, even for the very same answer.
-_VOLATILE_FIELDS = frozenset({"id", "created", "system_fingerprint"})
+#: Response fields a server makes up anew for every call, even for the very same answer
+#: (``created_at`` and ``completed_at``: the Responses API's timestamps).
+_VOLATILE_FIELDS = frozenset({"id", "created", "system_fingerprint", "created_at", "completed_at"})
 
 
 def _strip_volatile(value: Any) -> Any:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from . import redact
+from . import apis, redact
+from .endpoint import Endpoint
 from .episode import Conversation
 from .errors import UserError
 from .render import Renderer
@@ -27,32 +28,29 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
 @dataclass(frozen=True)
-class Endpoint:
-    """A provider resolved against the environment: where to send and which key variable to read."""
-
-    type: str
-    base_url: str | None
-    azure_endpoint: str | None
-    deployment: str | None
-    api_version: str | None
-    key_env: str
-    #: The base URL's (or Azure endpoint's) own query parameters: sent with every request, kept
-    #: out of the request's identity, of cassettes and of everything printed.
-    default_query: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
 class Request:
-    """What one case sends. ``body`` is exactly the JSON body; ``path`` is relative to the API root."""
+    """What one case sends; ``path`` is relative to the API root.
+
+    ``body`` is the request in the chat format the suite is written in, which checks read (tools,
+    response_format, messages); for chat it is exactly the JSON body sent. A wire API that
+    translates it (the Responses API) keeps the body it sends in ``wire_body``; ``wire`` is the
+    body on the wire either way, and the request's identity (its hash, its cassette) is the wire's.
+    """
 
     method: str
     path: str
     query: tuple[tuple[str, str], ...]
     body: dict[str, Any]
     endpoint: Endpoint
+    api: str = apis.DEFAULT  # the wire API that sends it (apis/)
+    wire_body: dict[str, Any] | None = None
+
+    @property
+    def wire(self) -> dict[str, Any]:
+        return self.body if self.wire_body is None else self.wire_body
 
     def canonical(self) -> dict[str, Any]:
-        return canonical_form(self.method, self.path, dict(self.query), self.body)
+        return canonical_form(self.method, self.path, dict(self.query), self.wire)
 
     @cached_property
     def text(self) -> str:
@@ -166,29 +164,17 @@ def build_messages(case: Case, renderer: Renderer, variables: dict[str, Any]) ->
     return out
 
 
-def _as_json_object(body: dict[str, Any]) -> dict[str, Any]:
-    """llama.cpp rejects response_format json_schema but enforces {type: json_object, schema}."""
-    fmt = body.get("response_format")
-    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
-        schema = (fmt.get("json_schema") or {}).get("schema", {})
-        body = {**body, "response_format": {"type": "json_object", "schema": schema}}
-    return body
-
-
 def raw_request(endpoint: Endpoint, body: dict[str, Any]) -> Request:
-    """A request built from a ready body (the judge's), sent to the same provider as its case."""
-    if endpoint.type == "azure":
-        from dataclasses import replace
-
+    """A chat request built from a ready body (the judge's), sent to the same provider as its case."""
+    if endpoint.azure:
         endpoint = replace(endpoint, deployment=str(body.get("model")))
-        return Request("POST", f"/deployments/{endpoint.deployment}/chat/completions",
-                       (("api-version", str(endpoint.api_version)),), body, endpoint)
-    return Request("POST", "/chat/completions", (), body, endpoint)
+    path, query = apis.CHAT.route(endpoint)
+    return Request("POST", path, query, body, endpoint)
 
 
 def build_request(case: Case, renderer: Renderer, *, base_url_override: str | None = None,
                   conversation: Conversation | None = None) -> Request:
-    """Render the case's templates and assemble the request body the SDK will send.
+    """Render the case's templates and assemble the request its wire API (``case.api``) sends.
 
     ``conversation`` is what a later step of the case's episode adds after its own messages
     (earlier answers, tool results, next turns), already in the chat format.
@@ -202,15 +188,14 @@ def build_request(case: Case, renderer: Renderer, *, base_url_override: str | No
     params = dict(case.params)
     extra = params.pop("extra_body", None) or {}
     body.update(params)
-    if body.get("stream") and "stream_options" not in body and "stream_options" not in extra:
-        # Without it a streamed answer carries no usage, and cost/tokens checks would be blind.
-        body["stream_options"] = {"include_usage": True}
-    body.update(extra)
-    if case.provider.json_schema_mode == "json_object":
-        body = _as_json_object(body)
-    if endpoint.type == "azure":
-        path = f"/deployments/{endpoint.deployment}/chat/completions"
-        query: tuple[tuple[str, str], ...] = (("api-version", str(endpoint.api_version)),)
-    else:
-        path, query = "/chat/completions", ()
-    return Request(method="POST", path=path, query=query, body=body, endpoint=endpoint)
+    api = apis.get(case.api)
+    options = apis.WireOptions(endpoint, conversation, chained=case.history == "chained",
+                               json_schema_mode=case.provider.json_schema_mode)
+    try:
+        sent = api.translate(body, extra, options)
+    except apis.Untranslatable as exc:
+        # The line of the key that asked for it (suite or case), else the case's.
+        raise exc.located(file=case.suite_path, line=case.key_lines.get(exc.key or "") or case.line,
+                          case=case.id) from None
+    return Request(method="POST", path=sent.path, query=sent.query, body=sent.body, endpoint=endpoint,
+                   api=api.name, wire_body=sent.wire)

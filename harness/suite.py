@@ -1,7 +1,7 @@
 """Load a YAML suite, validate it against suite.schema.json, and expand it into Cases.
 
 A Case is everything needed to build one request and judge its answer; it still holds templates,
-because rendering belongs to render.py. Expansion (matrix x models x samples) happens here, once,
+because rendering belongs to render.py. Expansion (matrix x models x apis x samples) happens here, once,
 so every door (CLI, pytest) sees the same ids.
 """
 
@@ -30,12 +30,12 @@ from .yamlio import LineDict, LineList, line_of, load_yaml
 REQUEST_KEYS = (
     "temperature", "top_p", "max_tokens", "max_completion_tokens", "seed", "stop", "tools",
     "tool_choice", "parallel_tool_calls", "response_format", "stream", "reasoning_effort",
-    "extra_body",
+    "verbosity", "extra_body",
 )
 #: Keys that a case inherits from its suite when it does not set them itself.
 _INHERITED = REQUEST_KEYS + ("provider", "model", "models", "messages", "prompt", "system",
-                             "samples", "auto_checks", "threshold")
-#: Cases one suite file may expand to (matrix x models x samples), counted before expanding: ten
+                             "samples", "auto_checks", "threshold", "api", "history")
+#: Cases one suite file may expand to (matrix x models x apis x samples), counted before expanding: ten
 #: variables of ten values are 10^10 cases, which no run could hold in memory, let alone send.
 MAX_CASES_PER_FILE = 10_000
 
@@ -110,6 +110,14 @@ class Case:
     #: Gates on the case's samples taken together (report/sampled.py decides them).
     min_pass_rate: float | None = None
     min_pass_hat_k: tuple[int, float] | None = None  # (k, minimum of pass^k)
+    #: The wire API that sends the request (apis/): ``chat`` or ``responses``.
+    api: str = "chat"
+    #: How a later step of an episode sends the conversation so far: ``full`` (all of it, every
+    #: time) or ``chained`` (the Responses API's previous_response_id and only what is new).
+    history: str = "full"
+    #: The line each request key (and api, history, provider) was written on, suite or case: an
+    #: error about a key points at it.
+    key_lines: dict[str, int | None] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -307,6 +315,8 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
         if samples_override is not None:
             settings["samples"] = samples_override
         models = settings.get("models") or ([settings["model"]] if "model" in settings else [])
+        api_setting = settings.get("api", "chat")
+        wire_apis = [api_setting] if isinstance(api_setting, str) else list(api_setting)
         if not models:
             raise UserError("no model: set 'model' or 'models' on the suite or the case",
                             file=display, line=case_line, case=raw["id"])
@@ -322,21 +332,25 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
                         line=case_line if samples_override is not None else lines.get("samples", case_line),
                         flag=samples_override is not None)
         samples = rule.min if rule else int(settings.get("samples", 1))
-        total += math.prod(len(v) for v in matrix.values()) * len(models) * (rule.max if rule else samples)
+        total += (math.prod(len(v) for v in matrix.values()) * len(models) * len(wire_apis)
+                  * (rule.max if rule else samples))
         if total > MAX_CASES_PER_FILE:
-            raise UserError(f"this case brings the suite to {total:,} cases (matrix x models x samples); "
+            raise UserError(f"this case brings the suite to {total:,} cases (matrix x models x apis x samples); "
                             f"a suite file may expand to at most {MAX_CASES_PER_FILE:,}: split it or "
                             "shrink the matrix", file=display, line=case_line, case=raw["id"])
+        key_lines = {k: lines.get(k) for k in (*REQUEST_KEYS, "api", "history", "provider") if k in settings}
         combos = [dict(zip(matrix, values, strict=True)) for values in itertools.product(*matrix.values())] \
             if matrix else [{}]
         checks = tuple(suite_checks + _parse_checks(raw.get("checks"), display, raw["id"]))
         hat_k = _pass_hat_k(raw, samples, display, case_line)
         skip = raw.get("skip")
         for combo in combos:
-            for model in models:
+            for model, wire_api in itertools.product(models, wire_apis):
                 labels = [_slug(v) for v in combo.values()]
                 if len(models) > 1:
                     labels.append(_slug(model))
+                if len(wire_apis) > 1:
+                    labels.append(wire_api)
                 case_id = raw["id"] + (f"[{'-'.join(labels)}]" if labels else "")
                 if case_id in seen:
                     raise UserError(f"duplicate case id {case_id!r} (first at line {seen[case_id]})",
@@ -357,6 +371,9 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
                     adaptive=rule,
                     min_pass_rate=raw.get("min_pass_rate"),
                     min_pass_hat_k=hat_k,
+                    api=wire_api,
+                    history=str(settings.get("history", "full")),
+                    key_lines=key_lines,
                 )
                 taken = list(range(samples))
                 if rule is not None:

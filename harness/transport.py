@@ -23,22 +23,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx2
 
-from . import cassettes, redact
+from . import apis, cassettes, redact
 from .cassettes import Interaction
+from .endpoint import Endpoint
 from .errors import UserError
 from .limiter import AdaptiveLimiter
-from .output import Output, parse_response
-from .request import Endpoint, Request, canonical_form, canonical_text
+from .output import Output
+from .request import Request, canonical_form, canonical_text
 
-#: chat.completions.create keyword arguments; anything else in a body goes through extra_body.
-_SDK_PARAMS = frozenset({
-    "model", "messages", "temperature", "top_p", "max_tokens", "max_completion_tokens", "seed",
-    "stop", "tools", "tool_choice", "parallel_tool_calls", "response_format", "stream",
-    "stream_options", "reasoning_effort", "n", "logprobs", "top_logprobs", "presence_penalty",
-    "frequency_penalty", "logit_bias", "user", "metadata", "store", "modalities", "audio",
-    "prediction", "service_tier", "verbosity", "web_search_options", "safety_identifier",
-    "prompt_cache_key",
-})
 _HOP_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
@@ -220,14 +212,9 @@ class LiveSession:
 
         client, capture = self._thread_client(request.endpoint)
         capture.captured.clear()
-        body = request.body
-        kwargs = {k: v for k, v in body.items() if k in _SDK_PARAMS}
-        extra = {k: v for k, v in body.items() if k not in _SDK_PARAMS}
         failure = None
         try:
-            # with_raw_response: harness parses the captured bytes itself (output.py), so the
-            # SDK's pydantic parse of every answer would be CPU spent twice, behind the GIL.
-            client.chat.completions.with_raw_response.create(**kwargs, extra_body=extra or None)
+            apis.get(request.api).send(client, request.wire)
         except openai.APIStatusError:
             pass  # the captured exchange carries the status and the error body
         except openai.APIConnectionError as exc:  # refused, unreachable, timed out
@@ -290,21 +277,18 @@ class LiveSession:
             return LiveResult(None, Output(content=None, status=0, error=(failure or "no response") + suffix),
                               attempts)
         text = last.content.decode("utf-8", errors="replace")
-        output = parse_response(last.status, last.headers, text, latency_ms=last.latency_ms,
-                                ttft_ms=last.ttft_ms)
+        api = apis.get(request.api)
+        output = apis.parse_answer(api, last.status, last.headers, text, latency_ms=last.latency_ms,
+                                   ttft_ms=last.ttft_ms)
         if failure is not None or last.status >= 400 or output.error:
             error = output.error or failure or f"HTTP {last.status}"
             suffix = f" after {attempts} attempts" if attempts > 1 else ""
-            fmt = request.body.get("response_format")
-            if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and 400 <= last.status < 600 \
-                    and "json_schema" in text:
-                suffix += (" (this server rejects response_format json_schema; llama.cpp-style "
-                           "servers take provider option json_schema_mode: json_object)")
+            suffix += api.failure_hint(request.body, last.status, text)
             return LiveResult(None, Output(content=None, status=last.status, error=error + suffix), attempts)
         self._verify(request, last)
         interaction = Interaction(
             method=last.method, uri=_without_params(last.url, _transport_params(request)),
-            path=request.path, query=dict(request.query), body=request.body, status=last.status,
+            path=request.path, query=dict(request.query), body=request.wire, status=last.status,
             response_headers={k: v for k, v in last.headers.items() if k in cassettes.KEPT_HEADERS},
             response_text=text, latency_ms=last.latency_ms, ttft_ms=last.ttft_ms,
             extra={"role": role} if role else {})
@@ -325,6 +309,8 @@ class LiveSession:
 
 
 def replay_output(interaction: Interaction) -> Output:
-    """The recorded answer, exactly as a live call would have produced it."""
-    return parse_response(interaction.status, interaction.response_headers, interaction.response_text,
-                          latency_ms=interaction.latency_ms, ttft_ms=interaction.ttft_ms)
+    """The recorded answer, exactly as a live call would have produced it; read as the API its
+    path belongs to, whatever the suite says now."""
+    return apis.parse_answer(apis.for_path(interaction.path), interaction.status,
+                             interaction.response_headers, interaction.response_text,
+                             latency_ms=interaction.latency_ms, ttft_ms=interaction.ttft_ms)

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness import apis
 from harness.limiter import AdaptiveLimiter
-from harness.output import parse_response
 from harness.testing.fake_openai import FakeOpenAI, Rule
 
 from conftest import CANARY, Project
@@ -141,8 +141,9 @@ def test_unreachable_proxy_is_named_without_its_password(project: Project) -> No
 
 
 def test_empty_event_stream_is_an_error() -> None:
-    out = parse_response(200, {"content-type": "text/event-stream"}, "")
-    assert out.error and "empty event stream" in out.error
+    for api in apis.APIS.values():
+        out = apis.parse_answer(api, 200, {"content-type": "text/event-stream"}, "")
+        assert out.error and "empty event stream" in out.error
 
 
 def _spawn(project: Project, url: str, *args: str) -> subprocess.Popen[str]:

@@ -103,6 +103,8 @@ def case_document(c: CaseRecord) -> dict[str, Any]:
     if c.steps:  # only a multi-step case has a trajectory: other cases' documents stay as they were
         doc["steps"] = [_step(s) for s in c.steps]
         doc["stopped"] = c.stopped
+    if c.api != "chat":  # the default is left unsaid: a chat run's report is what it always was
+        doc["api"] = c.api
     if c.baseline is not None or c.baseline_status is not None:
         base = c.baseline
         doc["baseline"] = {"status": c.baseline_status, "cost_usd": c.baseline_cost_usd,
@@ -276,7 +278,7 @@ def case_from(doc: Mapping[str, Any]) -> CaseRecord:
     hat = gate.get("min_pass_hat_k")
     return CaseRecord(
         suite=doc["suite"], suite_path=doc["suite_path"], id=doc["id"], model=doc.get("model", ""),
-        status=doc["status"], sample=int(doc.get("sample") or 0), description=doc.get("description", ""),
+        api=str(doc.get("api") or "chat"), status=doc["status"], sample=int(doc.get("sample") or 0), description=doc.get("description", ""),
         checks=tuple(CheckRecord(v["name"], bool(v["passed"]), v.get("reason", ""), v.get("score"),
                                  float(v.get("weight", 1.0)), bool(v.get("error"))) for v in doc.get("checks") or []),
         answer=_output_from(doc.get("answer"), doc.get("usage"), doc.get("latency_ms")),

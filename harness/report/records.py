@@ -60,6 +60,7 @@ class CaseRecord:
     model: str
     status: str
     sample: int = 0
+    api: str = "chat"  # the wire API that sent it (chat, responses)
     description: str = ""
     checks: tuple[CheckRecord, ...] = ()
     answer: Output | None = None
@@ -322,7 +323,7 @@ def case_record(result: CaseResult, table: PriceTable | None = None) -> CaseReco
     checks = tuple(CheckRecord(v.name, v.passed, v.reason, v.score, v.weight, v.error) for v in result.verdicts)
     return CaseRecord(
         suite=case.suite_name, suite_path=case.suite_path.as_posix(), id=case.id, model=case.model,
-        status=result.status, sample=case.sample, description=case.description, checks=checks,
+        api=case.api, status=result.status, sample=case.sample, description=case.description, checks=checks,
         answer=result.output, cost_usd=cost, message=result.message, detail=result.detail,
         recorded=result.recorded, rerecord=rerecord, baseline=result.baseline,
         baseline_status=result.baseline_status,

@@ -19,10 +19,11 @@ from typing import Any
 
 from harness.testing.fake_answers import CREATED, error_body
 
-#: ``runner(body) -> (status_code, response_json)``: answers one chat body exactly like the chat endpoint.
-ChatRunner = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
+#: ``runner(url, body) -> (status_code, response_json)``: answers one batch line exactly like the
+#: endpoint its url names.
+LineRunner = Callable[[str, dict[str, Any]], tuple[int, dict[str, Any]]]
 
-BATCH_ENDPOINTS = ("/v1/chat/completions",)
+BATCH_ENDPOINTS = ("/v1/chat/completions", "/v1/responses")
 
 
 def parse_multipart(content_type: str, body: bytes) -> dict[str, tuple[str | None, bytes]]:
@@ -157,7 +158,7 @@ class BatchStore:
         """The Batch object as the API shows it (private bookkeeping keys removed)."""
         return {k: v for k, v in batch.items() if not k.startswith("_")}
 
-    def retrieve(self, batch_id: str, runner: ChatRunner) -> tuple[int, dict[str, Any]]:
+    def retrieve(self, batch_id: str, runner: LineRunner) -> tuple[int, dict[str, Any]]:
         """Handle ``GET /v1/batches/{id}``: every retrieve moves the batch one step forward."""
         batch = self.batches.get(batch_id)
         if batch is None:
@@ -178,21 +179,22 @@ class BatchStore:
             batch.update(status="cancelled", cancelled_at=step + 3)
         return 200, self.public(batch)
 
-    def _complete(self, batch: dict[str, Any], runner: ChatRunner) -> None:
+    def _complete(self, batch: dict[str, Any], runner: LineRunner) -> None:
         outputs: list[str] = []
         failures: list[str] = []
         usage: dict[str, Any] = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0,
                  "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}}
         for line in self._inputs[batch["id"]]:
-            status, response = runner(line["body"])
+            status, response = runner(line["url"], line["body"])
             request_id = "req_" + hashlib.sha256(f"{batch['id']}:{line['custom_id']}".encode()).hexdigest()[:32]
             record = {"id": "batch_req_" + request_id[4:28], "custom_id": line["custom_id"],
                       "response": {"status_code": status, "request_id": request_id, "body": response},
                       "error": None}
             (outputs if status == 200 else failures).append(json.dumps(record))
-            if status == 200:
-                usage["input_tokens"] += response["usage"]["prompt_tokens"]
-                usage["output_tokens"] += response["usage"]["completion_tokens"]
+            if status == 200:  # a chat completion's usage, or a response's
+                used = response["usage"]
+                usage["input_tokens"] += used.get("prompt_tokens", used.get("input_tokens", 0))
+                usage["output_tokens"] += used.get("completion_tokens", used.get("output_tokens", 0))
         usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
         step = batch["created_at"]
         batch.update(status="completed", finalizing_at=step + 2, completed_at=step + 3, usage=usage,

@@ -47,6 +47,9 @@ class Reply:
     raw: bytes | None = None
     content_type: str = "application/json"
     events: Iterable[dict[str, Any]] | None = None
+    #: Name each event by its ``type`` (``event: response.created``) and end without ``data: [DONE]``,
+    #: as the Responses API streams; chat streams are bare ``data:`` lines ending with [DONE].
+    named_events: bool = False
     rewrite: Callable[[bytes], bytes] | None = None  # applied to the body / each event as sent
 
 
@@ -173,7 +176,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Transfer-Encoding", "chunked")
             self.send_header("Cache-Control", "no-cache")
             self.end_headers()
-            for event in _sse(reply.events):
+            for event in _sse(reply.events, named=reply.named_events):
                 event = reply.rewrite(event) if reply.rewrite else event
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
                 self.wfile.flush()
@@ -192,7 +195,9 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-def _sse(events: Iterable[dict[str, Any]]) -> Iterator[bytes]:
+def _sse(events: Iterable[dict[str, Any]], *, named: bool = False) -> Iterator[bytes]:
     for event in events:
-        yield b"data: " + json.dumps(event).encode() + b"\n\n"
-    yield b"data: [DONE]\n\n"
+        name = b"event: %s\n" % str(event.get("type")).encode() if named else b""
+        yield name + b"data: " + json.dumps(event).encode() + b"\n\n"
+    if not named:
+        yield b"data: [DONE]\n\n"

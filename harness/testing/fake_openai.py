@@ -52,11 +52,14 @@ from harness.testing.fake_answers import (
 from harness.testing.fake_batches import BatchStore
 from harness.testing.fake_echo import ERROR_MESSAGE, presented_key, rewriter
 from harness.testing.fake_http import Handler, RecordedRequest, Reply, Server
+from harness.testing.fake_responses import ResponseStore, stream_events
+from harness.testing.fake_responses import validate as validate_responses
 
 __all__ = ["FakeOpenAI", "RecordedRequest", "Rule", "main"]
 
-MODELS = ("gpt-4o", "gpt-4o-mini", "gpt-4.1-mini", "o3-mini", "text-embedding-3-small")
+MODELS = ("gpt-4o", "gpt-4o-mini", "gpt-4.1-mini", "o3-mini", "gpt-5.1", "text-embedding-3-small")
 _AZURE_CHAT = re.compile(r"^/openai/deployments/([^/]+)/chat/completions$")
+_RESPONSES_PATHS = ("/v1/responses", "/openai/responses")  # OpenAI, Azure (model in the body)
 
 
 @dataclass
@@ -94,6 +97,7 @@ class FakeOpenAI:
         self._reply_count = 0
         self._draws: dict[tuple[int, str], int] = {}  # (rule, request digest) -> answers drawn
         self._store = BatchStore()
+        self._responses = ResponseStore()
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -213,11 +217,13 @@ class FakeOpenAI:
         azure = _AZURE_CHAT.match(path)
         if self.require_key is not None and not self._authorized(request, azure_style=path.startswith("/openai/")):
             return Reply(401, error_body(401, "Incorrect API key provided (fake server).", "invalid_api_key"))
+        if (azure or path == "/openai/responses") and "api-version" not in request.query:
+            return Reply(400, error_body(400, "Missing required query parameter 'api-version'.",
+                                          "missing_api_version"))
         if azure:
-            if "api-version" not in request.query:
-                return Reply(400, error_body(400, "Missing required query parameter 'api-version'.",
-                                              "missing_api_version"))
             return self._chat(request, model=azure.group(1))
+        if method == "POST" and path in _RESPONSES_PATHS:
+            return self._responses_endpoint(request)
         if method == "POST" and path == "/v1/chat/completions":
             return self._chat(request, model=None)
         if method == "GET" and path == "/v1/models":
@@ -264,7 +270,10 @@ class FakeOpenAI:
                 return Reply(*store.cancel(parts[2]))
         return Reply(404, error_body(404, f"Invalid URL ({method} {request.path})"))
 
-    def _run_batch_line(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def _run_batch_line(self, url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if url == "/v1/responses":
+            status, payload, _answer = self.respond(body)
+            return status, payload
         problem = _validate_chat(body, need_model=True)
         if problem:
             return 400, problem
@@ -308,6 +317,42 @@ class FakeOpenAI:
                 return Reply(200, raw=cut, content_type="text/event-stream; charset=utf-8")
             return Reply(200, events=events, content_type="text/event-stream; charset=utf-8", rewrite=echo)
         return Reply(200, completion, rewrite=echo)
+
+    def respond(self, body: Any) -> tuple[int, dict[str, Any], Answer | None]:
+        """A Responses API request answered by the chat logic (see fake_responses.ResponseStore)."""
+        return self._responses.respond(body, self.complete)
+
+    def _responses_endpoint(self, request: RecordedRequest) -> Reply:
+        """``POST /v1/responses``: faults and latency as for chat, then the answer, JSON or streamed."""
+        problem = validate_responses(request.json)
+        if problem:  # a malformed request is refused before it counts, as on the chat endpoint
+            return Reply(400, problem)
+        with self._lock:
+            self._chat_count += 1
+            fault = self.fault_every > 0 and self._chat_count % self.fault_every == 0
+        if fault and self.fault_status == 429:
+            return self._error(self.fault_status, self.fault_retry_after)
+        time.sleep(self.latency)
+        if fault:
+            return self._error(self.fault_status, self.fault_retry_after)
+        body = request.json
+        status, payload, answer = self.respond(body)
+        if answer is None:  # the request itself was refused
+            return Reply(status, payload)
+        echo = rewriter(presented_key(request.headers, request.query), answer.echo_key) if answer.echo_key else None
+        if status != 200:
+            reply = self._error(status, answer.retry_after)
+            if echo is not None:
+                reply.payload = error_body(reply.status, ERROR_MESSAGE)
+                reply.rewrite = echo
+            return reply
+        if body.get("stream"):
+            events = list(stream_events(payload))
+            if answer.defect == "cut_stream":  # ends halfway: no response.completed
+                events = events[:len(events) // 2]
+            return Reply(200, events=events, named_events=True, content_type="text/event-stream; charset=utf-8",
+                         rewrite=echo)
+        return Reply(200, payload, rewrite=echo)
 
     @staticmethod
     def _error(status: int, retry_after: float | None) -> Reply:
