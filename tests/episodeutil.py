@@ -2,7 +2,7 @@
 
 ``drive`` walks a planned case the way an episode runs: it builds each step's request with
 ``build_request`` and the Conversation so far, posts it to the fake server on 127.0.0.1, parses the
-answer with ``parse_response``, answers every tool call from a dict of plain functions, and sends
+answer with ``parse_answer``, answers every tool call from a dict of plain functions, and sends
 the next user turn when the model answers in text. ``case_result`` judges the final answer (usage
 and latency summed over the steps, as the contract says) and gives the CaseResult a run makes.
 Tests then stop the server: every report is built offline from these values.
@@ -18,9 +18,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from harness.apis import parse_answer
+from harness.apis.chat import CHAT
 from harness.checks.registry import CheckContext, Verdict
 from harness.episode import Conversation, Episode, Step, ToolResult
-from harness.output import Output, parse_response
+from harness.output import Output
 from harness.render import Renderer
 from harness.request import build_request
 from harness.runner import CaseResult, PlannedCase, collect, plan, select_cases
@@ -49,7 +51,7 @@ def _post(fake: FakeOpenAI, path: str, body: dict[str, Any]) -> Output:
     except urllib.error.HTTPError as exc:
         status, headers, text = exc.code, dict(exc.headers), exc.read().decode()
     headers = {k.lower(): v for k, v in headers.items()}
-    return parse_response(status, headers, text, latency_ms=(time.perf_counter() - start) * 1000)
+    return parse_answer(CHAT, status, headers, text, latency_ms=(time.perf_counter() - start) * 1000)
 
 
 def _answer(tools: dict[str, Tool], call_id: str, name: str, arguments: Any) -> ToolResult:

@@ -3,7 +3,7 @@ whole trajectory, ``steps:``, and the automatic schema checks on every step.
 
 Episodes are built the way the runner builds them: each step's request comes from
 ``build_request`` with the conversation so far (contract of harness/episode.py), each answer is a
-chat completion parsed by ``parse_response``, and the checks are the ones ``plan_case`` binds from a
+chat completion parsed by ``parse_answer``, and the checks are the ones ``plan_case`` binds from a
 suite file, run on the context the runner sets (final answer with usage and latency summed over the
 steps, the last step's request, the episode). The last test drives a real loop against the loopback
 fake server, stops it, and judges offline.
@@ -20,9 +20,11 @@ from typing import Any
 
 import pytest
 
+from harness.apis import parse_answer
+from harness.apis.chat import CHAT
 from harness.checks.registry import CheckContext, Verdict
 from harness.episode import Conversation, Episode, Step, ToolResult
-from harness.output import Output, parse_response
+from harness.output import Output
 from harness.render import Renderer
 from harness.request import build_request
 from harness.runner import plan_case
@@ -71,7 +73,7 @@ def completion(content: str | None = None, *calls: Call, prompt: int = 20, compl
 
 
 def parsed(text: str, latency_ms: float = 100.0) -> Output:
-    return parse_response(200, {"content-type": "application/json"}, text, latency_ms=latency_ms)
+    return parse_answer(CHAT, 200, {"content-type": "application/json"}, text, latency_ms=latency_ms)
 
 
 class Walk:
@@ -483,7 +485,7 @@ def _post(fake: FakeOpenAI, body: dict[str, Any]) -> Output:
     request = urllib.request.Request(fake.base_url + "/chat/completions", data=data,
                                      headers={"content-type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as reply:  # loopback only
-        return parse_response(reply.status, dict(reply.headers), reply.read().decode())
+        return parse_answer(CHAT, reply.status, dict(reply.headers), reply.read().decode())
 
 
 def test_a_recorded_two_turn_tool_loop_is_judged_offline(project: Project) -> None:
