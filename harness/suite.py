@@ -23,6 +23,7 @@ from .record.sampling import Adaptive, adaptive
 from .safe_files import is_inside, project_root
 from .schemas.declared import check_declared
 from .schemas.suite_errors import schema_error, suite_schema
+from .tools import DEFAULT_MAX_STEPS, ToolSpec, answering_tools, api_tools
 from .yamlio import LineDict, LineList, line_of, load_yaml
 
 #: Request keys a suite or a case may set; a case's value replaces the suite's.
@@ -33,7 +34,7 @@ REQUEST_KEYS = (
 )
 #: Keys that a case inherits from its suite when it does not set them itself.
 _INHERITED = REQUEST_KEYS + ("provider", "model", "models", "messages", "prompt", "system",
-                             "samples", "auto_checks", "threshold")
+                             "samples", "auto_checks", "threshold", "turns", "max_steps")
 #: Cases one suite file may expand to (matrix x models x samples), counted before expanding: ten
 #: variables of ten values are 10^10 cases, which no run could hold in memory, let alone send.
 MAX_CASES_PER_FILE = 10_000
@@ -107,6 +108,9 @@ class Case:
     #: Gates on the case's samples taken together (report/sampled.py decides them).
     min_pass_rate: float | None = None
     min_pass_hat_k: tuple[int, float] | None = None  # (k, minimum of pass^k)
+    turns: tuple[Message, ...] = ()  # user messages, each sent after the previous answer
+    answering: tuple[ToolSpec, ...] = ()  # tools with impl:/results: (params holds what is sent)
+    max_steps: int = DEFAULT_MAX_STEPS
 
     @property
     def name(self) -> str:
@@ -195,6 +199,12 @@ def _messages_for(settings: dict[str, Any], lines: dict[str, int | None]) -> tup
     if "prompt" in settings:
         msgs.append(Message("user", settings["prompt"], lines.get("prompt")))
     return tuple(msgs)
+
+
+def _turns(raw: Any) -> tuple[Message, ...]:
+    """``turns:`` items, each a user message: a template, or ``{file: ...}`` like a prompt file."""
+    return tuple(Message("user", None, line_of(raw, i), file=t["file"]) if isinstance(t, dict)
+                 else Message("user", t, line_of(raw, i)) for i, t in enumerate(raw or []))
 
 
 def default_cassette_root(suite_path: Path) -> Path:
@@ -304,11 +314,15 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
             raise UserError("no model: set 'model' or 'models' on the suite or the case",
                             file=display, line=case_line, case=raw["id"])
         messages = _messages_for(settings, lines)
-        if not messages:
+        turns = _turns(settings.get("turns"))
+        if not messages and not turns:
             raise UserError("no messages: set 'messages', 'prompt' or 'system'",
                             file=display, line=case_line, case=raw["id"])
         provider = Provider(**settings.get("provider", {}))
         params = {k: _plain(settings[k]) for k in REQUEST_KEYS if k in settings}
+        answering = answering_tools(settings.get("tools"), file=display, case=raw["id"])
+        if answering:  # impl/results are harness's own: never sent, never in a cassette
+            params["tools"] = api_tools(params["tools"])
         matrix = {**suite_matrix, **dict(raw.get("matrix") or {})}
         rule = adaptive(settings.get("samples"), case_rate=raw.get("min_pass_rate"),
                         suite_rate=doc.get("min_pass_rate"), file=display, case=raw["id"],
@@ -350,6 +364,7 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
                     adaptive=rule,
                     min_pass_rate=raw.get("min_pass_rate"),
                     min_pass_hat_k=hat_k,
+                    turns=turns, answering=answering, max_steps=int(settings.get("max_steps", DEFAULT_MAX_STEPS)),
                 )
                 taken = list(range(samples))
                 if rule is not None:
