@@ -41,8 +41,9 @@ _Dumper: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 #: everything else (auth, cookies, dates, ids, rate-limit counters, SDK fingerprints) is dropped.
 KEPT_HEADERS = frozenset({"content-type"})
 #: Facts about an interaction kept in its ``harness:`` block: whose request it was (the case's
-#: own, or the judge's) and whether it was recorded through the Batch API (for batch prices).
-EXTRA_KEYS = ("role", "batch")
+#: own, or the judge's), whether it was recorded through the Batch API (for batch prices), and
+#: for a case of several model calls, the step and the user turn it was (1-based).
+EXTRA_KEYS = ("role", "batch", "step", "turn")
 #: The largest cassette harness reads (images sent as data: URLs make big ones); a bigger file, or
 #: a device such as /dev/zero linked in a cassette's place, is an error, not an endless read.
 MAX_CASSETTE_BYTES = 256 * 1024 * 1024
@@ -111,6 +112,19 @@ def _readable_content(content: Any) -> Any:
     return content
 
 
+def _readable_call(call: Any) -> Any:
+    """``{name: arguments}`` of a tool call in a request's history, as the answer's calls read."""
+    function = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(function, dict):
+        return call
+    arguments = function.get("arguments")
+    try:
+        arguments = json.loads(arguments) if isinstance(arguments, str) else arguments
+    except ValueError:
+        pass
+    return {str(function.get("name")): arguments}
+
+
 def _readable(interaction: Interaction) -> dict[str, Any]:
     """The review view: who said what, and what came back."""
     view: dict[str, Any] = {"path": interaction.path}
@@ -121,7 +135,10 @@ def _readable(interaction: Interaction) -> dict[str, Any]:
     prompt = []
     for msg in body.get("messages", []) or []:
         if isinstance(msg, dict):
-            prompt.append({str(msg.get("role")): _readable_content(msg.get("content"))})
+            content = _readable_content(msg.get("content"))
+            if content is None and isinstance(msg.get("tool_calls"), list):  # an earlier step's calls
+                content = {"tool_calls": [_readable_call(c) for c in msg["tool_calls"]]}
+            prompt.append({str(msg.get("role")): content})
     if prompt:
         view["prompt"] = prompt
     out = parse_response(interaction.status, interaction.response_headers, interaction.response_text)
