@@ -340,3 +340,26 @@ def test_a_tool_result_holding_a_key_is_never_sent_nor_written(project: Project,
     assert "step 2: the request holds the value of a secret (OPENAI_API_KEY)" in " ".join(result.out.split())
     assert not any(CANARY in r.body.decode() for r in fake.requests)
     assert CANARY not in project.all_files_text() and CANARY not in result.text
+
+
+def test_each_module_file_is_loaded_once_per_content_and_never_shadows_another(
+        project: Project, fake: FakeOpenAI) -> None:
+    counting = ("from pathlib import Path\n"
+                "with Path(__file__).with_name('loads.txt').open('a') as fh:\n    fh.write('x')\n\n"
+                "def get_weather(location):\n    return 'A: sunny in ' + location\n")
+    (project.root / "suites" / "tools_impl.py").write_text(counting)
+    (project.root / "suites" / "other").mkdir()
+    (project.root / "suites" / "other" / "tools_impl.py").write_text(
+        "def get_weather(location):\n    return 'B: rain in ' + location\n")
+    suite = LOOP.replace("""          - contains: '"temp": 18'""", """          - contains: 'A: sunny in Paris'""")
+    project.suite("loop.yaml", suite.replace("      - id: plain", "      - id: lima\n        prompt: Weather in Lima?\n"
+                                             "        checks: [{contains: 'A: sunny in Lima'}]\n      - id: plain"))
+    project.suite("other/loop.yaml", suite.replace("    model: gpt-4o", "    name: other\n    model: gpt-4o")
+                  .replace("A: sunny in Paris", "B: rain in Paris"))
+    assert project.record(fake, "suites").code == 0
+    assert project.run("run", "suites").code == 0
+    assert (project.root / "suites" / "loads.txt").read_text() == "x"  # 2 cases, 2 runs: loaded once
+    (project.root / "suites" / "tools_impl.py").write_text(counting.replace("sunny", "cloudy"))
+    result = project.run("run", "suites/loop.yaml")
+    assert result.code == 3 and "2 stale" in result.out  # the edited file is loaded again
+    assert (project.root / "suites" / "loads.txt").read_text() == "xx"

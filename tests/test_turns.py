@@ -194,3 +194,31 @@ def test_a_single_request_suite_records_the_same_bytes_as_before(project: Projec
     assert [p.name for p in shipped] == [p.name for p in project.cassette_files()]
     for old, new in zip(shipped, project.cassette_files(), strict=True):
         assert normal(new.read_text()) == normal(old.read_text()), new.name
+
+
+def test_turn_and_scripted_result_templates_are_checked_when_planning(project: Project) -> None:
+    project.suite("chat.yaml", """
+        model: gpt-4o
+        cases:
+          - id: only-turns
+            turns: [Hello, "And {{ nope }}?"]
+          - id: scripted
+            prompt: Weather?
+            tools:
+              - type: function
+                results:
+                  - result: "{{ forecast }}"
+                function: {name: get_weather, parameters: {type: object}}
+    """)
+    result = project.run("validate", "suites")
+    assert result.code == 2, result.text
+    assert "suites/chat.yaml:4 [case only-turns]: undefined variable in user message: 'nope' is undefined" in result.err
+    assert ("suites/chat.yaml:10 [case scripted]: undefined variable in scripted result of tool get_weather: "
+            "'forecast' is undefined") in result.err
+    project.suite("chat.yaml", """
+        model: gpt-4o
+        cases:
+          - id: only-turns
+            turns: [Hello, And you?]
+    """)
+    assert project.run("validate", "suites").code == 0
