@@ -116,8 +116,9 @@ class Walker:
     def walk(self) -> Walked:
         walked = Walked()
         renderer = Renderer(self.case.suite_path)
-        history: list[dict[str, Any]] = list(self.plan.opening) if self.plan else []
-        turns = list(self.plan.turns) if self.plan else []
+        plan = self.plan
+        history: list[dict[str, Any]] = list(plan.opening) if plan else []
+        turns = list(plan.turns) if plan else []
         request, turn, in_turn, index = self.first, 0, 0, 0
         while True:
             got = self._interaction(request, index)
@@ -129,13 +130,12 @@ class Walker:
             step = Step(index, turn, request, output, cost_usd=self._cost(got, output))
             walked.interactions.append(got)
             walked.recorded = walked.recorded or self._live
-            answered = self.plan is not None and bool(output.tool_calls) and output.error is None
-            if answered and self.plan is not None and in_turn >= self.plan.max_steps:
-                walked.steps.append(step)
-                walked.stopped = _stopped(self.plan.max_steps, index, turn, output)
-                return walked
-            if answered and self.plan is not None:
-                results = tuple(self.plan.tools.answer(call) for call in output.tool_calls)
+            if plan is not None and output.tool_calls and output.error is None:  # the loop goes on
+                if in_turn >= plan.max_steps:
+                    walked.steps.append(step)
+                    walked.stopped = _stopped(plan.max_steps, index, turn, output)
+                    return walked
+                results = tuple(plan.tools.answer(call) for call in output.tool_calls)
                 walked.steps.append(replace(step, tool_results=results))
                 failed = next((r for r in results if r.error), None)
                 if failed is not None:
@@ -143,20 +143,20 @@ class Walker:
                                              f"{self.secrets.text(failed.error or '')}; nothing more was sent")
                     return walked
                 added = [_assistant(output), *(_tool_message(r) for r in results)]
-            elif turns and output.error is None:
+            elif turns and output.error is None:  # answered: the next user turn
                 walked.steps.append(step)
                 added = [_assistant(output), turns.pop(0)]
                 turn, in_turn = turn + 1, 0
-            else:
+            else:  # the final answer
                 walked.steps.append(step)
                 return walked
-            sent = (self.plan.own if self.plan else 0) + len(history) + 1
+            # The previous response saw its request's messages and its own answer (Conversation.sent).
+            sent = (plan.own if plan else 0) + len(history) + 1
             history += added
-            conversation = Conversation(tuple(history), output.response_id, sent)
             index += 1
             try:
                 request = build_request(self.case, renderer, base_url_override=self.base_url,
-                                        conversation=conversation)
+                                        conversation=Conversation(tuple(history), output.response_id, sent))
             except HarnessError as exc:
                 walked.problem = Problem("error", index, f"step {index + 1}: {exc}")
                 return walked

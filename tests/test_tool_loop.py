@@ -110,6 +110,9 @@ def test_a_loop_records_every_step_and_replays_offline_with_the_same_verdicts(pr
     assert verdicts == {c["id"]: (c["status"], [(k["name"], k["passed"]) for k in c["checks"]])
                         for c in json.loads((project.root / "rec.json").read_text())["cases"]}
     assert verdicts["scripted"] == ("passed", [("contains", True), ("tool-schema", True)])
+    paris = next(c for c in json.loads((project.root / "replay.json").read_text())["cases"] if c["id"] == "paris")
+    recorded_usage = [json.loads(s["response"]["body"]["string"])["usage"]["total_tokens"] for s in steps]
+    assert paris["usage"]["total_tokens"] == sum(recorded_usage)  # the report counts every step
 
 
 def test_results_sum_usage_latency_and_cost_over_the_steps(project: Project, fake: FakeOpenAI) -> None:
