@@ -41,8 +41,9 @@ _Dumper: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 #: everything else (auth, cookies, dates, ids, rate-limit counters, SDK fingerprints) is dropped.
 KEPT_HEADERS = frozenset({"content-type"})
 #: Facts about an interaction kept in its ``harness:`` block: whose request it was (the case's
-#: own, or the judge's) and whether it was recorded through the Batch API (for batch prices).
-EXTRA_KEYS = ("role", "batch")
+#: own, or the judge's), whether it was recorded through the Batch API (for batch prices), and
+#: for a case of several model calls, the step and the user turn it was (1-based).
+EXTRA_KEYS = ("role", "batch", "step", "turn")
 #: The largest cassette harness reads (images sent as data: URLs make big ones); a bigger file, or
 #: a device such as /dev/zero linked in a cassette's place, is an error, not an endless read.
 MAX_CASSETTE_BYTES = 256 * 1024 * 1024

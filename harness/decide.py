@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from . import cassettes
 from .cassettes import Interaction
 
-if TYPE_CHECKING:  # runner imports this module; the name is for annotations only
-    from .runner import PlannedCase
+if TYPE_CHECKING:  # the runner imports this module; the name is for annotations only
+    from .planning import PlannedCase
 
 Decision = tuple[str, list[Interaction] | None, Interaction | None]
 

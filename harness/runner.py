@@ -1,41 +1,40 @@
 """The road one case travels: collect -> plan (render, bind checks) -> transport -> checks.
 
-The CLI and the pytest plugin both call ``plan`` and ``execute``; neither holds logic of its own.
-Planning renders every request before any network is touched, so every user error in a run is
-reported at once, with its file, line and case.
+The CLI and the pytest plugin both call ``plan`` (planning.py) and ``execute``; neither holds
+logic of its own. Each case walks its episode (steps.py: one step for a case of one request),
+replaying or recording each model call, and is then judged and saved here.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import cassettes, redact
 from .batch import run_batch
-from .budget import Budget, BudgetStop, reserve_or_stop
+from .budget import Budget, BudgetStop
 from .cassette_files import CassetteLock
 from .cassettes import Interaction
-from .checks.auto import auto_specs
-from .checks.registry import BoundCheck, CheckContext, NeedsRecording, Verdict, bind
+from .checks.registry import CheckContext, NeedsRecording, Verdict
 from .collect import collect, select_cases  # noqa: F401 - re-exported for the doors
 from .decide import decide as _decide
 from .decide import recheck as _recheck
-from .diff import Change, DiffOptions, answer_diff
+from .diff import Change
 from .episode import Episode
+from .episode_store import episode_change, marked, recorded_episode, summed
 from .errors import HarnessError, UserError
+from .judging import judge_baseline, status_from, weighted_score  # noqa: F401 - weighted_score re-exported
 from .output import Output
-from .pricing import PriceTable
-from .prompt_secrets import refuse_secrets
+from .planning import PlannedCase, plan, plan_case  # noqa: F401 - re-exported for the doors
 from .record.adaptive import Sampler, run_all
 from .redact import Redactor
-from .render import Renderer
-from .request import Request, build_request
-from .session import Judge, JudgeSpend, LazySession, stale_detail
-from .suite import Case, CheckSpec
-from .tokens import fit_error
-from .transport import replay_output
+from .request import Request
+from .session import Judge, JudgeSpend, LazySession
+from .steps import NOT_STARTED, Problem, Walked, Walker
+from .suite import Case
+from .transport import LiveResult, replay_output
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
 
@@ -52,17 +51,6 @@ class RunOptions:
     batch_poll: float = 10.0
     max_cost: float | None = None
     adaptive: bool = True  # give adaptive cases more samples (the pytest door runs one per item)
-
-
-@dataclass(frozen=True)
-class PlannedCase:
-    case: Case
-    request: Request
-    checks: tuple[BoundCheck, ...]
-    prices: PriceTable = field(default_factory=PriceTable)
-    diff: DiffOptions = field(default_factory=DiffOptions)
-    #: Why the request must not be sent (it cannot fit the model); the case fails if it must record.
-    refused: str | None = None
 
 
 @dataclass
@@ -91,68 +79,6 @@ class CaseResult:
         return self.planned.case
 
 
-# ---------------------------------------------------------------- plan
-
-def plan_case(case: Case, *, base_url: str | None = None, check_limits: bool = False,
-              prices: PriceTable | None = None,
-              bound: dict[int, tuple[CheckSpec, BoundCheck]] | None = None) -> PlannedCase:
-    """Render the request and bind the checks (plus the automatic schema checks)."""
-    renderer = Renderer(case.suite_path)
-    refused = None
-    try:
-        request = build_request(case, renderer, base_url_override=base_url)
-        refuse_secrets(case, request, redact.current())
-        too_big = fit_error(request.body, model=case.model) if check_limits else None
-        if too_big is not None:
-            refused = str(too_big.located(file=case.suite_path, line=case.line, case=case.id))
-        if prices is None:
-            prices = PriceTable.from_sources(suite_overrides=case.pricing, suite_file=case.suite_path)
-    except HarnessError as exc:
-        raise exc.located(file=case.suite_path, line=case.line, case=case.id) from None
-    specs = list(case.checks)
-    if case.auto_checks:
-        specs += auto_specs(request, file=str(case.suite_path), line=case.line)
-    checks = tuple(_bind_once(spec, case.id, bound) for spec in specs)
-    return PlannedCase(case, request, checks, prices, refused=refused)
-
-
-def _bind_once(spec: CheckSpec, case_id: str, cache: dict[int, tuple[CheckSpec, BoundCheck]] | None) -> BoundCheck:
-    """Suite-level checks are one CheckSpec shared by every case: validate them once."""
-    if cache is None:
-        return bind(spec, case=case_id)
-    hit = cache.get(id(spec))
-    if hit is None or hit[0] is not spec:
-        hit = (spec, bind(spec, case=case_id))
-        cache[id(spec)] = hit
-    return hit[1]
-
-
-def plan(cases: list[Case], *, base_url: str | None = None, check_limits: bool = False,
-         config: Path | None = None) -> tuple[list[PlannedCase], list[HarnessError]]:
-    """Plan every case; collect user errors instead of stopping at the first one.
-
-    ``check_limits`` (when a run may record, and for ``validate``) marks requests that cannot fit the
-    model's context window or ask for more output than it gives (``PlannedCase.refused``): such a
-    case fails alone when it would be sent. ``config`` is a YAML file with ``pricing:``.
-    """
-    planned, errors = [], []
-    tables: dict[Path, PriceTable] = {}
-    diffs: dict[Path, DiffOptions] = {}
-    bound: dict[int, tuple[CheckSpec, BoundCheck]] = {}
-    for case in cases:
-        try:
-            if case.suite_path not in tables:
-                tables[case.suite_path] = PriceTable.from_sources(
-                    config_file=config, suite_overrides=case.pricing, suite_file=case.suite_path)
-                diffs[case.suite_path] = DiffOptions.from_mapping(case.diff, file=case.suite_path)
-            item = plan_case(case, base_url=base_url, check_limits=check_limits,
-                             prices=tables[case.suite_path], bound=bound)
-            planned.append(replace(item, diff=diffs[case.suite_path]))
-        except HarnessError as exc:
-            errors.append(exc)
-    return planned, errors
-
-
 # ---------------------------------------------------------------- execute
 
 def rerecord_command(cases: Iterable[Case], mode: str = "new_episodes") -> str:
@@ -168,23 +94,6 @@ def rerecord_command(cases: Iterable[Case], mode: str = "new_episodes") -> str:
         else:
             targets.extend(f"'{c.node_id}'" for c in group)
     return f"harness run {' '.join(targets)} --record-mode {mode}"
-
-
-def _status_from(verdicts: list[Verdict], threshold: float | None = None) -> str:
-    if any(v.error for v in verdicts):
-        return "error"
-    if threshold is not None and verdicts:
-        return "passed" if weighted_score(verdicts) >= threshold else "failed"
-    return "passed" if all(v.passed for v in verdicts) else "failed"
-
-
-def weighted_score(verdicts: list[Verdict]) -> float:
-    """Weighted mean of the checks' scores (a check without a score counts 1 or 0)."""
-    total = sum(v.weight for v in verdicts)
-    if total == 0:
-        return 1.0
-    got = sum(v.weight * (v.score if v.score is not None else float(v.passed)) for v in verdicts)
-    return got / total
 
 
 def _shown(path: Path) -> str:
@@ -234,93 +143,128 @@ def _road(item: PlannedCase, options: RunOptions, session: LazySession, secrets:
         return CaseResult(item, "error", message=f"{item.refused}; nothing was sent")
     if action == "missing":
         return CaseResult(item, "missing", message=f"no cassette at {_shown(item.case.cassette_path)}")
-    if action == "stale":
-        return CaseResult(item, "stale", message="the request changed since it was recorded",
-                          detail=stale_detail(item.request, _main_of(stored)))
-    if action == "replay":
-        assert hit is not None  # decide() pairs "replay" with the interaction it found
-        return _finish(item, hit, stored, False, options, session, secrets, services)
-    budget: Budget | None = services.get("budget")
-    try:
-        reserved = reserve_or_stop(budget, item.request, item.case.model, item.prices, "not sent") if budget else 0.0
-    except BudgetStop as stop:
-        return CaseResult(item, "skipped", message=stop.message, budget_skipped=True)
-    try:
-        live = session.get().send(item.request)
-    except Exception as exc:  # noqa: BLE001 - one case's failure must not stop the others
-        if budget is not None:
-            budget.settle(reserved, 0.0)
-        text = str(exc) if isinstance(exc, HarnessError) else f"{type(exc).__name__}: {exc}"
-        return _failed_record(item, stored, secrets.text(text))
-    if budget is not None:
-        usage = live.output.usage
-        budget.settle(reserved, item.prices.cost(item.case.model, usage) if usage else None)
-    if live.interrupted:
-        return CaseResult(item, "skipped", message=NOT_STARTED)
-    if live.interaction is None:
-        return _failed_record(item, stored, secrets.text(live.output.error or "request failed"),
-                              replace(live.output, error=secrets.text(live.output.error or "")))
-    return _finish(item, live.interaction, stored, True, options, session, secrets, services)
+    # A stale first step is found again by the walk, which names the step when there are several.
+    walked = _walker(item, stored, options, session, secrets, services, send=action == "record", hit=hit).walk()
+    problem = walked.problem
+    if action == "replay" and problem is not None and _records(problem.status, options.record_mode):
+        # The cassette lacks a later step that this mode records: walk again under the lock,
+        # from the cassette as it is now (another process may have recorded it meanwhile).
+        try:
+            if not lock.acquire():
+                return CaseResult(item, "skipped", message=NOT_STARTED)
+            stored = cassettes.load(item.case.cassette_path, root=item.case.cassette_root)
+        except (HarnessError, OSError) as exc:
+            return CaseResult(item, "error", message=str(exc))
+        walked = _walker(item, stored, options, session, secrets, services, send=True).walk()
+    if walked.problem is not None:
+        return _unfinished(item, walked, walked.problem, stored, secrets)
+    return _finish(item, walked, stored, options, session, secrets, services)
 
 
-def _failed_record(item: PlannedCase, stored: list[Interaction] | None, message: str,
-                   output: Output | None = None) -> CaseResult:
+def _records(status: str, mode: str) -> bool:
+    """Whether ``mode`` records a step the cassette lacks (``missing``) or holds another way."""
+    return (status == "missing" and mode != "none") or (status == "stale" and mode == "new_episodes")
+
+
+def _walker(item: PlannedCase, stored: list[Interaction] | None, options: RunOptions, session: LazySession,
+            secrets: Redactor, services: dict, *, send: bool, hit: Interaction | None = None) -> Walker:
+    return Walker(item.case, item.request, item.episode_plan, stored, item.prices, secrets,
+                  base_url=options.base_url, send=session.get().send if send else None,
+                  always=send and options.record_mode == "all",
+                  stale_too=options.record_mode != "once", budget=services.get("budget"), hit=hit)
+
+
+def _unfinished(item: PlannedCase, walked: Walked, problem: Problem, stored: list[Interaction] | None,
+                secrets: Redactor) -> CaseResult:
+    """A walk that ended before its episode: stale or missing at a step, or a step that could not
+    be answered (an error, the budget, Ctrl-C). Steps answered live are kept in the cassette."""
+    if problem.status in ("stale", "missing"):
+        message = f"no cassette at {_shown(item.case.cassette_path)}" if stored is None else problem.message
+        return CaseResult(item, problem.status, message=message, detail=problem.detail)
+    episode = Episode(tuple(walked.steps)) if walked.steps and item.episode_plan is not None else None
+    kept = ""
+    if walked.recorded:
+        failure = _save(item, marked(walked.interactions, walked.steps), [], secrets)
+        kept = f"; {failure}" if failure else f"; the {len(walked.steps)} answer(s) received are kept in its cassette"
+    elif problem.failed_call:
+        kept = " (no cassette written)"
+    output = problem.output or (summed(episode) if episode is not None else None)
     old = _main_of(stored)
-    return CaseResult(item, "error", output=output, message=f"{message} (no cassette written)",
-                      baseline=replay_output(old) if old is not None else None)
+    return CaseResult(item, problem.status, output=output, message=problem.message + kept,
+                      recorded=walked.recorded, budget_skipped=problem.budget, episode=episode,
+                      cost_usd=episode.cost_usd() if episode is not None else None,
+                      baseline=replay_output(old) if old is not None and problem.status == "error"
+                      and item.episode_plan is None else None)
 
 
-def _finish(item: PlannedCase, main: Interaction, stored: list[Interaction] | None, recorded: bool,
-            options: RunOptions, session: LazySession, secrets: Redactor, services: dict) -> CaseResult:
+def _finish(item: PlannedCase, walked: Walked, stored: list[Interaction] | None, options: RunOptions,
+            session: LazySession, secrets: Redactor, services: dict) -> CaseResult:
     """Judge the answer (the judge may replay or record its own exchange), then save if new."""
-    mode = options.record_mode
-    old_main = _main_of(stored)
-    baseline = replay_output(old_main) if recorded and old_main is not None else None
-    if recorded:
-        main = cassettes.scrub_interaction(main, secrets)
-    output = replay_output(main)
+    mode, recorded = options.record_mode, walked.recorded
+    multi = item.episode_plan is not None  # turns or answering tools: results carry the episode
+    episode = Episode(tuple(walked.steps), walked.stopped)
+    output = summed(episode) if multi else episode.final
+    baseline, old_episode = _baseline(item, stored) if recorded else (None, None)
     judge = Judge(item, None if mode == "all" else stored,
                   may_record=recorded or mode in ("new_episodes", "all"), session=session,
                   budget=services.get("budget"))
-    batch = bool(main.extra.get("batch"))
-    ctx = CheckContext(item.case, item.request, output,
-                       {**services, "judge": judge, "batch": batch, "pricing": item.prices})
-    cost = item.prices.cost(item.case.model, output.usage, batch=batch) if output.usage else None
+    batch = bool(walked.interactions[0].extra.get("batch"))
+    ctx = CheckContext(item.case, episode.steps[-1].request, output,
+                       {**services, "judge": judge, "batch": batch, "pricing": item.prices},
+                       episode=episode if multi else None)
+    cost = episode.cost_usd()
+    saved = marked(walked.interactions, walked.steps)
     try:
         verdicts = [Verdict("response", False, secrets.text(output.error), error=True)] \
             if output.error else [bound.run(ctx) for bound in item.checks]
     except BudgetStop as stop:
         # The answer was paid for: keep it (and any judge exchange already made) in the cassette.
-        failure = _save(item, main, judge, secrets) if recorded or judge.recorded else ""
+        failure = _save(item, saved, judge.used, secrets) if recorded or judge.recorded else ""
         if failure:
             return CaseResult(item, "error", output=output, message=failure, judge=judge.spend)
         kept = "; the answer is kept in its cassette" if recorded else ""
         return CaseResult(item, "skipped", output=output, message=stop.message + kept, cost_usd=cost,
-                          judge=judge.spend, recorded=recorded, budget_skipped=True)
+                          judge=judge.spend, recorded=recorded, budget_skipped=True,
+                          episode=episode if multi else None)
     except NeedsRecording as need:
         return CaseResult(item, need.status, output=output, detail=need.detail,
                           message=f"rubric judge: {need.message}" if need.message else
                           "the judge request changed since it was recorded")
     except HarnessError as exc:
         return CaseResult(item, "error", output=output, message=secrets.text(str(exc)))
+    if walked.stopped:
+        verdicts.insert(0, Verdict("max_steps", False, walked.stopped))
     if recorded or judge.recorded:
-        failure = _save(item, main, judge, secrets)
+        failure = _save(item, saved, judge.used, secrets)
         if failure:
             return CaseResult(item, "error", verdicts, output, message=failure, judge=judge.spend)
     # An old cassette may hold an answer that is no longer recorded (one cut short, say).
     message = f"replayed from {_shown(item.case.cassette_path)}: {secrets.text(output.error)}" \
         if output.error else ""
-    change = answer_diff(baseline, output, item.diff) if baseline is not None else None
-    return CaseResult(item, _status_from(verdicts, item.case.threshold), verdicts, output, message=message,
-                      recorded=recorded, baseline=baseline, cost_usd=cost, change=change,
-                      baseline_status=_judge_baseline(item, baseline, stored, session, services),
-                      judge=judge.spend)
+    status = status_from(verdicts, item.case.threshold)
+    return CaseResult(item, "failed" if walked.stopped and status == "passed" else status, verdicts,
+                      output, message=message, recorded=recorded, baseline=baseline, cost_usd=cost,
+                      change=episode_change(baseline, output, old_episode, episode if multi else None,
+                                            item.diff),
+                      baseline_status=judge_baseline(item, baseline, old_episode, stored, session, services),
+                      judge=judge.spend, episode=episode if multi else None, baseline_episode=old_episode)
 
 
-def _save(item: PlannedCase, main: Interaction, judge: Judge, secrets: Redactor) -> str:
-    """Write the case's cassette; the error message when it cannot be written, else ''."""
+def _baseline(item: PlannedCase, stored: list[Interaction] | None) -> tuple[Output | None, Episode | None]:
+    """What the cassette held before this run re-recorded the case: its answer, and for a case
+    with an episode the whole trajectory (its answer then has tokens summed over the steps)."""
+    if item.episode_plan is None:
+        old = _main_of(stored)
+        return (replay_output(old) if old is not None else None), None
+    old_episode = recorded_episode(stored, item.request.endpoint, item.case.model, item.prices)
+    return (summed(old_episode) if old_episode is not None else None), old_episode
+
+
+def _save(item: PlannedCase, steps: list[Interaction], judged: list[Interaction], secrets: Redactor) -> str:
+    """Write the case's cassette (its steps, then its judge exchanges); the error message when it
+    cannot be written, else ''."""
     try:
-        cassettes.save(item.case.cassette_path, item.case.node_id, [main, *judge.used],
+        cassettes.save(item.case.cassette_path, item.case.node_id, [*steps, *judged],
                        secrets=secrets, rerecord=rerecord_command([item.case], "all"))
     except OSError as exc:
         return (f"{_shown(item.case.cassette_path)}: cannot write the cassette "
@@ -328,58 +272,54 @@ def _save(item: PlannedCase, main: Interaction, judge: Judge, secrets: Redactor)
     return ""
 
 
-def _judge_baseline(item: PlannedCase, baseline: Output | None, stored: list[Interaction] | None,
-                    session: LazySession, services: dict) -> str | None:
-    """The old answer judged by today's checks, so a re-recording can tell a regression from a
-    failure the baseline already had. Unknown (None) when a check cannot judge it offline."""
-    if baseline is None:
-        return None
-    if baseline.error:
-        return "error"
-    judge = Judge(item, stored, may_record=False, session=session)
-    ctx = CheckContext(item.case, item.request, baseline,
-                       {**services, "judge": judge, "pricing": item.prices})
-    try:
-        verdicts = [bound.run(ctx) for bound in item.checks]
-    except (NeedsRecording, HarnessError):
-        return None
-    if any(v.error for v in verdicts):
-        return None
-    return _status_from(verdicts, item.case.threshold)
-
-
 def _execute_batch(planned: list[PlannedCase], indexes: list[int], options: RunOptions,
                    session: LazySession, secrets: Redactor, services: dict,
                    notify: Callable[[str], None]) -> dict[int, CaseResult]:
-    """Record the cases that need it through one Batch API job, then judge and save each."""
+    """Record the cases that need it through one Batch API job, then judge and save each. A case
+    of several steps cannot be one line of a batch (each step waits for the answer before it): it
+    is recorded live, as without ``--batch``."""
     pending: list[tuple[int, list[Interaction] | None]] = []
     out: dict[int, CaseResult] = {}
+    live: list[int] = []  # cases with several steps, recorded live
+    later: list[int] = []  # cases run as without --batch
     for index in indexes:
         item = planned[index]
         try:
             action, stored, _hit = _decide(item, options.record_mode)
         except HarnessError:
             action, stored = "unreadable", None  # _run_case reports it for this case
-        if action == "record" and not item.case.skip and not item.refused:
+        if action == "record" and not item.case.skip and not item.refused and item.episode_plan is None:
             pending.append((index, stored))
         else:
-            out[index] = _run_case(item, options, session, secrets, services)
+            live += [index] if action == "record" and item.episode_plan is not None else []
+            later.append(index)
+    if live:
+        notify(f"{len(live)} case(s) with turns or tools that answer themselves are recorded live, not "
+               "through the batch: each step waits for the answer before it")
+    for index in later:
+        out[index] = _run_case(planned[index], options, session, secrets, services)
     outcomes = run_batch([planned[i].request for i, _ in pending], poll_interval=options.batch_poll,
                          stop=session.stop, say=notify)
     for n, (index, stored) in enumerate(pending):
         item = planned[index]
         if outcomes is None:
             out[index] = CaseResult(item, "skipped", message="waiting for the batch (run again to resume)")
+        elif outcomes[n].interaction is None:
+            old = _main_of(stored)
+            out[index] = CaseResult(item, "error", message=secrets.text(outcomes[n].output.error or "")
+                                    + " (no cassette written)",
+                                    baseline=replay_output(old) if old is not None else None)
         else:
-            recorded = outcomes[n].interaction
-            if recorded is None:
-                out[index] = _failed_record(item, stored, secrets.text(outcomes[n].output.error or ""))
-            else:
-                out[index] = _finish(item, recorded, stored, True, options, session, secrets, services)
+            answered = _answered(LiveResult(outcomes[n].interaction, outcomes[n].output, 1))
+            walked = Walker(item.case, item.request, None, stored, item.prices, secrets,
+                            send=answered, always=True).walk()
+            out[index] = _finish(item, walked, stored, options, session, secrets, services)
     return out
 
 
-NOT_STARTED = "not started: the run was stopped"
+def _answered(result: LiveResult) -> Callable[[Request], LiveResult]:
+    """A sender that hands back an answer the Batch API already gave."""
+    return lambda _request: result
 
 
 def execute(planned: list[PlannedCase], options: RunOptions,

@@ -25,8 +25,9 @@ from .request import canonical_form, raw_request
 from .transport import LiveSession, replay_output
 
 if TYPE_CHECKING:  # runner imports this module; the names are for annotations only
+    from .planning import PlannedCase
     from .request import Request
-    from .runner import PlannedCase, RunOptions
+    from .runner import RunOptions
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from .record.sampling import Adaptive, adaptive
 from .safe_files import is_inside, project_root
 from .schemas.declared import check_declared
 from .schemas.suite_errors import schema_error, suite_schema
+from .tools import DEFAULT_MAX_STEPS, ToolSpec, answering_tools, api_tools
 from .yamlio import LineDict, LineList, line_of, load_yaml
 
 #: Request keys a suite or a case may set; a case's value replaces the suite's.
@@ -34,7 +35,8 @@ REQUEST_KEYS = (
 )
 #: Keys that a case inherits from its suite when it does not set them itself.
 _INHERITED = REQUEST_KEYS + ("provider", "model", "models", "messages", "prompt", "system",
-                             "samples", "auto_checks", "threshold", "api", "history")
+                             "samples", "auto_checks", "threshold", "api", "history", "turns",
+                             "max_steps")
 #: Cases one suite file may expand to (matrix x models x apis x samples), counted before expanding: ten
 #: variables of ten values are 10^10 cases, which no run could hold in memory, let alone send.
 MAX_CASES_PER_FILE = 10_000
@@ -118,6 +120,9 @@ class Case:
     #: The line each request key (and api, history, provider) was written on, suite or case: an
     #: error about a key points at it.
     key_lines: dict[str, int | None] = field(default_factory=dict)
+    turns: tuple[Message, ...] = ()  # user messages, each sent after the previous answer
+    answering: tuple[ToolSpec, ...] = ()  # tools with impl:/results: (params holds what is sent)
+    max_steps: int = DEFAULT_MAX_STEPS
 
     @property
     def name(self) -> str:
@@ -210,6 +215,12 @@ def _messages_for(settings: dict[str, Any], lines: dict[str, int | None]) -> tup
     if "prompt" in settings:
         msgs.append(Message("user", settings["prompt"], lines.get("prompt")))
     return tuple(msgs)
+
+
+def _turns(raw: Any) -> tuple[Message, ...]:
+    """``turns:`` items, each a user message: a template, or ``{file: ...}`` like a prompt file."""
+    return tuple(Message("user", None, line_of(raw, i), file=t["file"]) if isinstance(t, dict)
+                 else Message("user", t, line_of(raw, i)) for i, t in enumerate(raw or []))
 
 
 def default_cassette_root(suite_path: Path) -> Path:
@@ -321,11 +332,15 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
             raise UserError("no model: set 'model' or 'models' on the suite or the case",
                             file=display, line=case_line, case=raw["id"])
         messages = _messages_for(settings, lines)
-        if not messages:
+        turns = _turns(settings.get("turns"))
+        if not messages and not turns:
             raise UserError("no messages: set 'messages', 'prompt' or 'system'",
                             file=display, line=case_line, case=raw["id"])
         provider = Provider(**settings.get("provider", {}))
         params = {k: _plain(settings[k]) for k in REQUEST_KEYS if k in settings}
+        answering = answering_tools(settings.get("tools"), file=display, case=raw["id"])
+        if answering:  # impl/results are harness's own: never sent, never in a cassette
+            params["tools"] = api_tools(params["tools"])
         matrix = {**suite_matrix, **dict(raw.get("matrix") or {})}
         rule = adaptive(settings.get("samples"), case_rate=raw.get("min_pass_rate"),
                         suite_rate=doc.get("min_pass_rate"), file=display, case=raw["id"],
@@ -374,6 +389,8 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
                     api=wire_api,
                     history=str(settings.get("history", "full")),
                     key_lines=key_lines,
+                    turns=turns, answering=answering,
+                    max_steps=int(settings.get("max_steps", DEFAULT_MAX_STEPS)),
                 )
                 taken = list(range(samples))
                 if rule is not None:

@@ -85,8 +85,15 @@ class ChatApi:
 
     def prompt(self, body: Any) -> list[Any]:
         messages = body.get("messages", []) if isinstance(body, dict) else []
-        return [{str(msg.get("role")): _readable_content(msg.get("content"))}
-                for msg in messages or [] if isinstance(msg, dict)]
+        out: list[Any] = []
+        for msg in messages or []:
+            if not isinstance(msg, dict):
+                continue
+            content = _readable_content(msg.get("content"))
+            if content is None and isinstance(msg.get("tool_calls"), list):  # an earlier step's calls
+                content = {"tool_calls": [_readable_call(c) for c in msg["tool_calls"]]}
+            out.append({str(msg.get("role")): content})
+        return out
 
     def failure_hint(self, body: dict[str, Any], status: int, text: str) -> str:
         fmt = body.get("response_format")
@@ -172,3 +179,16 @@ class ChatApi:
 
 
 CHAT = ChatApi()
+
+
+def _readable_call(call: Any) -> Any:
+    """``{name: arguments}`` of a tool call in a request's history, as the answer's calls read."""
+    function = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(function, dict):
+        return call
+    arguments = function.get("arguments")
+    try:
+        arguments = json.loads(arguments) if isinstance(arguments, str) else arguments
+    except ValueError:
+        pass
+    return {str(function.get("name")): arguments}

@@ -61,6 +61,7 @@ class Rule:
     pass_probability: float | None = None
     failing: str | None = None
     seed: int = 0
+    after_tool: bool | None = None
 
     def __post_init__(self) -> None:
         if self.pass_probability is None:
@@ -79,6 +80,14 @@ class Rule:
         if unknown:
             raise ValueError(f"unknown rule key(s) {unknown}; allowed: {sorted(known)}")
         return cls(**dict(data))
+
+
+    def applies(self, body: Mapping[str, Any]) -> bool:
+        """Whether the rule may answer ``body``, as far as tool results go (see ``after_tool``)."""
+        after = after_tool_result(body.get("messages"))
+        if self.after_tool is not None:
+            return self.after_tool == after
+        return not (after and self.tool_calls)
 
 
 @dataclass
@@ -113,6 +122,28 @@ def last_user_text(messages: Any) -> str:
         if isinstance(message, dict) and message.get("role") == "user":
             return content_text(message.get("content"))
     return ""
+
+
+def after_tool_result(messages: Any) -> bool:
+    """Whether the conversation ends with a tool result: the tools answered, the model is next."""
+    last = messages[-1] if isinstance(messages, list) and messages else None
+    return isinstance(last, dict) and last.get("role") == "tool"
+
+
+def tool_results_text(messages: list[Any]) -> str:
+    """The trailing tool results, each named by the tool that gave it: ``get_weather: 18 °C``."""
+    names: dict[str, str] = {}
+    for message in messages:
+        for call in (message.get("tool_calls") or []) if isinstance(message, dict) else []:
+            if isinstance(call, dict):
+                names[str(call.get("id"))] = str((call.get("function") or {}).get("name", "tool"))
+    trailing: list[str] = []
+    for message in reversed(messages):
+        if not (isinstance(message, dict) and message.get("role") == "tool"):
+            break
+        name = names.get(str(message.get("tool_call_id")), "tool")
+        trailing.insert(0, f"{name}: {content_text(message.get('content'))}")
+    return "; ".join(trailing)
 
 
 def count_images(messages: Any) -> int:
@@ -390,10 +421,8 @@ def default_answer(body: Mapping[str, Any]) -> Answer:
         return Answer(content=json.dumps(synthesize(schema, context=user_text)))
     if response_format.get("type") == "json_object":
         return Answer(content=json.dumps({"answer": f"Echo: {user_text}".strip()}))
-    if messages and isinstance(messages[-1], dict) and messages[-1].get("role") == "tool":
-        results = "; ".join(content_text(m.get("content")) for m in messages
-                            if isinstance(m, dict) and m.get("role") == "tool")
-        return text_answer(f"Based on the tool results: {results}", body)
+    if after_tool_result(messages):
+        return text_answer(f"Based on {tool_results_text(messages)}", body)
     text = f"Echo: {user_text}".strip()
     images = count_images(messages)
     if images:

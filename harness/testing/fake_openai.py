@@ -178,7 +178,8 @@ class FakeOpenAI:
                 rule = slot.rule
                 if slot.remaining is not None and slot.remaining <= 0:
                     continue
-                if (rule.contains is None or rule.contains in text) and rule.model in (None, model):
+                if (rule.contains is None or rule.contains in text) and rule.model in (None, model) \
+                        and rule.applies(body):
                     if slot.remaining is not None:
                         slot.remaining -= 1
                     chosen = rule

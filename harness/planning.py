@@ -1,0 +1,102 @@
+"""Plan: render every case's first request and bind its checks, before any network is touched.
+
+Planning renders every request (and a multi-step case's turns, and loads its answering tools)
+before anything is sent, so every user error in a run is reported at once, with its file, line and
+case. The runner then executes the plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from . import redact
+from .checks.auto import auto_specs
+from .checks.registry import BoundCheck, bind
+from .diff import DiffOptions
+from .episode import Conversation
+from .errors import HarnessError
+from .pricing import PriceTable
+from .prompt_secrets import refuse_secrets
+from .render import Renderer
+from .request import Request, build_request
+from .steps import EpisodePlan, plan_episode
+from .suite import Case, CheckSpec
+from .tokens import fit_error
+
+
+@dataclass(frozen=True)
+class PlannedCase:
+    case: Case
+    request: Request
+    checks: tuple[BoundCheck, ...]
+    prices: PriceTable = field(default_factory=PriceTable)
+    diff: DiffOptions = field(default_factory=DiffOptions)
+    #: Why the request must not be sent (it cannot fit the model); the case fails if it must record.
+    refused: str | None = None
+    #: How the case goes on after its first answer (turns, tools that answer themselves); None for
+    #: a case of one request.
+    episode_plan: EpisodePlan | None = None
+
+
+
+def plan_case(case: Case, *, base_url: str | None = None, check_limits: bool = False,
+              prices: PriceTable | None = None,
+              bound: dict[int, tuple[CheckSpec, BoundCheck]] | None = None) -> PlannedCase:
+    """Render the request and bind the checks (plus the automatic schema checks)."""
+    renderer = Renderer(case.suite_path)
+    refused = None
+    try:
+        episode = plan_episode(case, renderer)
+        opening = Conversation(episode.opening) if episode is not None and episode.opening else None
+        request = build_request(case, renderer, base_url_override=base_url, conversation=opening)
+        refuse_secrets(case, request, redact.current())
+        too_big = fit_error(request.body, model=case.model) if check_limits else None
+        if too_big is not None:
+            refused = str(too_big.located(file=case.suite_path, line=case.line, case=case.id))
+        if prices is None:
+            prices = PriceTable.from_sources(suite_overrides=case.pricing, suite_file=case.suite_path)
+    except HarnessError as exc:
+        raise exc.located(file=case.suite_path, line=case.line, case=case.id) from None
+    specs = list(case.checks)
+    if case.auto_checks:
+        specs += auto_specs(request, file=str(case.suite_path), line=case.line)
+    checks = tuple(_bind_once(spec, case.id, bound) for spec in specs)
+    return PlannedCase(case, request, checks, prices, refused=refused, episode_plan=episode)
+
+
+def _bind_once(spec: CheckSpec, case_id: str, cache: dict[int, tuple[CheckSpec, BoundCheck]] | None) -> BoundCheck:
+    """Suite-level checks are one CheckSpec shared by every case: validate them once."""
+    if cache is None:
+        return bind(spec, case=case_id)
+    hit = cache.get(id(spec))
+    if hit is None or hit[0] is not spec:
+        hit = (spec, bind(spec, case=case_id))
+        cache[id(spec)] = hit
+    return hit[1]
+
+
+def plan(cases: list[Case], *, base_url: str | None = None, check_limits: bool = False,
+         config: Path | None = None) -> tuple[list[PlannedCase], list[HarnessError]]:
+    """Plan every case; collect user errors instead of stopping at the first one.
+
+    ``check_limits`` (when a run may record, and for ``validate``) marks requests that cannot fit the
+    model's context window or ask for more output than it gives (``PlannedCase.refused``): such a
+    case fails alone when it would be sent. ``config`` is a YAML file with ``pricing:``.
+    """
+    planned, errors = [], []
+    tables: dict[Path, PriceTable] = {}
+    diffs: dict[Path, DiffOptions] = {}
+    bound: dict[int, tuple[CheckSpec, BoundCheck]] = {}
+    for case in cases:
+        try:
+            if case.suite_path not in tables:
+                tables[case.suite_path] = PriceTable.from_sources(
+                    config_file=config, suite_overrides=case.pricing, suite_file=case.suite_path)
+                diffs[case.suite_path] = DiffOptions.from_mapping(case.diff, file=case.suite_path)
+            item = plan_case(case, base_url=base_url, check_limits=check_limits,
+                             prices=tables[case.suite_path], bound=bound)
+            planned.append(replace(item, diff=diffs[case.suite_path]))
+        except HarnessError as exc:
+            errors.append(exc)
+    return planned, errors
