@@ -60,8 +60,8 @@ def loop(fake: FakeOpenAI, item: PlannedCase, *steps: list[dict], answer: str | 
          tool=forecast) -> Episode:
     """One episode whose steps call tools as scripted in ``steps``, then answer (``answer``, or the
     server's own summary of the tool results)."""
-    for step in steps:
-        fake.add_rule(Rule(contains="umbrella", tool_calls=step, times=1))
+    for n, step in enumerate(steps):  # a later step's calls answer a tool result (after_tool)
+        fake.add_rule(Rule(contains="umbrella", tool_calls=step, times=1, after_tool=n > 0))
     if answer is not None:
         fake.add_rule(Rule(contains="umbrella", content=answer, times=1))
     return drive(item, fake, {"get_weather": tool})

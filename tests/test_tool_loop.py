@@ -94,7 +94,9 @@ def test_a_loop_records_every_step_and_replays_offline_with_the_same_verdicts(pr
     assert all("impl" not in t and "results" not in t for r in fake.requests
                for t in json.loads(r.body).get("tools", []))
     text = (project.root / "cassettes" / "loop" / "paris.yaml").read_text()
-    assert "tools_impl" not in text and "results" not in text
+    assert "tools_impl" not in text
+    assert all("impl" not in t and "results" not in t for s in _interactions(project, "paris")
+               for t in json.loads(s["request"]["body"]).get("tools", []))
     steps = _interactions(project, "paris")
     assert [(s["harness"]["step"], s["harness"]["turn"]) for s in steps] == [(1, 1), (2, 1)]
     assert steps[1]["harness"]["prompt"][1] == {"assistant": {"tool_calls": [{"get_weather": {"location": "Paris"}}]}}

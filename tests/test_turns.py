@@ -129,7 +129,7 @@ def test_turns_after_a_tool_loop_count_their_steps(project: Project, fake: FakeO
     assert project.record(fake, "suites").code == 0
     steps = _steps(project, "agent")
     assert [(s["harness"]["step"], s["harness"]["turn"]) for s in steps] == [(1, 1), (2, 1), (3, 2)]
-    assert steps[1]["harness"]["answer"] == "Based on get_time: 10:00 in Lima"
+    assert steps[1]["harness"]["answer"] == "Based on the tool results: 10:00 in Lima"
     suite.write_text(suite.read_text().replace("turns: [Thanks!]", "turns: [Thank you!]"))
     result = project.run("run", "suites")
     assert result.code == 3 and "the request of step 3 changed since it was recorded" in result.out

@@ -131,18 +131,12 @@ def after_tool_result(messages: Any) -> bool:
 
 
 def tool_results_text(messages: list[Any]) -> str:
-    """The trailing tool results, each named by the tool that gave it: ``get_weather: 18 °C``."""
-    names: dict[str, str] = {}
-    for message in messages:
-        for call in (message.get("tool_calls") or []) if isinstance(message, dict) else []:
-            if isinstance(call, dict):
-                names[str(call.get("id"))] = str((call.get("function") or {}).get("name", "tool"))
+    """The trailing tool results (those of the last step's calls), joined: ``18 °C; 21 °C``."""
     trailing: list[str] = []
     for message in reversed(messages):
         if not (isinstance(message, dict) and message.get("role") == "tool"):
             break
-        name = names.get(str(message.get("tool_call_id")), "tool")
-        trailing.insert(0, f"{name}: {content_text(message.get('content'))}")
+        trailing.insert(0, content_text(message.get("content")))
     return "; ".join(trailing)
 
 
@@ -422,7 +416,7 @@ def default_answer(body: Mapping[str, Any]) -> Answer:
     if response_format.get("type") == "json_object":
         return Answer(content=json.dumps({"answer": f"Echo: {user_text}".strip()}))
     if after_tool_result(messages):
-        return text_answer(f"Based on {tool_results_text(messages)}", body)
+        return text_answer(f"Based on the tool results: {tool_results_text(messages)}", body)
     text = f"Echo: {user_text}".strip()
     images = count_images(messages)
     if images:
