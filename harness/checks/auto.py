@@ -28,10 +28,12 @@ from .tools import call_sites
 
 def response_schema_of(body: dict[str, Any]) -> dict[str, Any] | None:
     """The schema a request's ``response_format`` demands: OpenAI's ``json_schema`` form, or
-    llama.cpp's ``{type: json_object, schema: {...}}``; None when there is none."""
+    llama.cpp's ``{type: json_object, schema: {...}}``, or the Responses API's ``text.format``
+    (a baseline rebuilt from a Responses cassette); None when there is none."""
     fmt = body.get("response_format")
     if not isinstance(fmt, dict):
-        return None
+        fmt = _responses_format(body)
+        return fmt.get("schema") if fmt and isinstance(fmt.get("schema"), dict) else None
     if fmt.get("type") == "json_schema":
         inner = fmt.get("json_schema")
         schema = inner.get("schema") if isinstance(inner, dict) else None
@@ -44,8 +46,17 @@ def response_schema_of(body: dict[str, Any]) -> dict[str, Any] | None:
 def response_is_strict(body: dict[str, Any]) -> bool:
     """``strict: true`` on a json_schema response format: the API then returns closed objects."""
     fmt = body.get("response_format")
-    inner = fmt.get("json_schema") if isinstance(fmt, dict) and fmt.get("type") == "json_schema" else None
+    if not isinstance(fmt, dict):
+        flat = _responses_format(body)
+        return flat is not None and flat.get("type") == "json_schema" and flat.get("strict") is True
+    inner = fmt.get("json_schema") if fmt.get("type") == "json_schema" else None
     return isinstance(inner, dict) and inner.get("strict") is True
+
+
+def _responses_format(body: dict[str, Any]) -> dict[str, Any] | None:
+    text = body.get("text")
+    fmt = text.get("format") if isinstance(text, dict) else None
+    return fmt if isinstance(fmt, dict) else None
 
 
 def auto_specs(request: Request, *, file: str, line: int | None) -> list[CheckSpec]:

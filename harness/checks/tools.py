@@ -39,10 +39,14 @@ class DeclaredTool:
 
 def declared_tools(body: dict[str, Any]) -> dict[str, DeclaredTool]:
     """Function name -> the tool, from a request body's ``tools``; malformed entries are skipped
-    (the suite schema refuses them; a cassette's body is not trusted)."""
+    (the suite schema refuses them; a cassette's body is not trusted). Both shapes are read: chat's
+    ``{type: function, function: {...}}`` and the Responses API's flat one, which a baseline
+    rebuilt from a Responses cassette carries."""
     out: dict[str, DeclaredTool] = {}
     for tool in body.get("tools") or []:
         fn = tool.get("function") if isinstance(tool, dict) else None
+        if fn is None and isinstance(tool, dict) and tool.get("type") == "function":
+            fn = tool
         if isinstance(fn, dict) and fn.get("name"):
             given = fn.get("parameters")
             params: dict[str, Any] = given if isinstance(given, dict) else {"type": "object"}
