@@ -50,6 +50,7 @@ from .runner import (
     rerecord_command,
 )
 from .suite import load_suite
+from .trajectory import as_text, trajectory
 
 SUITES_INI = "harness_suites"
 
@@ -214,6 +215,10 @@ def _describe(result: CaseResult) -> str:
             lines.append(f"  {v.name}: {v.reason}")
     if result.detail:
         lines.append(result.detail)
+    steps = trajectory(result.episode)
+    if steps:  # a multi-step case: where in its loop or conversation it went wrong
+        lines.extend(f"  {line}" for line in as_text(steps, result.episode.stopped if result.episode else None)
+                     .splitlines())
     if result.status == "stale":
         lines.append(f"  re-record: {rerecord_command([result.case])}")
     if result.status == "missing":

@@ -303,6 +303,14 @@ def test_the_pytest_door_records_and_replays_a_loop(pytester: pytest.Pytester, f
     monkeypatch.delenv("OPENAI_API_KEY")
     fake.stop()
     pytester.runpytest("suites").assert_outcomes(passed=3)
+    # A failing loop case tells where its trajectory went: each step's calls and tool results.
+    (pytester.path / "suites" / "loop.yaml").write_text(
+        (pytester.path / "suites" / "loop.yaml").read_text().replace(""""temp": 18'""", """"temp": 99'"""))
+    failed = pytester.runpytest("suites")
+    failed.assert_outcomes(passed=2, failed=1)
+    text = failed.stdout.str()
+    assert "trajectory: 2 steps" in text
+    assert 'get_weather({"location": "Paris"})\n' in text and '→ {"location": "Paris", "temp": 18' in text
 
 
 def test_a_rerecorded_loop_carries_its_old_trajectory_as_baseline(project: Project, fake: FakeOpenAI) -> None:
