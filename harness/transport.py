@@ -75,6 +75,8 @@ class _CaptureTransport(httpx2.BaseTransport):
     def __init__(self, inner: httpx2.BaseTransport) -> None:
         self.inner = inner
         self.captured: list[Captured] = []
+        #: The wire API's first-token events (WireApi.first_token), set before each call.
+        self.first_token: tuple[bytes, ...] = ()
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         body = request.read()
@@ -82,13 +84,20 @@ class _CaptureTransport(httpx2.BaseTransport):
         response = self.inner.handle_request(request)
         chunks: list[bytes] = []
         ttft = None
+        # In a stream of named events the first bytes are bookkeeping (``response.created``):
+        # time to first token is when the first token event arrives. Other answers: first bytes.
+        markers = self.first_token if "event-stream" in response.headers.get("content-type", "") else ()
+        tail = b""
         try:
             # Iterating decoded bytes undoes gzip, so the cassette holds readable text.
             raw = httpx2.Response(response.status_code, headers=response.headers,
                                   stream=response.stream, request=request)
             for chunk in raw.iter_bytes():
                 if ttft is None and chunk:
-                    ttft = (time.perf_counter() - start) * 1000
+                    seen = tail + chunk  # an event name may straddle two chunks
+                    if not markers or any(m in seen for m in markers):
+                        ttft = (time.perf_counter() - start) * 1000
+                    tail = seen[-64:]
                 chunks.append(chunk)
         finally:
             response.close()
@@ -212,9 +221,11 @@ class LiveSession:
 
         client, capture = self._thread_client(request.endpoint)
         capture.captured.clear()
+        api = apis.get(request.api)
+        capture.first_token = api.first_token
         failure = None
         try:
-            apis.get(request.api).send(client, request.wire)
+            api.send(client, request.wire)
         except openai.APIStatusError:
             pass  # the captured exchange carries the status and the error body
         except openai.APIConnectionError as exc:  # refused, unreachable, timed out

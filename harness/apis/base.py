@@ -62,6 +62,9 @@ class WireApi(Protocol):
     name: str
     #: The ``url`` of a Batch API line and the batch's ``endpoint``.
     batch_url: str
+    #: Event names whose first arrival in a stream is the first token (time to first token);
+    #: empty: the stream's first bytes are.
+    first_token: tuple[bytes, ...]
 
     def owns(self, path: str) -> bool:
         """Whether a recorded interaction's path is this API's: replay parses by the path, so a

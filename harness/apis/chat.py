@@ -55,6 +55,7 @@ class ChatApi:
     """The Chat Completions API (OpenAI, Azure deployments, any OpenAI-compatible server)."""
 
     name = "chat"
+    first_token: tuple[bytes, ...] = ()  # every chat chunk is a delta of the answer
     batch_url = "/v1/chat/completions"
 
     def owns(self, path: str) -> bool:

@@ -69,6 +69,8 @@ def _readable_item(item: Any) -> Any:
 
 class ResponsesApi:
     name = "responses"
+    first_token: tuple[bytes, ...] = (b"response.output_text.delta", b"response.refusal.delta",
+                                      b"response.function_call_arguments.delta")
     batch_url = "/v1/responses"
 
     def owns(self, path: str) -> bool:
