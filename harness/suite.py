@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
 import re
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -24,6 +23,7 @@ from .record.sampling import Adaptive, adaptive
 from .safe_files import is_inside, project_root
 from .schemas.declared import check_declared
 from .schemas.suite_errors import schema_error, suite_schema
+from .suite_paths import cassette_root_of, default_cassette_root, display_path, recorded_files, suite_name_of
 from .tools import DEFAULT_MAX_STEPS, ToolSpec, answering_tools, api_tools
 from .yamlio import LineDict, LineList, line_of, load_yaml
 
@@ -223,72 +223,11 @@ def _turns(raw: Any) -> tuple[Message, ...]:
                  else Message("user", t, line_of(raw, i)) for i, t in enumerate(raw or []))
 
 
-def default_cassette_root(suite_path: Path) -> Path:
-    """The nearest existing ``cassettes/`` folder beside the suite or one of its parents up to the
-    project root (safe_files.project_root); else ``cassettes/`` at the project root."""
-    root = project_root(suite_path)
-    for parent in Path(os.path.abspath(suite_path)).parents:
-        if (parent / "cassettes").is_dir() or parent == root:
-            return (parent / "cassettes").resolve()
-    return (root / "cassettes").resolve()
-
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # the schema's pattern for `name:`
-
-
-def _suite_name(doc: dict[str, Any], path: Path, display: Path) -> str:
-    """``name:``, else the file name; it names a folder under cassettes/, so it must never be
-    '.', '..' or anything the schema would refuse as a ``name:``."""
-    if doc.get("name"):
-        return str(doc["name"])
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", path.stem)
-    if not _NAME.match(name):
-        raise UserError(f"the file name {path.name!r} gives no valid suite name (letters, digits, "
-                        "'.', '_', '-', starting with a letter or digit): rename the file or set "
-                        "'name:'", file=display, line=1)
-    return name
-
-
-def _cassette_root(doc: dict[str, Any], path: Path, display: Path, name: str) -> Path:
-    """Where this suite's cassettes go: never outside the project (symlinks followed)."""
-    project = project_root(path)
-    if "cassette_dir" in doc:
-        written = str(doc["cassette_dir"])
-        if os.path.isabs(written):
-            raise UserError(f"cassette_dir {written!r} must be a path relative to the suite file",
-                            file=display, line=line_of(doc, "cassette_dir"))
-        root = (path.parent / written).resolve()
-        line = line_of(doc, "cassette_dir")
-    else:
-        root, line, written = default_cassette_root(path), 1, "cassettes"
-    if not is_inside(root / fitted(name), project):
-        raise UserError(f"cassette folder {written!r} is outside the project ({project}); "
-                        "cassettes are written only inside it (symlinks are followed)",
-                        file=display, line=line)
-    return root
-
-
-def _display_path(path: Path) -> Path:
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve())
-    except ValueError:
-        return path
-
-
-def _recorded(folder: Path) -> frozenset[str]:
-    """The cassette file names in a suite's folder: an adaptive case's extra samples are the
-    ones that were recorded, so replay takes exactly those."""
-    try:
-        return frozenset(os.listdir(folder))
-    except OSError:
-        return frozenset()
-
-
 def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
                samples_override: int | str | dict[str, Any] | None = None) -> Suite:
     """Parse, validate and expand one suite file; the overrides replace the file's models and
     samples (a number, ``"auto"`` or ``{min, max}``, as ``samples:`` takes)."""
-    display = _display_path(path)
+    display = display_path(path)
     if not is_inside(path, project_root(path)):
         raise UserError("the suite file is a symlink to outside its project", file=display)
     doc = load_yaml(path)
@@ -296,8 +235,8 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
         raise UserError("a suite must be a YAML mapping with a 'cases' list", file=display, line=1)
     schema_error(doc, display)
     check_declared(doc, path, display=display)
-    name = _suite_name(doc, path, display)
-    root = _cassette_root(doc, path, display, name)
+    name = suite_name_of(doc, path, display)
+    root = cassette_root_of(doc, path, display, name)
     suite_checks = _parse_checks(doc.get("checks"), display)
     suite_vars = dict(doc.get("vars") or {})
     suite_matrix = dict(doc.get("matrix") or {})
@@ -395,7 +334,7 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
                 taken = list(range(samples))
                 if rule is not None:
                     if recorded is None:
-                        recorded = _recorded(first.cassette_path.parent)
+                        recorded = recorded_files(first.cassette_path.parent)
                     taken += [k for k in range(rule.min, rule.max)
                               if case_file_name(case_id, k) in recorded]
                 cases.extend(replace(first, sample=k) if k else first for k in taken)
