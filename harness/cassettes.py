@@ -71,9 +71,20 @@ class Interaction:
 
     def same_exchange(self, other: Interaction) -> bool:
         """Equal request and answer; timing and server address do not count as a change."""
-        return (self.key == other.key and self.status == other.status
+        return (self._unchained_key() == other._unchained_key() and self.status == other.status
                 and _answer_of(self.response_text) == _answer_of(other.response_text)
                 and self.response_headers == other.response_headers and self.extra == other.extra)
+
+
+    def _unchained_key(self) -> str:
+        """The request's key without ``previous_response_id``: in a chained episode (Responses API)
+        that is the id of the step before, which the server makes up anew for every call like the
+        answers' own ids, so re-recording the same episode must not rewrite its cassette for it.
+        The step before is compared too, so a kept file stays a consistent chain."""
+        body = self.body
+        if isinstance(body, dict) and "previous_response_id" in body:
+            body = {k: v for k, v in body.items() if k != "previous_response_id"}
+        return request_key(canonical_form(self.method, self.path, self.query, body))
 
 
 class _LiteralDumper(_Dumper):
@@ -117,8 +128,10 @@ def _readable(interaction: Interaction) -> dict[str, Any]:
 
 
 #: Response fields a server makes up anew for every call, even for the very same answer
-#: (``created_at`` and ``completed_at``: the Responses API's timestamps).
-_VOLATILE_FIELDS = frozenset({"id", "created", "system_fingerprint", "created_at", "completed_at"})
+#: (``created_at`` and ``completed_at``: the Responses API's timestamps; ``previous_response_id``:
+#: the Responses API's echo of the id of the step before, in a chained episode).
+_VOLATILE_FIELDS = frozenset({"id", "created", "system_fingerprint", "created_at", "completed_at",
+                              "previous_response_id"})
 
 
 def _strip_volatile(value: Any) -> Any:

@@ -2,8 +2,10 @@
 
 The shipped cassettes under cassettes/ were made by this script: it starts
 harness.testing.fake_openai on 127.0.0.1 with the scripted answers in example_answers.yaml and runs
-``harness run suites/ --record-mode all`` against it (OpenAI and Azure paths), with throwaway keys,
-then the README's Python API example suite (examples/) through ``harness.run``.
+``harness run suites/ --record-mode all`` against it (Chat Completions, the Responses API and Azure
+paths; the agent loop's tool runs from suites/weather_tools.py as it does in replay), with throwaway
+keys, then the README's Python API example suite (examples/) through ``harness.run``. Cassettes whose
+exchanges did not change are left untouched, so a re-run only adds what is new.
 To record the same suites against a real API instead, run ``harness run suites/ --record-mode all``
 with OPENAI_API_KEY (and AZURE_OPENAI_* for the Azure suite) set.
 """

@@ -331,3 +331,36 @@ def test_a_chained_step_goes_through_the_sdk_and_replays(project: Project, fake:
         assert replay_output(two.interaction).content == two.output.content
         assert replay_output(two.interaction).response_id == two.output.response_id
     assert attempts == []
+
+
+def test_rerecording_an_unchanged_chained_conversation_leaves_its_cassette_untouched(
+        project: Project, fake: FakeOpenAI) -> None:
+    """The server makes up a new response id on every call, and a chained step sends the id of the
+    step before: neither may count as a change, or every re-recording would rewrite the file."""
+    project.suite("c.yaml", """
+        model: gpt-5.1
+        api: responses
+        history: chained
+        cases:
+          - id: two
+            prompt: Name a fruit.
+            turns: [And a vegetable?]
+            checks:
+              - contains: vegetable
+    """)
+    assert project.record(fake, "suites").code == 0
+    [path] = project.cassette_files()
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    steps = yaml.safe_load(path.read_text())["interactions"]
+    first_id = json.loads(steps[0]["response"]["body"]["string"])["id"]
+    assert json.loads(steps[1]["request"]["body"])["previous_response_id"] == first_id
+    sent = len(fake.requests)
+    result = project.record(fake, "suites", mode="all")
+    assert result.code == 0, result.text
+    chained = [r.json for r in fake.requests[sent:]]
+    assert len(chained) == 2 and chained[1]["previous_response_id"] not in (None, first_id)  # a new id
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+    fake.stop()
+    with network_blocked() as attempts:
+        assert project.run("run", "suites").code == 0  # the kept file is still one consistent chain
+    assert attempts == []
