@@ -180,7 +180,9 @@ def _unfinished(item: PlannedCase, walked: Walked, problem: Problem, stored: lis
     be answered (an error, the budget, Ctrl-C). Steps answered live are kept in the cassette."""
     if problem.status in ("stale", "missing"):
         message = f"no cassette at {_shown(item.case.cassette_path)}" if stored is None else problem.message
-        return CaseResult(item, problem.status, message=message, detail=problem.detail)
+        # The steps replayed before the change show what led to it (a tool result, say).
+        before = Episode(tuple(walked.steps), extra={"unfinished": True}) if walked.steps else None
+        return CaseResult(item, problem.status, message=message, detail=problem.detail, episode=before)
     episode = Episode(tuple(walked.steps)) if walked.steps and item.episode_plan is not None else None
     kept = ""
     if walked.recorded:

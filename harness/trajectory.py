@@ -102,9 +102,12 @@ def from_episode(episode: Episode) -> tuple[StepRecord, ...]:
 
 
 def trajectory(episode: Episode | None) -> tuple[StepRecord, ...]:
-    """The steps the reports show: those of a multi-step episode; () for a case of one request,
-    whose reports stay exactly what they were."""
-    return from_episode(episode) if episode is not None and episode.multi else ()
+    """The steps the reports show: those of a multi-step episode, or the steps an unfinished one
+    walked before it turned stale or missing; () for a case of one request, whose reports stay
+    exactly what they were."""
+    if episode is None or not (episode.multi or episode.extra.get("unfinished")):
+        return ()
+    return from_episode(episode)
 
 
 def single(output: Output, cost_usd: float | None = None) -> tuple[StepRecord, ...]:
@@ -146,7 +149,7 @@ def spend_text(used: Spend) -> str:
 def headline(steps: Sequence[StepRecord], stopped: str | None = None) -> str:
     """``3 steps · 2 turns · 412 tokens · $0.000312 · 1,234 ms``: the trajectory in one line."""
     turns = len({s.turn for s in steps})
-    parts = [f"{len(steps)} steps"] + ([f"{turns} turns"] if turns > 1 else [])
+    parts = [f"{len(steps)} step{'s' if len(steps) != 1 else ''}"] + ([f"{turns} turns"] if turns > 1 else [])
     if stopped:
         parts.append(f"stopped: {stopped}")
     return " · ".join(parts + [spend_text(spend(steps))])

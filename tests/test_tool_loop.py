@@ -151,6 +151,9 @@ def test_a_changed_tool_result_is_stale_at_step_2_and_new_episodes_records_from_
     assert "the request of step 2 changed since it was recorded" in stale.out
     assert '\\"temp\\": 18' in stale.out and '\\"temp\\": 21' in stale.out  # the tool's content, old and new
     assert "harness run 'suites/loop.yaml::paris' --record-mode new_episodes" in stale.out
+    # What led to the change: the step replayed before it, with the tool's new result.
+    assert "replayed before step 2:" in stale.out and "trajectory: 1 step · " in stale.out
+    assert 'get_weather({"location": "Paris"}) → {"location": "Paris", "temp": 21' in stale.out
     before = len(fake.requests)
     result = project.record(fake, "suites", mode="new_episodes")
     assert result.code == 1, result.text  # the new temperature fails the check

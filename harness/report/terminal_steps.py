@@ -35,9 +35,11 @@ def print_trajectory(console: Console, steps: Sequence[StepRecord], stopped: str
 
 def print_result_trajectory(console: Console, result: CaseResult, *, indent: str = "    ") -> None:
     """The trajectory of a case result, when it has several steps (nothing for one request)."""
-    episode = result.episode
-    if episode is not None and episode.multi:
-        print_trajectory(console, trajectory(episode), episode.stopped, indent=indent)
+    steps = trajectory(result.episode)
+    if steps and result.episode is not None:
+        if result.status in ("stale", "missing"):  # only the steps replayed before the change
+            console.print(f"{indent}[dim]replayed before step {len(steps) + 1}:[/]", highlight=False)
+        print_trajectory(console, steps, result.episode.stopped, indent=indent)
 
 
 def print_trajectories(console: Console, rows: Sequence[CaseResult], key: Callable[[CaseResult], str]) -> None:
