@@ -95,8 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("paths", nargs="*", default=["suites"])
 
     sub.add_parser("schema", help="print the path of the suite JSON Schema (for editors)")
-    from . import cli_diff
+    from . import cli_diff, cli_import
     cli_diff.add_parser(sub)
+    cli_import.add_parser(sub)
     return parser
 
 
@@ -217,6 +218,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "diff":
             from . import cli_diff
             return cli_diff.run(args, out, err)
+        if args.command == "import":
+            from . import cli_import
+            return cli_import.run(args, out, err)
         from importlib import resources
 
         out.print(str(resources.files("harness").joinpath("suite.schema.json")))
