@@ -1,4 +1,4 @@
-"""Doors in from other tools: recordings made with vcrpy / pytest-recording (vcrpy.py). Each turns
-what the other tool wrote into what harness reads and says what it could not carry over, never
-dropping it silently.
+"""Doors in from other tools: recordings made with vcrpy / pytest-recording (vcrpy.py), and
+promptfoo configurations (promptfoo/). Each turns what the other tool wrote into what harness reads
+(per-case cassettes, suites) and says what it could not carry over, never dropping it silently.
 """
