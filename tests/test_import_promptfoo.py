@@ -254,17 +254,18 @@ def test_providers_azure_compatible_and_responses(project: Project) -> None:
     assert project.run("validate", "suites").code == 0
 
 
-def test_models_of_one_provider_share_a_suite(project: Project) -> None:
+def test_models_of_one_provider_share_a_suite_and_each_prompt_has_one(project: Project) -> None:
     config = _project(project, """
-        prompts: [Hi]
+        prompts: [Hi, Hello]
         providers: [openai:gpt-4o, openai:gpt-4o-mini]
         tests:
           - assert: [{type: contains, value: hi}]
     """, files={})
     assert project.run("import", "promptfoo", str(config), "--out", "suites").code == 0
-    suite = _suite(project, "evals.yaml")
-    assert suite["models"] == ["gpt-4o", "gpt-4o-mini"]
-    assert suite["cases"] == [{"id": "test-1", "checks": [{"contains": "hi"}]}]
+    first, second = _suite(project, "evals-prompt-1.yaml"), _suite(project, "evals-prompt-2.yaml")
+    assert first["models"] == ["gpt-4o", "gpt-4o-mini"]
+    assert (first["prompt"], second["prompt"]) == ("Hi", "Hello")
+    assert first["cases"] == [{"id": "test-1", "checks": [{"contains": "hi"}]}]
 
 
 def test_var_files_are_copied_beside_the_suites(project: Project) -> None:

@@ -64,7 +64,23 @@ def convert_prompts(raw: Any, source: Source, report: Report, container: Any) ->
             prompts.append(Prompt(name, prompt.text, prompt.messages))
     for prompt in prompts:
         _check(prompt, report, where)
-    return prompts
+    return _unique(prompts)
+
+
+def _unique(prompts: list[Prompt]) -> list[Prompt]:
+    """Labels name the suite files, so two prompts never share one (inline prompts all start as
+    ``prompt``): repeated labels are numbered in order."""
+    counts: dict[str, int] = {}
+    for prompt in prompts:
+        counts[prompt.label] = counts.get(prompt.label, 0) + 1
+    seen: dict[str, int] = {}
+    out = []
+    for prompt in prompts:
+        if counts[prompt.label] > 1:
+            seen[prompt.label] = seen.get(prompt.label, 0) + 1
+            prompt = Prompt(f"{prompt.label}-{seen[prompt.label]}", prompt.text, prompt.messages)
+        out.append(prompt)
+    return out
 
 
 def _is_label_map(raw: dict[str, Any]) -> bool:
