@@ -26,10 +26,10 @@ from .output import Output
 from .record.sampling import SamplesOption, check_option
 from .report import parse_specs, write_reports
 from .report.records import CaseRecord, Gate, RunRecord, Totals, from_results, totals
-from .runner import RECORD_MODES, CaseResult, RunOptions, execute, plan
+from .runner import RECORD_MODE_ALIASES, RECORD_MODES, CaseResult, RunOptions, execute, plan
 from .suite import Suite
 
-RecordMode = Literal["none", "once", "new_episodes", "all"]
+RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]  # rewrite: all (pytest-recording's name)
 FailOn = Literal["failed", "changed", "regressed"]
 CheckFunction = TypeVar("CheckFunction", bound=Callable[..., "bool | Result"])
 
@@ -91,6 +91,7 @@ def run(paths: str | Path | Iterable[str | Path] = "suites", *, record_mode: Rec
     requests in flight finish and save, and skips the rest (exit code 130).
     """
     started = time.perf_counter()
+    record_mode = RECORD_MODE_ALIASES.get(record_mode, record_mode)  # type: ignore[assignment]
     try:
         wanted_models = _models(models)
         _check_options(record_mode, samples, concurrency, fail_on, batch)

@@ -29,6 +29,7 @@ import yaml
 from . import __version__, apis, redact
 from .apis.base import readable_text
 from .cassette_files import atomic_write, sweep_once
+from .cassette_vcrpy import decoded, foreign_address, foreign_body
 from .errors import UserError
 from .parse_cache import CACHE
 from .request import canonical_form, request_key
@@ -207,39 +208,41 @@ def _reason(status: int) -> str:
 
 
 def from_document(text: str, path: Path) -> list[Interaction]:
-    """Parse a cassette written by harness (or by vcrpy for the same request)."""
+    """Parse a cassette written by harness (or by vcrpy / pytest-recording for the same requests)."""
     try:
         data = yaml.load(text, Loader=_Loader)
         out = []
         for item in data["interactions"]:
-            req, resp, meta = item["request"], item["response"], dict(item.get("harness") or {})
-            raw_body = req.get("body")
-            body = json.loads(raw_body) if isinstance(raw_body, str) and raw_body.strip() else raw_body
-            headers = {k.lower(): (v[0] if isinstance(v, list) else v)
-                       for k, v in (resp.get("headers") or {}).items()}
-            parts = urlsplit(req["uri"])
-            api_path = str(meta.get("path") or parts.path)
-            query = meta.get("query") or dict(parse_qsl(parts.query))
-            extra = {k: meta[k] for k in EXTRA_KEYS if k in meta}
-            resp_body = resp.get("body", {}).get("string", "")
-            if isinstance(resp_body, bytes):
-                resp_body = resp_body.decode("utf-8")
-            if not isinstance(resp_body, str):
-                raise TypeError("response body is not text")
-            for timing in ("latency_ms", "ttft_ms"):
-                if not isinstance(meta.get(timing), (int, float, type(None))):
-                    raise TypeError(f"harness.{timing} is not a number")
-            out.append(Interaction(
-                method=req["method"], uri=req["uri"], path=api_path, query=dict(query), body=body,
-                status=int(resp["status"]["code"]),
-                response_headers={k: v for k, v in headers.items() if k in KEPT_HEADERS},
-                response_text=resp_body, latency_ms=meta.get("latency_ms"),
-                ttft_ms=meta.get("ttft_ms"), extra=extra))
+            out.append(_interaction(item))
             out[-1].key  # noqa: B018 - a request that cannot be keyed fails here, not in find()
         return out
     except (yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise UserError(f"unreadable cassette ({type(exc).__name__}: {exc}); delete it and "
                         "re-record", file=str(path)) from None
+
+
+def _interaction(item: dict[str, Any]) -> Interaction:
+    req, resp, meta = item["request"], item["response"], dict(item.get("harness") or {})
+    headers = {k.lower(): (v[0] if isinstance(v, list) else v)
+               for k, v in (resp.get("headers") or {}).items()}
+    resp_body = decoded(resp.get("body", {}).get("string", ""), headers.get("content-encoding"))
+    for timing in ("latency_ms", "ttft_ms"):
+        if not isinstance(meta.get(timing), (int, float, type(None))):
+            raise TypeError(f"harness.{timing} is not a number")
+    uri, raw_body = req["uri"], req.get("body")
+    parts = urlsplit(uri)
+    if meta:  # harness's own: the block says which path and query the request was keyed by
+        api_path, query = str(meta.get("path") or parts.path), meta.get("query") or dict(parse_qsl(parts.query))
+        body = json.loads(raw_body) if isinstance(raw_body, str) and raw_body.strip() else raw_body
+    else:
+        api_path, query, uri = foreign_address(parts)
+        body = foreign_body(raw_body)
+    return Interaction(
+        method=req["method"], uri=uri, path=api_path, query=dict(query), body=body,
+        status=int(resp["status"]["code"]),
+        response_headers={k: v for k, v in headers.items() if k in KEPT_HEADERS},
+        response_text=resp_body, latency_ms=meta.get("latency_ms"),
+        ttft_ms=meta.get("ttft_ms"), extra={k: meta[k] for k in EXTRA_KEYS if k in meta})
 
 
 def load(path: Path, *, root: Path | None = None) -> list[Interaction] | None:
@@ -263,6 +266,18 @@ def load(path: Path, *, root: Path | None = None) -> list[Interaction] | None:
     interactions = from_document(text, path)
     CACHE.put(path, digest, [dict(vars(it)) for it in interactions])
     return interactions
+
+
+def read(path: Path) -> list[Interaction]:
+    """A cassette named by the user (one to import), parsed without the cache: a missing file is
+    an error here, not a case to record."""
+    data = _read(path)
+    if data is None:
+        raise UserError("no such cassette", file=str(path))
+    try:
+        return from_document(data.decode("utf-8"), path)
+    except UnicodeDecodeError as exc:
+        raise UserError(f"the cassette is not valid UTF-8 (byte {exc.start})", file=str(path)) from None
 
 
 def _read(path: Path, root: Path | None = None) -> bytes | None:

@@ -21,7 +21,7 @@ from rich.markup import escape
 
 from . import __version__, redact
 from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USER_ERROR, HarnessError, NoCasesSelected
-from .runner import RECORD_MODES, collect, plan, select_cases
+from .runner import RECORD_MODE_ALIASES, RECORD_MODES, collect, plan, select_cases
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,9 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="replay (or record) suites and check the answers")
     run.add_argument("paths", nargs="*", default=["suites"],
                      help="suite files or folders; FILE::CASE selects one case (default: suites)")
-    run.add_argument("--record-mode", choices=RECORD_MODES, default="none",
+    run.add_argument("--record-mode", choices=RECORD_MODES + tuple(RECORD_MODE_ALIASES), default="none",
                      help="none: replay only (default); once: record missing cassettes; "
-                     "new_episodes: also re-record stale ones; all: re-record everything")
+                     "new_episodes: also re-record stale ones; all (or rewrite, as pytest-recording "
+                     "calls it): re-record everything")
     run.add_argument("--samples", type=_samples, metavar="N|auto",
                      help="answers per case, replacing the suites' samples: a number, or auto (adaptive: "
                      "3, then more while the pass rate is unclear against min_pass_rate, up to 20)")
@@ -94,8 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("paths", nargs="*", default=["suites"])
 
     sub.add_parser("schema", help="print the path of the suite JSON Schema (for editors)")
-    from . import cli_diff
+    from . import cli_diff, cli_import
     cli_diff.add_parser(sub)
+    cli_import.add_parser(sub)
     return parser
 
 
@@ -149,6 +151,7 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         summary_line,
     )
 
+    args.record_mode = RECORD_MODE_ALIASES.get(args.record_mode, args.record_mode)
     start = time.perf_counter()
     stop = threading.Event()
     with _stop_on_signals(stop, err), LiveProgress(out, enabled=args.record_mode != "none") as bar:
@@ -215,6 +218,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "diff":
             from . import cli_diff
             return cli_diff.run(args, out, err)
+        if args.command == "import":
+            from . import cli_import
+            return cli_import.run(args, out, err)
         from importlib import resources
 
         out.print(str(resources.files("harness").joinpath("suite.schema.json")))

@@ -42,6 +42,7 @@ from .parse_cache import CACHE
 from .report.records import CaseRecord, Gate
 from .report.sampled import CaseSamples, case_samples
 from .runner import (
+    RECORD_MODE_ALIASES,
     RECORD_MODES,
     CaseResult,
     RunOptions,
@@ -58,8 +59,9 @@ SUITES_INI = "harness_suites"
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("harness", "prompt suites (harness)")
     try:
-        group.addoption("--record-mode", action="store", default=None, choices=RECORD_MODES + ("rewrite",),
-                        help="harness/vcr record mode: none (default), once, new_episodes, all")
+        group.addoption("--record-mode", action="store", default=None, choices=RECORD_MODES + tuple(RECORD_MODE_ALIASES),
+                        help="harness/vcr record mode: none (default), once, new_episodes, all "
+                        "(rewrite: all, pytest-recording's name)")
     except ValueError:
         pass  # pytest-recording already defines --record-mode with the same meaning; share it
     group.addoption("--harness-base-url", action="store", default=None,
@@ -165,7 +167,7 @@ class CaseItem(pytest.Item):
 
     def _mode(self) -> str:
         mode = self.config.getoption("--record-mode", default=None) or "none"
-        return "all" if mode == "rewrite" else mode
+        return RECORD_MODE_ALIASES.get(mode, mode)
 
     def runtest(self) -> None:
         config = Path("harness.yaml") if Path("harness.yaml").is_file() else None

@@ -37,6 +37,8 @@ from .suite import Case
 from .transport import LiveResult, replay_output
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
+#: Other tools' names for the same modes: pytest-recording calls ``all`` ``rewrite``.
+RECORD_MODE_ALIASES = {"rewrite": "all"}
 
 
 @dataclass
