@@ -100,9 +100,9 @@ def run(paths: str | Path | Iterable[str | Path] = "suites", *, record_mode: Rec
         cases = select_cases(suites, selected, keyword)
         if not cases:
             raise NoCasesSelected.for_selection(targets, keyword)
-        config_file = _config(config)
+        pricing_file = config_file(config)
         planned, problems = plan(cases, base_url=base_url, check_limits=record_mode != "none",
-                                 config=config_file)
+                                 config=pricing_file)
         if batch:
             _refuse_adaptive_batch(cases)
     except HarnessError as exc:
@@ -201,7 +201,8 @@ def _check_options(record_mode: str, samples: SamplesOption | None, concurrency:
         raise UserError("--batch records pending cases: use it with --record-mode once, new_episodes or all")
 
 
-def _config(config: str | Path | None) -> Path | None:
+def config_file(config: str | Path | None) -> Path | None:
+    """The pricing config: the one named, else ``harness.yaml`` in the current folder, if there is one."""
     if config is None:
         return Path("harness.yaml") if Path("harness.yaml").is_file() else None
     if not Path(config).is_file():

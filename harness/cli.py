@@ -94,8 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("paths", nargs="*", default=["suites"])
 
     sub.add_parser("schema", help="print the path of the suite JSON Schema (for editors)")
-    from . import cli_diff
+    from . import cli_diff, cli_plan
     cli_diff.add_parser(sub)
+    cli_plan.add_parser(sub, _samples)
     return parser
 
 
@@ -215,6 +216,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "diff":
             from . import cli_diff
             return cli_diff.run(args, out, err)
+        if args.command == "plan":
+            from . import cli_plan
+            return cli_plan.run(args, out, err)
         from importlib import resources
 
         out.print(str(resources.files("harness").joinpath("suite.schema.json")))
