@@ -3,8 +3,9 @@
 Each case is decided as ``harness run --record-mode MODE`` decides it (decide.py, the same code):
 replayed, sent because its cassette is missing, stale or re-recorded in full (``all``), or left
 missing or stale when the mode does not record it. A case of several steps whose first step
-replays is walked offline from its cassette, as replay walks it, to find the step a recording would
-start at. Nothing is sent and the SDK is never imported.
+replays is walked offline from its cassette, as replay walks it (its tools answering as they do in
+a replay), to find the step a recording would start at. Nothing is sent and the SDK is never
+imported.
 
 Each call that would be sent is estimated by estimate.py, the estimate ``--max-cost`` reserves:
 input tokens with tiktoken over the rendered request; output tokens from the request's limit, else
@@ -141,8 +142,8 @@ class SuitePlan:
 class SpendPlan:
     record_mode: str
     suites: tuple[SuitePlan, ...]
-    encoding: str  # the tokenizer the counts were made with
-    exact: bool  # False when it stands in for the model's own (not available offline)
+    encoding: str  # the tokenizer(s) the counts were made with
+    exact: bool  # False when one stands in for a model's own (not available offline)
 
     @property
     def tally(self) -> Tally:
@@ -168,8 +169,17 @@ def _judged(case: Case) -> bool:
     return any(spec.name.removeprefix("not-") == "rubric" for spec in case.checks)
 
 
-def _decided(item: PlannedCase, mode: str) -> CasePlan | tuple[str, int, list[Interaction] | None]:
-    """A case plan that needs no estimate, or (reason, first step, cassette) for one that is sent."""
+@dataclass(frozen=True)
+class _Sent:
+    """A case a recording sends: why, from which step (0-based), and what its cassette holds."""
+
+    reason: str
+    first: int
+    stored: list[Interaction] | None
+
+
+def _decided(item: PlannedCase, mode: str) -> CasePlan | _Sent:
+    """A case plan that needs no estimate, or what to estimate for a case that is sent."""
     case = item.case
     if case.skip:
         return CasePlan(case, "skipped", message=case.skip)
@@ -181,8 +191,8 @@ def _decided(item: PlannedCase, mode: str) -> CasePlan | tuple[str, int, list[In
         if item.refused:
             return CasePlan(case, "refused", message=item.refused)
         if stored is None:
-            return "missing", 0, None
-        return ("all" if mode == "all" else "stale"), 0, stored
+            return _Sent("missing", 0, None)
+        return _Sent("all" if mode == "all" else "stale", 0, stored)
     if action in ("missing", "stale"):
         return CasePlan(case, action, message="no cassette" if stored is None else "the request changed "
                         "since it was recorded")
@@ -194,7 +204,7 @@ def _decided(item: PlannedCase, mode: str) -> CasePlan | tuple[str, int, list[In
     if problem is None:
         return CasePlan(case, "replay")
     if problem.status in ("stale", "missing") and records_step(problem.status, mode):
-        return problem.status, problem.step, stored
+        return _Sent(problem.status, problem.step, stored)
     if problem.status in ("stale", "missing"):
         return CasePlan(case, problem.status, step=problem.step + 1, message=problem.message)
     return CasePlan(case, "error", step=problem.step + 1, message=problem.message)
@@ -251,8 +261,7 @@ def plan_spend(planned: Sequence[PlannedCase], record_mode: str) -> SpendPlan:
         if isinstance(decided, CasePlan):
             by_suite.setdefault(path, []).append(decided)
             continue
-        reason, first, stored = decided
-        calls, unknown = _calls(item, first, stored)
+        calls, unknown = _calls(item, decided.first, decided.stored)
         key: Hashable = (item.request.endpoint, case.model)
         priced = item.prices.price(case.model) is not None
         planned_calls = []
@@ -261,13 +270,16 @@ def plan_spend(planned: Sequence[PlannedCase], record_mode: str) -> SpendPlan:
             estimate = CallEstimate(call.estimate.input_tokens, call.estimate.output_tokens,
                                     call.estimate.output_basis, call.estimate.output_ceiling, served)
             planned_calls.append(CallPlan(call.step, estimate, _costs(item, estimate) if priced else None))
-        by_suite.setdefault(path, []).append(CasePlan(case, "send", reason, first + 1, calls=tuple(planned_calls),
-                                                      unknown_steps=unknown, judged=_judged(case)))
+        by_suite.setdefault(path, []).append(CasePlan(case, "send", decided.reason, decided.first + 1,
+                                                      calls=tuple(planned_calls), unknown_steps=unknown,
+                                                      judged=_judged(case)))
     for group in _adaptive_groups(planned, record_mode):
         more[group.path] += group.more
-    _encode, encoding, exact = encoder_for(planned[0].case.model) if planned else (None, "", True)
+    tokenizers = [encoder_for(model)[1:] for model in dict.fromkeys(item.case.model for item in planned)]
     return SpendPlan(record_mode, tuple(SuitePlan(path, names[path], tuple(cases), more[path])
-                                        for path, cases in by_suite.items()), encoding, exact)
+                                        for path, cases in by_suite.items()),
+                     ", ".join(dict.fromkeys(name for name, _exact in tokenizers)),
+                     all(exact for _name, exact in tokenizers))
 
 
 def _costs(item: PlannedCase, estimate: CallEstimate) -> Costs:

@@ -263,3 +263,16 @@ def test_max_cost_reserves_what_the_plan_shows(project: Project, fake: FakeOpenA
                          "--max-cost", str(first), env={"OPENAI_API_KEY": CANARY})
     assert enough.code == 0 and len(fake.requests) == 1, enough.text
     assert Path(project.root / "cassettes" / "s" / "a.yaml").is_file()
+
+
+def test_plan_names_refused_cases_and_the_samples_an_adaptive_case_may_add(project: Project) -> None:
+    project.suite("s.yaml", "model: gpt-4o\nmin_pass_rate: 0.5\ncases:\n  - id: huge\n    prompt: hi\n"
+                            "    max_tokens: 100000\n  - id: sampled\n    prompt: pick\n    samples: {min: 2, max: 5}\n")
+    doc = plan_json(project, "suites")
+    cases = cases_of(doc)
+    assert cases["huge"]["action"] == "refused" and "returns at most 16,384" in cases["huge"]["message"]
+    assert [cases[n]["action"] for n in ("sampled", "sampled#1")] == ["send", "send"]
+    assert doc["summary"]["adaptive_more"] == 3 and doc["summary"]["sent"] == 2
+    printed = " ".join(project.run("plan", "suites").out.split())
+    assert "huge: " in printed and "returns at most 16,384" in printed
+    assert "adaptive samples: up to 3 more sample(s)" in printed

@@ -54,8 +54,8 @@ def _case_cost(case: CasePlan) -> str:
 
 
 def print_plan(console: Console, plan: SpendPlan, command: str, *, verbose: bool = False, max_rows: int = 50) -> None:
-    """Per suite: the cases that would be sent (and those a user must act on); then the totals
-    table, what the figures assume, and the command that records."""
+    """Per suite: the cases that would be sent (and those a user must act on, with why); then the
+    totals, what the figures assume, and the command that records."""
     total = plan.tally
     console.print(f"plan for --record-mode {plan.record_mode}: {total.sent} of {total.cases} case(s) would be "
                   "sent (nothing is sent now)", highlight=False)
@@ -78,9 +78,20 @@ def print_plan(console: Console, plan: SpendPlan, command: str, *, verbose: bool
         console.print(table)
         if len(shown) < len(listed):
             console.print(f"  ... and {len(listed) - len(shown)} more (-v lists them all)", highlight=False)
-    _print_totals(console, plan)
-    _print_notes(console, plan)
+        for c in shown:
+            if c.action in ("refused", "error") and c.message:
+                console.print(f"  [red]{escape(c.case.name)}[/]: {escape(c.message)}", highlight=False, soft_wrap=True)
     if total.sent:
+        _print_totals(console, plan)
+        _print_notes(console, plan)
+    if plan.adaptive_more:
+        console.print(f"adaptive samples: up to {plan.adaptive_more} more sample(s) while a pass rate is "
+                      "unclear, not in the sums", highlight=False, soft_wrap=True)
+    stale = total.actions.get("stale", 0)
+    if stale and plan.record_mode == "once":
+        console.print(f"{stale} stale case(s) are not sent by --record-mode once: --record-mode new_episodes "
+                      "re-records them", highlight=False, soft_wrap=True)
+    if total.sent or plan.adaptive_more:
         console.print(f"command: {escape(command)}", highlight=False, soft_wrap=True)
     else:
         console.print("nothing to send: every selected case replays or is left as it is", highlight=False)
@@ -123,13 +134,6 @@ def _print_notes(console: Console, plan: SpendPlan) -> None:
     if t.judged:
         say(f"{t.judged} case(s) have rubric checks: their judge calls are sent too and are not in the sums",
             highlight=False, soft_wrap=True)
-    if plan.adaptive_more:
-        say(f"adaptive samples: up to {plan.adaptive_more} more sample(s) while a pass rate is unclear, "
-            "not in the sums", highlight=False, soft_wrap=True)
-    stale = t.actions.get("stale", 0)
-    if stale and plan.record_mode == "once":
-        say(f"{stale} stale case(s) are not sent by --record-mode once: --record-mode new_episodes "
-            "re-records them", highlight=False, soft_wrap=True)
 
 
 # ---------------------------------------------------------------- JSON
@@ -161,7 +165,7 @@ def _case(c: CasePlan) -> dict[str, Any]:
 def plan_document(plan: SpendPlan, command: str) -> dict[str, Any]:
     return {
         "schema": PLAN_SCHEMA, "harness_version": __version__, "record_mode": plan.record_mode,
-        "command": command if plan.tally.sent else None,
+        "command": command if plan.tally.sent or plan.adaptive_more else None,
         "tokenizer": {"encoding": plan.encoding, "exact": plan.exact},
         "assumptions": {"default_output_tokens": DEFAULT_ANSWER_TOKENS,
                         "cache": {"min_tokens": MIN_TOKENS, "step_tokens": STEP_TOKENS}},
