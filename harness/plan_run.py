@@ -153,10 +153,6 @@ class SpendPlan:
     def adaptive_more(self) -> int:
         return sum(s.adaptive_more for s in self.suites)
 
-    @property
-    def sent(self) -> list[CasePlan]:
-        return [c for s in self.suites for c in s.cases if c.action == "send"]
-
 
 # ---------------------------------------------------------------- deciding
 
@@ -247,8 +243,11 @@ def plan_spend(planned: Sequence[PlannedCase], record_mode: str) -> SpendPlan:
     cache = PromptCache()
     by_suite: dict[str, list[CasePlan]] = {}
     names: dict[str, str] = {}
-    more: Counter[str] = Counter()
-    extra = _adaptive_extra(planned, record_mode)
+    adaptive = _adaptive_groups(planned, record_mode)
+    extra = {i for group in adaptive for i in group.extra}
+    more = Counter[str]()
+    for group in adaptive:
+        more[group.path] += group.more
     for item in planned:
         case = item.case
         path = case.suite_path.as_posix()
@@ -273,8 +272,6 @@ def plan_spend(planned: Sequence[PlannedCase], record_mode: str) -> SpendPlan:
         by_suite.setdefault(path, []).append(CasePlan(case, "send", decided.reason, decided.first + 1,
                                                       calls=tuple(planned_calls), unknown_steps=unknown,
                                                       judged=_judged(case)))
-    for group in _adaptive_groups(planned, record_mode):
-        more[group.path] += group.more
     tokenizers = [encoder_for(model)[1:] for model in dict.fromkeys(item.case.model for item in planned)]
     return SpendPlan(record_mode, tuple(SuitePlan(path, names[path], tuple(cases), more[path])
                                         for path, cases in by_suite.items()),
@@ -316,11 +313,9 @@ def _adaptive_groups(planned: Sequence[PlannedCase], mode: str) -> list[_Adaptiv
     for items in groups.values():
         rule = items[0].case.adaptive
         assert rule is not None
+        if not set(range(rule.min)) <= {i.case.sample for i in items}:
+            continue  # a selection of some samples (-k, FILE::CASE#n) is not sampled further
         extra = tuple(id(i) for i in items if mode == "all" and i.case.sample >= rule.min)
         starts = [i.case.sample for i in items if id(i) not in extra]
         out.append(_Adaptive(items[0].case.suite_path.as_posix(), max(0, rule.max - (max(starts) + 1)), extra))
     return out
-
-
-def _adaptive_extra(planned: Sequence[PlannedCase], mode: str) -> set[int]:
-    return {i for group in _adaptive_groups(planned, mode) for i in group.extra}
