@@ -21,7 +21,8 @@ from .checks import registry
 from .checks.registry import CheckContext, Result
 from .collect import collect, select_cases
 from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USER_ERROR, HarnessError, NoCasesSelected, UserError
-from .gates import FAIL_ON, evaluate
+from .gates import FAIL_ON, FailOnOptions, evaluate
+from .orphans import survey
 from .output import Output
 from .record.sampling import SamplesOption, check_option
 from .report import parse_specs, write_reports
@@ -30,7 +31,7 @@ from .runner import RECORD_MODE_ALIASES, RECORD_MODES, CaseResult, RunOptions, e
 from .suite import Suite
 
 RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]  # rewrite: all (pytest-recording's name)
-FailOn = Literal["failed", "changed", "regressed"]
+FailOn = Literal["failed", "changed", "regressed", "orphans"]
 CheckFunction = TypeVar("CheckFunction", bound=Callable[..., "bool | Result"])
 
 
@@ -79,7 +80,8 @@ def run(paths: str | Path | Iterable[str | Path] = "suites", *, record_mode: Rec
         keyword: str | None = None,
         base_url: str | None = None, concurrency: int = 8, timeout: float = 120.0, max_retries: int = 4,
         max_cost: float | None = None, batch: bool = False, batch_poll: float = 10.0,
-        config: str | Path | None = None, fail_on: FailOn = "failed", reports: Iterable[str] = (),
+        config: str | Path | None = None, fail_on: FailOn | Iterable[FailOn] | FailOnOptions = "failed",
+        reports: Iterable[str] = (),
         progress: Progress | None = None, stop: threading.Event | None = None,
         notify: Callable[[str], None] | None = None) -> RunResult:
     """Replay (or record) suites, check the answers, write ``reports`` (``"json=run.json"``, ...).
@@ -88,22 +90,25 @@ def run(paths: str | Path | Iterable[str | Path] = "suites", *, record_mode: Rec
     replace every suite's own (``samples`` as a suite writes it: a number, ``"auto"`` or
     ``{"min": 3, "max": 20}``); ``keyword`` is ``-k``. ``config`` is a YAML file with ``pricing:``
     (default: ``harness.yaml`` in the current folder, if there is one). Setting ``stop`` lets the
-    requests in flight finish and save, and skips the rest (exit code 130).
+    requests in flight finish and save, and skips the rest (exit code 130). ``fail_on`` may add
+    ``"orphans"`` to one of the others (``["regressed", "orphans"]``): cassettes that no case of a
+    suite run whole owns then fail the run (they are listed in ``record.orphans`` either way).
     """
     started = time.perf_counter()
     record_mode = RECORD_MODE_ALIASES.get(record_mode, record_mode)  # type: ignore[assignment]
     try:
         wanted_models = _models(models)
-        _check_options(record_mode, samples, concurrency, fail_on, batch)
+        gate_on = _fail_on(fail_on)
+        _check_options(record_mode, samples, concurrency, gate_on.cases, batch)
         specs = parse_specs(list(reports))  # a bad report is an error before anything runs
         targets = [str(paths)] if isinstance(paths, (str, Path)) else [str(p) for p in paths]
         suites, selected = collect(targets, notify or (lambda _text: None), models=wanted_models, samples=samples)
         cases = select_cases(suites, selected, keyword)
         if not cases:
             raise NoCasesSelected.for_selection(targets, keyword)
-        config_file = _config(config)
+        pricing_file = config_file(config)
         planned, problems = plan(cases, base_url=base_url, check_limits=record_mode != "none",
-                                 config=config_file)
+                                 config=pricing_file)
         if batch:
             _refuse_adaptive_batch(cases)
     except HarnessError as exc:
@@ -118,7 +123,11 @@ def run(paths: str | Path | Iterable[str | Path] = "suites", *, record_mode: Rec
     results = execute(planned, options, progress=progress.update if progress is not None else None,
                       stop=stop, notify=notify)
     record = from_results(results, suites, record_mode=record_mode, elapsed_s=time.perf_counter() - started)
-    code, gates = evaluate(record, fail_on=fail_on)
+    if not wanted_models and samples is None:  # suites run as their files say: their cassettes are theirs
+        whole = [s for s in suites if s.path.resolve() not in selected] if keyword is None else []
+        found = survey(whole)
+        record = replace(record, orphans=found.orphans, orphans_checked=len(whole))
+    code, gates = evaluate(record, fail_on=gate_on.cases, orphans=gate_on.orphans)
     record = replace(record, gates=tuple(gates))
     errors: tuple[HarnessError, ...] = ()
     written: list[Path] = []
@@ -173,6 +182,15 @@ def _models(models: Sequence[str] | str | None) -> tuple[str, ...]:
     return chosen
 
 
+def _fail_on(value: str | Iterable[str] | FailOnOptions) -> FailOnOptions:
+    if isinstance(value, FailOnOptions):
+        return value
+    try:
+        return FailOnOptions.parse(value)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
 def _refuse_adaptive_batch(cases: Iterable[_suite.Case]) -> None:
     """An adaptive case decides after each answer whether it needs another; a batch job answers
     in hours, all at once. Rounds of batches would take a day per sample, so this is refused."""
@@ -202,7 +220,8 @@ def _check_options(record_mode: str, samples: SamplesOption | None, concurrency:
         raise UserError("--batch records pending cases: use it with --record-mode once, new_episodes or all")
 
 
-def _config(config: str | Path | None) -> Path | None:
+def config_file(config: str | Path | None) -> Path | None:
+    """The pricing config: the one named, else ``harness.yaml`` in the current folder, if there is one."""
     if config is None:
         return Path("harness.yaml") if Path("harness.yaml").is_file() else None
     if not Path(config).is_file():

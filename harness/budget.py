@@ -1,8 +1,9 @@
 """--max-cost: stop starting requests before the run's spend would pass the budget.
 
-Each request's cost is estimated before it is sent (prompt tokens counted with tiktoken, the answer
-assumed as long as max_tokens allows) and reserved; when the answer arrives the reservation is
-replaced by the real cost. A request whose estimate would pass the budget is not started; what
+Each request's cost is estimated before it is sent, by the estimate ``harness plan`` shows
+(estimate.py: prompt tokens counted with tiktoken, the answer as long as it may be: max_tokens, else
+the model's output limit) and reserved; when the answer arrives the reservation is replaced by the
+real cost. A request whose estimate would pass the budget is not started; what
 already finished is kept. A rubric's judge request is budgeted the same way, since it is spent for
 its case; a case stopped by the budget is reported as skipped by budget, and the run as incomplete
 (its own exit status), so a budget stop never looks like a green run.
@@ -13,24 +14,14 @@ from __future__ import annotations
 import threading
 
 from .checks.registry import NeedsRecording
-from .output import Usage
+from .estimate import reservation
 from .pricing import PriceTable, usd
 from .request import Request
-from .tokens import count_prompt_tokens, limits_for
-
-#: Assumed answer length when a request sets no max_tokens and the model's limit is unknown.
-DEFAULT_ANSWER_TOKENS = 1024
 
 
 def estimate(request: Request, model: str, prices: PriceTable, *, batch: bool = False) -> float | None:
     """The request's cost in USD if the answer is as long as allowed; None when the price is unknown."""
-    body = request.body
-    prompt = count_prompt_tokens(body, model=model).tokens
-    answer = body.get("max_completion_tokens") or body.get("max_tokens")
-    if not isinstance(answer, int):
-        limits = limits_for(model)
-        answer = limits.output if limits else DEFAULT_ANSWER_TOKENS
-    return prices.cost(model, Usage(prompt, answer, prompt + answer), batch=batch)
+    return reservation(request, model, prices, batch=batch)
 
 
 class BudgetStop(NeedsRecording):

@@ -17,6 +17,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -324,6 +325,26 @@ def _read(path: Path, root: Path | None = None) -> bytes | None:
         raise UserError(f"the cassette is larger than {MAX_CASSETTE_BYTES // 2**20} MiB, the most "
                         "harness reads", file=str(path))
     return data
+
+
+def recorded_for(path: Path, *, root: Path) -> str | None:
+    """The case a cassette says it was recorded for (its header's ``suite.yaml::case``; '' when it
+    has no header, as one vcrpy wrote); None when ``path`` is not a cassette harness can read (a
+    regular file inside ``root``, or a symlink to one). Not cached: what may be deleted as a
+    cassette must be one, read now."""
+    try:
+        data = _read(path, root)
+        if data is None:
+            return None
+        text = data.decode("utf-8")
+        from_document(text, path)
+    except (UserError, UnicodeDecodeError):
+        return None
+    found = _HEADER.match(text)
+    return found[1] if found else ""
+
+
+_HEADER = re.compile(r"# harness \S+ cassette for (.*)\n")
 
 
 def flush_cache() -> None:

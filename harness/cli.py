@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -22,6 +23,9 @@ from rich.markup import escape
 from . import __version__, redact
 from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USER_ERROR, HarnessError, NoCasesSelected
 from .runner import RECORD_MODE_ALIASES, RECORD_MODES, collect, plan, select_cases
+
+if TYPE_CHECKING:
+    from .gates import FailOnOptions
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,6 +45,16 @@ def _samples(text: str) -> int | str:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1 or auto, got {text!r}")
     return value
+
+
+def _fail_on(text: str) -> FailOnOptions:
+    """``--fail-on``: one of failed, changed, regressed, and/or orphans (comma-separated)."""
+    from .gates import FailOnOptions
+
+    try:
+        return FailOnOptions.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,18 +99,21 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also list every case, and the failures a suite's min_pass_rate tolerates")
     run.add_argument("--report", action="append", default=[], metavar="FORMAT=PATH",
                      help="also write a report: json=PATH, junit=PATH, markdown=PATH, html=PATH (repeatable)")
-    run.add_argument("--fail-on", choices=("failed", "changed", "regressed"), default="failed",
+    run.add_argument("--fail-on", type=_fail_on, default="failed", metavar="WHAT",
                      help="exit 1 on: failed (default) any failing case; changed: also any re-recorded "
                      "answer that changed; regressed: any failing case but those whose baseline (the "
                      "answer a re-recording replaced) failed too; needs a recording mode (to compare "
-                     "with git, use harness diff --base REF)")
+                     "with git, use harness diff --base REF). Add orphans (regressed,orphans, or orphans "
+                     "alone) to also fail on cassettes no case owns")
 
     val = sub.add_parser("validate", help="check suites against the schema and render every case")
     val.add_argument("paths", nargs="*", default=["suites"])
 
     sub.add_parser("schema", help="print the path of the suite JSON Schema (for editors)")
-    from . import cli_diff, cli_import
+    from . import cli_diff, cli_import, cli_plan, cli_prune
     cli_diff.add_parser(sub)
+    cli_plan.add_parser(sub, _samples)
+    cli_prune.add_parser(sub)
     cli_import.add_parser(sub)
     return parser
 
@@ -135,6 +152,7 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     # Imported here, not at the top: `harness validate` and `--help` should not pay for them.
     from .api import run
     from .gates import tolerated_failures
+    from .orphans import notice
     from .report.diff_samples import from_baselines
     from .report.ifeval_table import print_ifeval
     from .report.progress import LiveProgress
@@ -165,7 +183,7 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         _print_errors(err, result.errors)
         return result.exit_code
     results = list(result.case_results)
-    tolerated = tolerated_failures(result.record) if args.fail_on != "regressed" else []
+    tolerated = tolerated_failures(result.record) if args.fail_on.cases != "regressed" else []
     quiet = [t.path for t in tolerated]
     sampled = sampled_cases(result.record)  # cases with samples: one row each, with their rate
     if not args.quiet:
@@ -179,6 +197,8 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         print_rates(out, rates, against=AGAINST_RECORDINGS)
     print_changes(out, results, sampled=sampled)
     print_gates(out, [g for g in result.gates if g.name != "failures"], tolerated, verbose=args.verbose)
+    for line in notice(result.record.orphans):
+        out.print(f"[yellow]{escape(line)}[/]", highlight=False, soft_wrap=True)
     out.print(summary_line(results, time.perf_counter() - start, tolerated=quiet, sampled=sampled),
               highlight=False)
     for path in result.reports:
@@ -221,6 +241,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "import":
             from . import cli_import
             return cli_import.run(args, out, err)
+        if args.command == "plan":
+            from . import cli_plan
+            return cli_plan.run(args, out, err)
+        if args.command == "prune":
+            from . import cli_prune
+            return cli_prune.run(args, out, err)
         from importlib import resources
 
         out.print(str(resources.files("harness").joinpath("suite.schema.json")))

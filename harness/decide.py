@@ -42,3 +42,9 @@ def recheck(planned: PlannedCase, mode: str, before: list[Interaction] | None) -
         if hit is not None:
             return "replay", stored, hit
     return action, stored, hit
+
+
+def records_step(status: str, mode: str) -> bool:
+    """Whether ``mode`` records a later step the cassette lacks (``missing``) or holds another
+    way (``stale``), once the first step replayed."""
+    return (status == "missing" and mode != "none") or (status == "stale" and mode == "new_episodes")

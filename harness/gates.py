@@ -38,6 +38,30 @@ from .report.records import CaseRecord, Comparison, Gate, RunRecord, SuiteRecord
 from .report.sampled import Outcome, outcomes, suite_rate
 
 FAIL_ON = ("failed", "changed", "regressed")
+#: ``--fail-on orphans`` (beside one of FAIL_ON): cassettes no case owns fail the run too.
+ORPHANS = "orphans"
+
+
+@dataclass(frozen=True)
+class FailOnOptions:
+    """``--fail-on`` as given: what failing cases mean, and whether orphan cassettes fail the run."""
+
+    cases: str = "failed"
+    orphans: bool = False
+
+    @classmethod
+    def parse(cls, values: str | Iterable[str]) -> FailOnOptions:
+        """``"orphans"``, ``"regressed,orphans"``, ``["changed", "orphans"]``...: at most one of
+        FAIL_ON (default ``failed``), and ``orphans``. ValueError names what is wrong."""
+        words = [w.strip() for v in ([values] if isinstance(values, str) else values) for w in v.split(",")]
+        unknown = [w for w in words if w not in (*FAIL_ON, ORPHANS)]
+        if unknown:
+            raise ValueError(f"unknown --fail-on {unknown[0]!r} (use {', '.join(FAIL_ON)}, and/or {ORPHANS})")
+        modes = list(dict.fromkeys(w for w in words if w in FAIL_ON))
+        if len(modes) > 1:
+            raise ValueError(f"--fail-on takes one of {', '.join(FAIL_ON)} (got {', '.join(modes)}); "
+                             f"{ORPHANS} may go with any of them")
+        return cls(modes[0] if modes else "failed", ORPHANS in words)
 
 
 def _names(cases: Iterable[CaseRecord | Outcome], limit: int = 5) -> str:
@@ -214,6 +238,17 @@ def budget_gate(run: RunRecord) -> Gate | None:
     return Gate("max-cost", False, f"{len(skipped)} case(s) skipped by budget (--max-cost): {_names(skipped)}")
 
 
+def orphan_gate(run: RunRecord) -> Gate:
+    """``--fail-on orphans``: every suite run whole has no cassette that no case owns."""
+    if not run.orphans_checked:
+        return Gate("orphans", True, "orphan cassettes not checked: no suite was run whole (-k or FILE::CASE)")
+    if run.orphans:
+        shown = ", ".join(o.shown for o in run.orphans[:5])
+        more = f" and {len(run.orphans) - 5} more" if len(run.orphans) > 5 else ""
+        return Gate("orphans", False, f"{len(run.orphans)} cassette(s) no case owns: {shown}{more}")
+    return Gate("orphans", True, f"no cassette without a case in the {run.orphans_checked} suite(s) run whole")
+
+
 def change_gate(run: RunRecord) -> Gate:
     changed = [c for c in run.cases if c.changed]
     if changed:
@@ -238,8 +273,9 @@ def cost_increase_gate(comparison: Comparison, max_increase_usd: float) -> Gate:
 
 
 def evaluate(run: RunRecord, *, fail_on: str = "failed", comparison: Comparison | None = None,
-             max_cost_increase: float | None = None) -> tuple[int, list[Gate]]:
-    """(exit status, every gate) for a run, or for the head of a comparison."""
+             max_cost_increase: float | None = None, orphans: bool = False) -> tuple[int, list[Gate]]:
+    """(exit status, every gate) for a run, or for the head of a comparison; ``orphans`` adds
+    the gate of ``--fail-on orphans``."""
     samples = None
     if fail_on == "regressed":  # a diff's own rates; a re-recording run's against its baselines
         samples = comparison.samples if comparison is not None else diff_samples.from_baselines(run.cases)
@@ -250,6 +286,7 @@ def evaluate(run: RunRecord, *, fail_on: str = "failed", comparison: Comparison 
     gates += pass_rate_gates(run) + cost_gates(run)
     stopped = budget_gate(run)
     gates += [stopped] if stopped else []
+    gates += [orphan_gate(run)] if orphans else []
     if max_cost_increase is not None:
         if comparison is None:
             raise ValueError("max_cost_increase needs a comparison (harness diff)")

@@ -21,6 +21,7 @@ from .checks.registry import CheckContext, NeedsRecording, Verdict
 from .collect import collect, select_cases  # noqa: F401 - re-exported for the doors
 from .decide import decide as _decide
 from .decide import recheck as _recheck
+from .decide import records_step as _records
 from .diff import Change
 from .episode import Episode
 from .episode_store import episode_change, marked, recorded_episode, summed
@@ -161,11 +162,6 @@ def _road(item: PlannedCase, options: RunOptions, session: LazySession, secrets:
     if walked.problem is not None:
         return _unfinished(item, walked, walked.problem, stored, secrets)
     return _finish(item, walked, stored, options, session, secrets, services)
-
-
-def _records(status: str, mode: str) -> bool:
-    """Whether ``mode`` records a step the cassette lacks (``missing``) or holds another way."""
-    return (status == "missing" and mode != "none") or (status == "stale" and mode == "new_episodes")
 
 
 def _walker(item: PlannedCase, stored: list[Interaction] | None, options: RunOptions, session: LazySession,

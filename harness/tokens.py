@@ -123,22 +123,37 @@ def _model_encoding(model: str) -> str | None:
         return None
 
 
-def tokenizer_for(model: str) -> tuple[Callable[[str], int], str, bool]:
-    """(count function, encoding name, exact) for a model, never touching the network."""
+def encoder_for(model: str) -> tuple[Callable[[str], list[int]], str, bool]:
+    """(encode function, encoding name, exact) for a model, never touching the network. Token
+    ids, not just counts, tell where two prompts stop sharing a prefix (prompt caching)."""
     wanted = _model_encoding(model)
     if wanted is not None and available_offline(wanted):
         enc = _load(wanted)
         if enc is not None:
-            return _counter(enc), wanted, True
+            return _encoder(enc), wanted, True
     enc = _load(OFFLINE_ENCODING)
     if enc is not None:
-        return _counter(enc), OFFLINE_ENCODING, wanted == "cl100k_base"
-    return (lambda text: (len(text.encode("utf-8")) + 3) // 4), "bytes/4", False
+        return _encoder(enc), OFFLINE_ENCODING, wanted == "cl100k_base"
+    return _byte_chunks, "bytes/4", False
 
 
-def _counter(enc: Any) -> Callable[[str], int]:
+def tokenizer_for(model: str) -> tuple[Callable[[str], int], str, bool]:
+    """(count function, encoding name, exact) for a model, never touching the network."""
+    encode, name, exact = encoder_for(model)
+    if name == "bytes/4":
+        return (lambda text: (len(text.encode("utf-8")) + 3) // 4), name, exact
+    return (lambda text: len(encode(text))), name, exact
+
+
+def _encoder(enc: Any) -> Callable[[str], list[int]]:
     # disallowed_special=(): a prompt that mentions <|endoftext|> is text, not an error.
-    return lambda text: len(enc.encode(text, disallowed_special=()))
+    return lambda text: enc.encode(text, disallowed_special=())
+
+
+def _byte_chunks(text: str) -> list[int]:
+    """Without a tokenizer, every 4 bytes stand for a token (the bytes/4 count, as ids)."""
+    raw = text.encode("utf-8")
+    return [int.from_bytes(raw[i:i + 4], "little") for i in range(0, len(raw), 4)]
 
 
 def _content_tokens(content: Any, count: Callable[[str], int]) -> int:

@@ -179,13 +179,16 @@ def run_document(run: RunRecord) -> dict[str, Any]:
         if s.path in per_suite:
             entry["samples"] = per_suite[s.path]
         suites.append(entry)
-    return {
+    doc = {
         "schema": RUN_SCHEMA, "harness_version": run.harness_version, "created": run.created,
         "label": run.label, "record_mode": run.record_mode, "elapsed_s": run.elapsed_s,
         "suites": suites,
         "summary": summary,
         "cases": cases,
     }
+    if run.orphans:  # only when there are any: other runs' documents stay as they were
+        doc["orphans"] = [{"path": o.shown, "suites": list(o.suites)} for o in run.orphans]
+    return doc
 
 
 def diff_document(cmp: Comparison) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 from .. import __version__
 from ..cassette_names import sample_name
 from ..diff import Change
+from ..orphans import Orphan
 from ..output import Output
 from ..pricing import PriceTable
 from ..runner import CaseResult, rerecord_command
@@ -212,6 +213,10 @@ class RunRecord:
     record_mode: str = "none"
     elapsed_s: float | None = None
     gates: tuple[Gate, ...] = ()
+    #: Cassettes no case owns, in the folders of the suites run whole (orphans.py), and how many
+    #: suites were looked at (0: none was run whole, so nothing was checked).
+    orphans: tuple[Orphan, ...] = ()
+    orphans_checked: int = 0
 
     @property
     def totals(self) -> Totals:
