@@ -31,12 +31,13 @@ from .template_sandbox import BoundedSandbox
 from .yamlio import line_of
 
 
-def _find(roots: tuple[Path, ...], relative: str) -> tuple[Path, Path] | None:
-    """The first of ``roots`` holding ``relative`` (as a name, not yet followed), and that path."""
-    for root in roots:
+def _find(roots: tuple[Path, ...], relative: str) -> tuple[Path, Path, str] | None:
+    """The first of ``roots`` holding ``relative`` (as a name, not yet followed), that path, and
+    how an error names the folder (the first root is the suite's own)."""
+    for i, root in enumerate(roots):
         path = root / relative
         if os.path.lexists(path):
-            return root, path
+            return root, path, "the suite's folder" if i == 0 else f"the prompts folder {root}"
     return None
 
 
@@ -55,8 +56,8 @@ class _SuiteLoader(jinja2.BaseLoader):
         found = _find(self.roots, os.path.join(*split_template_path(template)))  # refuses '..'
         if found is None:
             raise jinja2.TemplateNotFound(template)
-        root, path = found
-        source = safe_files.read_text(path, shown=template, what="template file", root=root)
+        root, path, where = found
+        source = safe_files.read_text(path, shown=template, what="template file", root=root, where=where)
         return source, str(path), lambda: True
 
 
@@ -180,9 +181,9 @@ class Renderer:
         if found is None:
             raise UserError(f"image file {relative!r} not found inside {self._where}",
                             file=str(self.suite_file), line=line, case=case)
-        root, target = found
+        root, target, where = found
         try:
-            data = safe_files.read_bytes(target, shown=relative, what="image file", root=root,
+            data = safe_files.read_bytes(target, shown=relative, what="image file", root=root, where=where,
                                          limit=safe_files.IMAGE_LIMIT)
         except UserError as exc:
             raise exc.located(file=self.suite_file, line=line, case=case) from None
@@ -208,7 +209,7 @@ class Renderer:
         try:
             if found is None:
                 raise UserError(f"{what} {relative!r} not found inside {self._where}")
-            root, target = found
-            return safe_files.read_text(target, shown=relative, what=what, root=root)
+            root, target, where = found
+            return safe_files.read_text(target, shown=relative, what=what, root=root, where=where)
         except UserError as exc:
             raise exc.located(file=self.suite_file, line=line, case=case) from None
