@@ -331,7 +331,7 @@ def test_a_project_is_found_from_a_subfolder(project: Project, fake: FakeOpenAI)
     settings(project.root, "harness.yaml", {"suites": ["suites"], "defaults": {"model": "gpt-4o"}})
     project.suite("s.yaml", "cases:\n  - id: one\n    prompt: hi\n")
     assert project.record(fake).code == 0
-    os.chdir(project.root / "suites")
+    project.monkeypatch.chdir(project.root / "suites")
     assert replay(project, fake).code == 0
 
 
@@ -343,3 +343,24 @@ def test_defaults_take_exactly_the_keys_a_case_inherits() -> None:
     listed = project_schema()["properties"]["defaults"]["properties"]
     assert set(listed) == set(suite._INHERITED)
     assert all(v == {"$ref": f"suite.schema.json#/properties/{k}"} for k, v in listed.items())
+
+
+def test_diff_without_paths_compares_the_project_suites(project: Project, fake: FakeOpenAI) -> None:
+    import subprocess
+
+    project.monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    settings(project.root, "harness.yaml", {"suites": ["evals"], "defaults": {"model": "gpt-4o"}})
+    (project.root / "evals").mkdir()
+    (project.root / "evals" / "a.yaml").write_text("cases:\n  - id: one\n    prompt: Describe the sea.\n")
+    fake.add_rule(Rule(contains="sea", content="The sea is calm.", times=1))
+    assert project.record(fake).code == 0
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.com", "PATH": os.environ["PATH"]}
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "base"]):
+        subprocess.run(["git", *args], cwd=project.root, env=env, check=True, capture_output=True)
+    fake.add_rule(Rule(contains="sea", content="The sea is rough."))
+    assert project.record(fake, mode="all").code == 0
+    fake.stop()
+    result = project.run("diff", "--base", "HEAD", "--fail-on", "changed")
+    assert result.code == 1, result.text
+    assert "evals/a.yaml" in result.text and "rough" in result.text
