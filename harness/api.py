@@ -24,6 +24,7 @@ from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USER_ERROR, HarnessError, No
 from .gates import FAIL_ON, FailOnOptions, evaluate
 from .orphans import survey
 from .output import Output
+from .project import run_paths
 from .record.sampling import SamplesOption, check_option
 from .report import parse_specs, write_reports
 from .report.records import CaseRecord, Gate, RunRecord, Totals, from_results, totals
@@ -75,7 +76,7 @@ class RunResult:
         return found[0]
 
 
-def run(paths: str | Path | Iterable[str | Path] = "suites", *, record_mode: RecordMode = "none",
+def run(paths: str | Path | Iterable[str | Path] | None = None, *, record_mode: RecordMode = "none",
         models: Sequence[str] | str | None = None, samples: SamplesOption | None = None,
         keyword: str | None = None,
         base_url: str | None = None, concurrency: int = 8, timeout: float = 120.0, max_retries: int = 4,
@@ -86,7 +87,8 @@ def run(paths: str | Path | Iterable[str | Path] = "suites", *, record_mode: Rec
         notify: Callable[[str], None] | None = None) -> RunResult:
     """Replay (or record) suites, check the answers, write ``reports`` (``"json=run.json"``, ...).
 
-    ``paths`` are suite files or folders (``FILE::CASE`` picks one case); ``models`` and ``samples``
+    ``paths`` are suite files or folders (``FILE::CASE`` picks one case; default: the project's
+    suites, as the project file's ``suites:`` names them, else ``suites``); ``models`` and ``samples``
     replace every suite's own (``samples`` as a suite writes it: a number, ``"auto"`` or
     ``{"min": 3, "max": 20}``); ``keyword`` is ``-k``. ``config`` is a YAML file with ``pricing:``
     (default: ``harness.yaml`` in the current folder, if there is one). Setting ``stop`` lets the
@@ -101,7 +103,7 @@ def run(paths: str | Path | Iterable[str | Path] = "suites", *, record_mode: Rec
         gate_on = _fail_on(fail_on)
         _check_options(record_mode, samples, concurrency, gate_on.cases, batch)
         specs = parse_specs(list(reports))  # a bad report is an error before anything runs
-        targets = [str(paths)] if isinstance(paths, (str, Path)) else [str(p) for p in paths]
+        targets = run_paths(paths, notify)
         suites, selected = collect(targets, notify or (lambda _text: None), models=wanted_models, samples=samples)
         cases = select_cases(suites, selected, keyword)
         if not cases:

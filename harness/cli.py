@@ -67,8 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="replay (or record) suites and check the answers")
-    run.add_argument("paths", nargs="*", default=["suites"],
-                     help="suite files or folders; FILE::CASE selects one case (default: suites)")
+    run.add_argument("paths", nargs="*",
+                     help="suite files or folders; FILE::CASE selects one case (default: the project "
+                     "file's suites:, else suites)")
     run.add_argument("--record-mode", choices=RECORD_MODES + tuple(RECORD_MODE_ALIASES), default="none",
                      help="none: replay only (default); once: record missing cassettes; "
                      "new_episodes: also re-record stale ones; all (or rewrite, as pytest-recording "
@@ -93,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="stop starting requests (rubric judge requests too) before the estimated "
                      "spend passes USD; cases not sent are skipped by budget and the run exits 4")
     run.add_argument("--config", type=Path, metavar="FILE",
-                     help="YAML with pricing: overrides (default: harness.yaml here, if present)")
+                     help="YAML with pricing: overrides, over the project file's (default: harness.yaml "
+                     "here, if present)")
     run.add_argument("-q", "--quiet", action="store_true", help="only failures and the summary")
     run.add_argument("-v", "--verbose", action="store_true",
                      help="also list every case, and the failures a suite's min_pass_rate tolerates")
@@ -107,10 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
                      "alone) to also fail on cassettes no case owns")
 
     val = sub.add_parser("validate", help="check suites against the schema and render every case")
-    val.add_argument("paths", nargs="*", default=["suites"])
+    val.add_argument("paths", nargs="*", help="suite files or folders (default: as for run)")
 
     sub.add_parser("schema", help="print the path of the suite JSON Schema (for editors)")
-    from . import cli_diff, cli_import, cli_plan, cli_prune
+    from . import cli_diff, cli_import, cli_init, cli_plan, cli_prune
+    cli_init.add_parser(sub)
     cli_diff.add_parser(sub)
     cli_plan.add_parser(sub, _samples)
     cli_prune.add_parser(sub)
@@ -212,10 +215,16 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
-    suites, selected = collect(args.paths, notify=lambda text: err.print(escape(text), highlight=False))
+    from .project import run_paths
+
+    def notify(text: str) -> None:
+        err.print(escape(text), highlight=False)
+
+    paths = run_paths(args.paths, notify)
+    suites, selected = collect(paths, notify=notify)
     cases = select_cases(suites, selected, None)
     if not cases:
-        raise NoCasesSelected.for_selection(list(args.paths), None)
+        raise NoCasesSelected.for_selection(paths, None)
     planned, errors = plan(cases, check_limits=True)
     errors += [HarnessError(p.refused) for p in planned if p.refused]
     if errors:
@@ -238,6 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "diff":
             from . import cli_diff
             return cli_diff.run(args, out, err)
+        if args.command == "init":
+            from . import cli_init
+            return cli_init.run(args, out, err)
         if args.command == "import":
             from . import cli_import
             return cli_import.run(args, out, err)

@@ -28,7 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         "at REF (read with git archive; the working tree is not touched) are replayed and compared with "
         "the working tree's. Without it, give two reports written by `harness run --report json=PATH`.")
     p.add_argument("paths", nargs="*",
-                   help="with --base: suite files or folders, FILE::CASE for one case (default: suites); "
+                   help="with --base: suite files or folders, FILE::CASE for one case (default: the project "
+                   "file's suites:, else suites); "
                    "without --base: OLD.json NEW.json")
     p.add_argument("--base", metavar="REF", help="the git ref to compare with, e.g. origin/main or HEAD~1")
     p.add_argument("-k", dest="keyword", metavar="EXPR", help="only cases whose id matches (with --base)")
@@ -49,7 +50,9 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     specs = parse_specs(args.report)  # a bad --report is an error before anything runs
     if args.base:
-        comparison = diff_ref(args.base, args.paths or ["suites"], keyword=args.keyword)
+        from .project import run_paths
+
+        comparison = diff_ref(args.base, run_paths(args.paths), keyword=args.keyword)
     else:
         if len(args.paths) != 2 or not all(p.endswith(".json") for p in args.paths):
             raise UserError("harness diff: give --base REF [PATHS], or two JSON run reports: "

@@ -31,8 +31,9 @@ def add_parser(subparsers: argparse._SubParsersAction[Any], samples: Any) -> Non
         "estimate the tokens and cost of what it would send (standard, with the prompt cache, Batch API, "
         "and at most: what --max-cost reserves) per suite and in total, and print the command. "
         "Nothing is sent; no key is needed.")
-    p.add_argument("paths", nargs="*", default=["suites"],
-                   help="suite files or folders; FILE::CASE selects one case (default: suites)")
+    p.add_argument("paths", nargs="*",
+                   help="suite files or folders; FILE::CASE selects one case (default: the project "
+                   "file's suites:, else suites)")
     p.add_argument("--record-mode", choices=PLAN_MODES + tuple(RECORD_MODE_ALIASES), default="once",
                    help="the recording to plan: once (default: what has no cassette), new_episodes (also "
                    "stale ones), all (everything)")
@@ -63,8 +64,11 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from .record.sampling import check_option
     from .report.plan import plan_document, print_plan
 
+    from .project import run_paths
+
     if args.samples is not None:
         check_option(args.samples)
+    args.paths = run_paths(args.paths, lambda text: err.print(escape(text), highlight=False))
     suites, selected = collect(args.paths, notify=lambda text: err.print(escape(text), highlight=False),
                                samples=args.samples)
     cases = select_cases(suites, selected, args.keyword)

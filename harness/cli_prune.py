@@ -28,7 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         description="List the cassette files in each suite's cassette folder that none of its cases "
         "owns (a renamed case, a removed matrix value or model, a lowered sample count), and with "
         "--yes delete them and the suite folders left empty.")
-    p.add_argument("paths", nargs="*", default=["suites"], help="suite files or folders (default: suites)")
+    p.add_argument("paths", nargs="*",
+                   help="suite files or folders (default: the project file's suites:, else suites)")
     p.add_argument("--yes", action="store_true", help="delete them (without it, only list them)")
 
 
@@ -36,7 +37,9 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from .cassette_files import LOCK_PREFIX, TEMP_PREFIX, sweep
     from .collect import collect
     from .orphans import shown, survey
+    from .project import run_paths
 
+    args.paths = run_paths(args.paths, lambda text: err.print(escape(text), highlight=False))
     if any("::" in path for path in args.paths):
         raise UserError("harness prune works on whole suites: name suite files or folders, not FILE::CASE "
                         "(the other cases must be there to claim their cassettes)")

@@ -17,6 +17,7 @@ from .diff import DiffOptions
 from .episode import Conversation
 from .errors import HarnessError
 from .pricing import PriceTable
+from .project import price_table, project_of
 from .prompt_secrets import refuse_secrets
 from .render import Renderer
 from .request import Request, build_request
@@ -44,7 +45,7 @@ def plan_case(case: Case, *, base_url: str | None = None, check_limits: bool = F
               prices: PriceTable | None = None,
               bound: dict[int, tuple[CheckSpec, BoundCheck]] | None = None) -> PlannedCase:
     """Render the request and bind the checks (plus the automatic schema checks)."""
-    renderer = Renderer(case.suite_path)
+    renderer = Renderer(case.suite_path, case.prompt_roots)
     refused = None
     try:
         episode = plan_episode(case, renderer)
@@ -55,7 +56,8 @@ def plan_case(case: Case, *, base_url: str | None = None, check_limits: bool = F
         if too_big is not None:
             refused = str(too_big.located(file=case.suite_path, line=case.line, case=case.id))
         if prices is None:
-            prices = PriceTable.from_sources(suite_overrides=case.pricing, suite_file=case.suite_path)
+            prices = PriceTable.from_sources(price_table(project_of(case.suite_path)),
+                                             suite_overrides=case.pricing, suite_file=case.suite_path)
     except HarnessError as exc:
         raise exc.located(file=case.suite_path, line=case.line, case=case.id) from None
     specs = list(case.checks)
@@ -91,8 +93,9 @@ def plan(cases: list[Case], *, base_url: str | None = None, check_limits: bool =
     for case in cases:
         try:
             if case.suite_path not in tables:
-                tables[case.suite_path] = PriceTable.from_sources(
-                    config_file=config, suite_overrides=case.pricing, suite_file=case.suite_path)
+                tables[case.suite_path] = PriceTable.from_sources(  # project, --config, then the suite
+                    price_table(project_of(case.suite_path)), config_file=config,
+                    suite_overrides=case.pricing, suite_file=case.suite_path)
                 diffs[case.suite_path] = DiffOptions.from_mapping(case.diff, file=case.suite_path)
             item = plan_case(case, base_url=base_url, check_limits=check_limits,
                              prices=tables[case.suite_path], bound=bound)

@@ -5,9 +5,9 @@ It collects with the same loader and runs each item through the same road as the
 
 Only what the user opts in to is collected (a YAML file of someone else's with a ``cases:`` key
 must never break their test run): the paths and glob patterns of the ``harness_suites`` ini
-option, and a YAML file named on the command line (as pytest takes a named ``.py`` file that
-``python_files`` would not match). A folder in ``harness_suites`` brings the files ``harness run``
-would find in it.
+option (without it, the project file's ``pytest: {suites: [...]}``), and a YAML file named on the
+command line (as pytest takes a named ``.py`` file that ``python_files`` would not match). A
+folder in ``harness_suites`` brings the files ``harness run`` would find in it.
 
 A suite with a ``min_pass_rate`` gate (a benchmark) reports its failing cases as xfail, and the
 session fails at the end only if the suite's pass rate is below the gate — gates.pass_rate_gate,
@@ -39,6 +39,7 @@ from .collect import is_suite, searched
 from .errors import HarnessError
 from .gates import pass_rate_gate
 from .parse_cache import CACHE
+from .project import project_here, suites_for_pytest
 from .report.records import CaseRecord, Gate
 from .report.sampled import CaseSamples, case_samples
 from .runner import (
@@ -82,12 +83,16 @@ class OptedIn:
     def from_config(cls, config: pytest.Config) -> OptedIn:
         files: set[Path] = set()
         folders: list[Path] = []
-        for entry in config.getini(SUITES_INI):
+        entries, label = config.getini(SUITES_INI), SUITES_INI
+        if not entries:  # the ini option wins; without it, the project file's pytest: suites
+            project = project_here(config.rootpath)
+            entries, label = suites_for_pytest(project), f"{project.shown} pytest.suites"
+        for entry in entries:
             matches = [Path(m) for m in glob.glob(str(entry), recursive=True)]
             if not matches:
                 shown = entry.relative_to(config.rootpath) if entry.is_relative_to(config.rootpath) else entry
                 config.issue_config_time_warning(pytest.PytestConfigWarning(
-                    f"{SUITES_INI}: {shown} matches no file or folder"), stacklevel=2)
+                    f"{label}: {shown} matches no file or folder"), stacklevel=2)
             for match in matches:
                 if match.is_dir():
                     folders.append(match.resolve())
@@ -313,7 +318,10 @@ class CaseTally:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[_OPTED_IN] = OptedIn.from_config(config)
+    try:
+        config.stash[_OPTED_IN] = OptedIn.from_config(config)
+    except HarnessError as exc:  # a broken project file: one line, as the CLI says it
+        raise pytest.UsageError(redact.clean(str(exc))) from None
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(GateTally(), "harness-gates")
         config.pluginmanager.register(CaseTally(config), "harness-case-gates")

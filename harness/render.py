@@ -5,7 +5,8 @@ rendering runs in a jinja2 SandboxedEnvironment (no attribute tricks, no file or
 bounded in time and size (template_sandbox.py, template_checks.py, template_limits.py), with
 StrictUndefined (a typo in a variable name is an error, not an empty string). Files a suite names
 (includes, message files, images) are read through safe_files, only from inside the suite's own
-folder tree.
+folder tree, or from one of the project's shared template folders (``prompts:`` in the project
+file, which project.py keeps inside the project): the suite's folder first, then those in order.
 """
 
 from __future__ import annotations
@@ -30,28 +31,40 @@ from .template_sandbox import BoundedSandbox
 from .yamlio import line_of
 
 
-class _SuiteLoader(jinja2.BaseLoader):
-    """Loads ``{% include %}`` and message files from the suite's folder tree, through safe_files:
-    no '..' or absolute names, no symlink out of the folder, no FIFO or device, a size cap."""
+def _find(roots: tuple[Path, ...], relative: str) -> tuple[Path, Path, str] | None:
+    """The first of ``roots`` holding ``relative`` (as a name, not yet followed), that path, and
+    how an error names the folder (the first root is the suite's own)."""
+    for i, root in enumerate(roots):
+        path = root / relative
+        if os.path.lexists(path):
+            return root, path, "the suite's folder" if i == 0 else f"the prompts folder {root}"
+    return None
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+
+class _SuiteLoader(jinja2.BaseLoader):
+    """Loads ``{% include %}`` and message files from the suite's folder tree (then the shared
+    folders), through safe_files: no '..' or absolute names, no symlink out of the folder it was
+    found in, no FIFO or device, a size cap."""
+
+    def __init__(self, roots: tuple[Path, ...]) -> None:
+        self.roots = roots
 
     def get_source(self, environment: jinja2.Environment,
                    template: str) -> tuple[str, str, Callable[[], bool]]:
         if template.startswith(("/", "\\")) or ":" in template.split("/")[0]:
             raise jinja2.TemplateNotFound(template)
-        path = self.root.joinpath(*split_template_path(template))  # refuses '..'
-        if not os.path.lexists(path):
+        found = _find(self.roots, os.path.join(*split_template_path(template)))  # refuses '..'
+        if found is None:
             raise jinja2.TemplateNotFound(template)
-        source = safe_files.read_text(path, shown=template, what="template file", root=self.root)
+        root, path, where = found
+        source = safe_files.read_text(path, shown=template, what="template file", root=root, where=where)
         return source, str(path), lambda: True
 
 
 @lru_cache(maxsize=64)
-def _environment(root: Path) -> SandboxedEnvironment:
+def _environment(roots: tuple[Path, ...]) -> SandboxedEnvironment:
     return BoundedSandbox(
-        loader=_SuiteLoader(root),
+        loader=_SuiteLoader(roots),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,  # send exactly what the suite says (YAML "|-" strips it)
@@ -90,14 +103,21 @@ class Renderer:
     """Renders the templates of one case; every failure becomes a UserError with file and line.
 
     Everything one Renderer renders shares one time budget (template_limits.RENDER_SECONDS): make
-    one per case, as the runner does."""
+    one per case, as the runner does. ``shared`` are the project's shared template folders
+    (Case.prompt_roots), searched after the suite's own folder."""
 
-    def __init__(self, suite_file: Path) -> None:
+    def __init__(self, suite_file: Path, shared: tuple[Path, ...] = ()) -> None:
         self.suite_file = suite_file
         # The folder the suite was named in (not where a symlinked suite file points to).
         self.root = _real_folder(os.path.dirname(os.path.abspath(suite_file)))
-        self.env = _environment(self.root)
+        self.roots = (self.root, *(r for r in shared if r != self.root))
+        self.env = _environment(self.roots)
         self.budget = Budget()
+
+    @property
+    def _where(self) -> str:
+        """The folders a file name is looked up in, for a message saying it was not found."""
+        return str(self.root) if len(self.roots) == 1 else " or ".join(str(r) for r in self.roots)
 
     def _fail(self, exc: BaseException, *, what: str, file: str, line: int | None,
               case: str | None) -> UserError:
@@ -141,7 +161,7 @@ class Renderer:
             with active(self.budget):
                 template = self.env.get_template(relative)
         except jinja2.TemplateNotFound as exc:
-            raise UserError(f"template file {relative!r} not found inside {self.root} "
+            raise UserError(f"template file {relative!r} not found inside {self._where} "
                             f"({exc})", file=str(self.suite_file), line=line, case=case) from None
         except UserError as exc:  # the message file itself was refused by safe_files
             raise exc.located(file=self.suite_file, line=line, case=case) from None
@@ -157,12 +177,13 @@ class Renderer:
 
     def data_url(self, relative: str, *, line: int | None, case: str | None) -> str:
         """A local image (inside the suite folder) as a data: URL for an image_url part."""
-        target = self.root / relative
-        if not os.path.lexists(target):
-            raise UserError(f"image file {relative!r} not found inside {self.root}",
+        found = _find(self.roots, relative)
+        if found is None:
+            raise UserError(f"image file {relative!r} not found inside {self._where}",
                             file=str(self.suite_file), line=line, case=case)
+        root, target, where = found
         try:
-            data = safe_files.read_bytes(target, shown=relative, what="image file", root=self.root,
+            data = safe_files.read_bytes(target, shown=relative, what="image file", root=root, where=where,
                                          limit=safe_files.IMAGE_LIMIT)
         except UserError as exc:
             raise exc.located(file=self.suite_file, line=line, case=case) from None
@@ -183,11 +204,12 @@ class Renderer:
         return out
 
     def _variable_file(self, name: str, relative: str, *, line: int | None, case: str | None) -> str:
-        target = self.root / relative
+        found = _find(self.roots, relative)
         what = f"file of variable {name!r}"
         try:
-            if not os.path.lexists(target):
-                raise UserError(f"{what} {relative!r} not found inside {self.root}")
-            return safe_files.read_text(target, shown=relative, what=what, root=self.root)
+            if found is None:
+                raise UserError(f"{what} {relative!r} not found inside {self._where}")
+            root, target, where = found
+            return safe_files.read_text(target, shown=relative, what=what, root=root, where=where)
         except UserError as exc:
             raise exc.located(file=self.suite_file, line=line, case=case) from None

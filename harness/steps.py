@@ -115,7 +115,7 @@ class Walker:
 
     def walk(self) -> Walked:
         walked = Walked()
-        renderer = Renderer(self.case.suite_path)
+        renderer = Renderer(self.case.suite_path, self.case.prompt_roots)
         plan = self.plan
         history: list[dict[str, Any]] = list(plan.opening) if plan else []
         turns = list(plan.turns) if plan else []

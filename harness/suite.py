@@ -19,6 +19,7 @@ from typing import Any
 from .cassette_names import case_file_name, fitted, sample_name
 from .checks.targets import TARGET_KEYS, Target
 from .errors import UserError
+from .project import inherited, project_of
 from .record.sampling import Adaptive, adaptive
 from .safe_files import is_inside, project_root
 from .schemas.declared import check_declared
@@ -123,6 +124,8 @@ class Case:
     turns: tuple[Message, ...] = ()  # user messages, each sent after the previous answer
     answering: tuple[ToolSpec, ...] = ()  # tools with impl:/results: (params holds what is sent)
     max_steps: int = DEFAULT_MAX_STEPS
+    #: The project's shared template folders (project.py), searched after the suite's own folder.
+    prompt_roots: tuple[Path, ...] = ()
 
     @property
     def name(self) -> str:
@@ -230,9 +233,11 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
     display = display_path(path)
     if not is_inside(path, project_root(path)):
         raise UserError("the suite file is a symlink to outside its project", file=display)
+    project = project_of(path)
     doc = load_yaml(path)
     if not isinstance(doc, dict):
         raise UserError("a suite must be a YAML mapping with a 'cases' list", file=display, line=1)
+    defaults = inherited(project, doc)  # the project's defaults: the suite's own keys win
     schema_error(doc, display)
     check_declared(doc, path, display=display)
     name = suite_name_of(doc, path, display)
@@ -246,8 +251,8 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
     recorded: frozenset[str] | None = None
     for index, raw in enumerate(doc["cases"]):
         case_line = line_of(doc["cases"], index)
-        settings = {k: doc[k] for k in _INHERITED if k in doc}
-        lines = {k: line_of(doc, k) for k in settings}
+        settings = {**defaults, **{k: doc[k] for k in _INHERITED if k in doc}}
+        lines = {k: line_of(doc, k) for k in settings if k in doc}
         own = {k: raw[k] for k in _INHERITED if k in raw}
         if "model" in own:
             settings.pop("models", None)
@@ -330,6 +335,7 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
                     key_lines=key_lines,
                     turns=turns, answering=answering,
                     max_steps=int(settings.get("max_steps", DEFAULT_MAX_STEPS)),
+                    prompt_roots=project.prompts,
                 )
                 taken = list(range(samples))
                 if rule is not None:

@@ -12,14 +12,19 @@ from typing import Any
 
 from .cassette_names import fitted
 from .errors import UserError
+from .project import project_of
 from .safe_files import is_inside, project_root
 from .yamlio import line_of
 
 
 def default_cassette_root(suite_path: Path) -> Path:
-    """The nearest existing ``cassettes/`` folder beside the suite or one of its parents up to the
-    project root (safe_files.project_root); else ``cassettes/`` at the project root."""
-    root = project_root(suite_path)
+    """The project file's ``cassettes:`` when it sets one; else the nearest existing ``cassettes/``
+    folder beside the suite or one of its parents up to the project root
+    (safe_files.project_root); else ``cassettes/`` at the project root."""
+    project = project_of(suite_path)
+    if project.cassettes is not None:
+        return project.cassettes
+    root = project.root
     for parent in Path(os.path.abspath(suite_path)).parents:
         if (parent / "cassettes").is_dir() or parent == root:
             return (parent / "cassettes").resolve()
