@@ -61,10 +61,9 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from .collect import collect, select_cases
     from .plan_run import plan_spend
     from .planning import plan
+    from .project import run_paths
     from .record.sampling import check_option
     from .report.plan import plan_document, print_plan
-
-    from .project import run_paths
 
     if args.samples is not None:
         check_option(args.samples)
