@@ -66,7 +66,8 @@ def is_suite(path: Path, notify: Callable[[str], None] = lambda _text: None) -> 
     own = [k for k in keys if k in SUITE_ONLY_KEYS]
     if own:
         raise UserError(f"this file has suite keys ({', '.join(own)}) but no 'cases:' list; a suite "
-                        "lists its cases under 'cases:' (a data file should not use these keys)",
+                        "lists its cases under 'cases:' or reads them from data with 'cases_from:' (a "
+                        "data file should not use these keys)",
                         file=_shown(path), line=_key_line(path, own[0], line_of(doc, own[0])))
     notify(f"{_shown(path)}: not a suite (no top-level 'cases:' list); skipped")
     return False

@@ -160,8 +160,6 @@ def _rows(table: Table, source: DataSource, shown: str, display: Path) -> Iterat
     kept = 0
     columns: set[str] = set()
     for raw in table.rows:
-        if source.limit is not None and kept >= source.limit:
-            return
         if source.where:
             columns.update(raw.values)
             if not all(_text(raw.values[f.column]) in f.texts if f.column in raw.values else False
@@ -170,6 +168,8 @@ def _rows(table: Table, source: DataSource, shown: str, display: Path) -> Iterat
         kept += 1
         row_id = _row_id(raw, source, shown)
         yield Row(row_id or _hashed(raw.values), raw.values, shown, raw.line, hashed=row_id is None)
+        if kept == source.limit:
+            return  # every filter column was in the rows kept: nothing to check further
     for flt in source.where:
         if flt.column not in columns:
             raise UserError(f"cases_from where: no row of {shown} has a column {flt.column!r} "
