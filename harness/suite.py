@@ -355,12 +355,15 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
 def _check_total(total: int, rows: tuple[Row | None, ...], display: Path, line: int | None, case: str) -> None:
     """A suite's cases are held in memory: at most MAX_CASES_PER_FILE from what it writes and
     multiplies, MAX_DATA_CASES in all once rows from data files (each written out) are in it."""
-    cap = MAX_CASES_PER_FILE if rows == (None,) else MAX_DATA_CASES
-    if total > cap:
-        how = "shrink the matrix" if rows == (None,) else "select rows with where: or limit:"
-        raise UserError(f"this case brings the suite to {total:,} cases (matrix x models x apis x samples"
-                        f"{'' if rows == (None,) else ' x rows'}); a suite file may expand to at most "
-                        f"{cap:,}: split it or {how}", file=display, line=line, case=case)
+    if rows == (None,) and total > MAX_CASES_PER_FILE:
+        raise UserError(f"this case brings the suite to {total:,} cases (matrix x models x apis x samples); "
+                        f"a suite file may expand to at most {MAX_CASES_PER_FILE:,}: split it or "
+                        "shrink the matrix", file=display, line=line, case=case)
+    if total > MAX_DATA_CASES:
+        raise UserError(f"these {len(rows):,} rows bring the suite to {total:,} cases (rows x matrix x models x "
+                        f"apis x samples); with rows from data a suite file may expand to at most "
+                        f"{MAX_DATA_CASES:,}: select rows with where: or limit:, or split it", file=display,
+                        line=line, case=case)
 
 
 def _pass_hat_k(raw: dict[str, Any], samples: int, display: Path, line: int | None) -> tuple[int, float] | None:

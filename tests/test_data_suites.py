@@ -4,6 +4,9 @@ it, replay offline (CLI and pytest door); reordering rows changes nothing, an ed
 from __future__ import annotations
 
 import json
+import re
+import shlex
+from pathlib import Path
 
 import pytest
 import yaml
@@ -128,3 +131,34 @@ def test_the_pytest_door(pytester: pytest.Pytester, fake: FakeOpenAI, monkeypatc
     result.stdout.fnmatch_lines(["*Berlin*Bonn*"])
     assert "Traceback" not in result.stdout.str()
     pytester.runpytest("suites", "-k", "not de").assert_outcomes(passed=2, deselected=1)
+
+
+def _readme_section() -> str:
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    return text.split("### Cases from data", 1)[1].split("\n### ", 1)[0]
+
+
+def test_the_readme_example_works(project: Project, fake: FakeOpenAI) -> None:
+    section = _readme_section()
+    suite = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
+    table = re.search(r"```csv\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
+    commands = re.search(r"```sh\n(.*?)```", section, re.S).group(1).splitlines()  # type: ignore[union-attr]
+    (project.root / "data").mkdir()
+    (project.root / "data" / "capitals.csv").write_text(table)
+    project.suite("capitals.yaml", suite)
+    _server(fake)
+    record = shlex.split(commands[0].split("#")[0])
+    assert record[:3] == ["OPENAI_API_KEY=sk-...", "harness", "run"]
+    result = project.run(*record[2:], env={"OPENAI_API_KEY": CANARY, "OPENAI_BASE_URL": fake.base_url})
+    assert result.code == 0 and [p.stem for p in project.cassette_files()] == ["fr", "it"], result.text
+    fake.stop()
+    replay = shlex.split(commands[1].split("#")[0])
+    with network_blocked():
+        assert project.run(*replay[1:]).code == 0
+    # The error the section shows, word for word.
+    shown = re.search(r"`(suites/capitals.yaml:4 \[case it\].*?)`", section, re.S).group(1)  # type: ignore[union-attr]
+    (project.root / "data" / "capitals.jsonl").write_text('{"code": "fr", "country": "France", "capital": "Paris"}\n'
+                                                          '{"code": "it", "capital": "Rome"}\n')
+    project.suite("capitals.yaml", suite.replace("capitals.csv", "capitals.jsonl").replace("where: {region: europe}", ""))
+    result = project.run("validate", "suites/capitals.yaml")
+    assert result.code == 2 and " ".join(shown.split()) in result.err, result.text

@@ -236,8 +236,9 @@ def test_rows_count_towards_a_bound(project: Project, monkeypatch: pytest.Monkey
     _data(project, "t.csv", "id\n" + "".join(f"r{i}\n" for i in range(3)))
     path = _suite(project, "cases_from: ../data/t.csv\n", "models: [a, b]\n")
     err = _error(project, path)
-    assert "brings the suite to 6 cases (matrix x models x apis x samples x rows); a suite file may expand to " \
-           "at most 5: split it or select rows with where: or limit:" in err
+    assert "suites/geo.yaml:3 [case cases_from ../data/t.csv]: these 3 rows bring the suite to 6 cases (rows x " \
+           "matrix x models x apis x samples); with rows from data a suite file may expand to at most 5: select " \
+           "rows with where: or limit:, or split it" in err
     path.write_text(path.read_text().replace("../data/t.csv", "{file: ../data/t.csv, limit: 2}"))
     assert len(_cases(path)) == 4
 
