@@ -120,6 +120,10 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+#: One decoder for every line (json.loads with options would build a new one per row).
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite, object_pairs_hook=_object)
+
+
 def _jsonl(text: str, shown: str) -> Iterator[RawRow]:
     """One JSON object per line; blank lines are skipped. NaN and infinities are refused (no
     request can carry them), and so is a key written twice in one object (JSON parsers disagree on
@@ -128,8 +132,7 @@ def _jsonl(text: str, shown: str) -> Iterator[RawRow]:
         if not line.strip():
             continue
         try:
-            value = json.loads(line, parse_constant=_refuse_constant, parse_float=_finite,
-                               object_pairs_hook=_object)
+            value = _DECODER.decode(line)
         except json.JSONDecodeError as exc:
             raise UserError(f"bad JSON at column {exc.colno}: {exc.msg} (one JSON object per line)",
                             file=shown, line=number) from None
