@@ -67,12 +67,13 @@ def test_csv_rows_are_cases_with_text_values(project: Project) -> None:
 
 
 def test_jsonl_keeps_types_and_a_named_id_column(project: Project) -> None:
-    _data(project, "q.jsonl", '{"key": 1000, "city": "Paris", "tags": ["a", "b"], "n": 2.5}\n'
+    _data(project, "q.jsonl", '{"key": 1000, "city": "Paris", "tags": ["a", "b"], "n": 2.5}\r\n'
                               "\n"
-                              '{"key": "k-7", "city": "Oslo", "tags": [], "n": null}\n')
+                              '{"key": "k-7", "city": "Oslo\u2028Norway", "tags": [], "n": null}\n')
     cases = _cases(_suite(project, "cases_from: {file: ../data/q.jsonl, id: key}\n"))
     assert [c.id for c in cases] == ["1000", "k-7"]
     assert cases[0].vars == {"key": 1000, "city": "Paris", "tags": ["a", "b"], "n": 2.5}
+    assert cases[1].vars["city"] == "Oslo\u2028Norway"  # a line separator inside a JSON text is no line end
     assert [c.origin for c in cases] == ["data/q.jsonl:1", "data/q.jsonl:3"]
 
 

@@ -128,7 +128,7 @@ def _jsonl(text: str, shown: str) -> Iterator[RawRow]:
     """One JSON object per line; blank lines are skipped. NaN and infinities are refused (no
     request can carry them), and so is a key written twice in one object (JSON parsers disagree on
     which one wins)."""
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text.split("\n"), 1):  # not splitlines: JSON text may hold U+2028
         if not line.strip():
             continue
         try:
