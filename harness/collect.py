@@ -1,10 +1,10 @@
 """Find suites and pick cases: folders, ``file::case`` ids and pytest-style ``-k`` expressions.
 
 Which YAML files in a folder are suites: a suite is a YAML mapping with a top-level ``cases:``
-list (or ``cases_from:``, its cases from data files), and it must be valid. A YAML file without ``cases:`` is still an error when it looks like a
-suite that lost its cases (a key such as ``case:`` or ``Cases:``, or suite keys such as
-``prompt``, ``model``, ``checks``), because skipping it would turn a typo into a green run of
-nothing. Any other YAML (data that templates include, schemas, config) is reported as "not a
+list (or ``cases_from:``, its cases from data files), and it must be valid. A YAML file without
+``cases:`` is still an error when it looks like a suite that lost its cases (a key such as
+``case:`` or ``Cases:``, or suite keys such as ``prompt``, ``model``, ``checks``), because skipping
+it would turn a typo into a green run of nothing. Any other YAML (data that templates include, schemas, config) is reported as "not a
 suite" and skipped. A file named on the command line is always read as a suite. Folders named
 ``cassettes`` and hidden folders (``.git``, ``.harness``, ``.venv``) are not searched.
 """

@@ -201,6 +201,9 @@ BAD_SOURCES = {
                              "suites/geo.yaml:3: cases_from where: no row of data/t.jsonl has a column 'lnag' (columns: id, lang)"),
     "not found": ("t.csv", "id\na\n", "../data/nope.csv", "suites/geo.yaml:3: data file '../data/nope.csv' not found"),
     "suffix": ("t.txt", "id\na\n", "../data/t.txt", "suites/geo.yaml:3: cases_from: '../data/t.txt' is not a data file"),
+    "no rows": ("t.csv", "id,lang\n", "../data/t.csv", "suites/geo.yaml:3: cases_from: data/t.csv gives no case: it has no rows"),
+    "no match": ("t.csv", "id,lang\na,en\n", "{file: ../data/t.csv, where: {lang: EN}}",
+                 "suites/geo.yaml:3: cases_from: data/t.csv gives no case: no row matches its where:"),
     "unknown key": ("t.csv", "id\na\n", "{file: ../data/t.csv, limt: 3}",
                     "suites/geo.yaml:3: invalid suite at cases_from: Additional properties are not allowed ('limt' was "
                     "unexpected); did you mean 'limit'?"),

@@ -141,7 +141,11 @@ def _load(source: DataSource, path: Path, display: Path) -> Dataset:
     table = read_table(decode(data, shown), kind, shown)
     if table.header is not None:
         _check_header(table.header, source, shown, display)
-    return Dataset(source, tuple(_rows(table, source, shown, display)))
+    rows = tuple(_rows(table, source, shown, display))
+    if not rows:  # a typo in a filter's value would otherwise pass as a suite of nothing
+        what = "no row matches its where:" if source.where else "it has no rows"
+        raise UserError(f"cases_from: {shown} gives no case: {what}", file=display, line=source.line)
+    return Dataset(source, rows)
 
 
 def _check_header(header: tuple[str, ...], source: DataSource, shown: str, display: Path) -> None:
