@@ -42,7 +42,7 @@ _INHERITED = REQUEST_KEYS + ("provider", "model", "models", "messages", "prompt"
 #: variables of ten values are 10^10 cases, which no run could hold in memory, let alone send.
 MAX_CASES_PER_FILE = 10_000
 #: With rows from data files (cases_from), each written out by hand or by an export, a suite may
-#: hold more: a run of 100,000 replayed cases stays within about 1 GB.
+#: hold more: a replayed case peaks at about 11 KB (50,000 rows: 540 MB), so 100,000 near 1.1 GB.
 MAX_DATA_CASES = 100_000
 
 
