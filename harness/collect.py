@@ -1,10 +1,10 @@
 """Find suites and pick cases: folders, ``file::case`` ids and pytest-style ``-k`` expressions.
 
 Which YAML files in a folder are suites: a suite is a YAML mapping with a top-level ``cases:``
-list, and it must be valid. A YAML file without ``cases:`` is still an error when it looks like a
-suite that lost its cases (a key such as ``case:`` or ``Cases:``, or suite keys such as
-``prompt``, ``model``, ``checks``), because skipping it would turn a typo into a green run of
-nothing. Any other YAML (data that templates include, schemas, config) is reported as "not a
+list (or ``cases_from:``, its cases from data files), and it must be valid. A YAML file without
+``cases:`` is still an error when it looks like a suite that lost its cases (a key such as
+``case:`` or ``Cases:``, or suite keys such as ``prompt``, ``model``, ``checks``), because skipping
+it would turn a typo into a green run of nothing. Any other YAML (data that templates include, schemas, config) is reported as "not a
 suite" and skipped. A file named on the command line is always read as a suite. Folders named
 ``cassettes`` and hidden folders (``.git``, ``.harness``, ``.venv``) are not searched.
 """
@@ -53,7 +53,7 @@ def is_suite(path: Path, notify: Callable[[str], None] = lambda _text: None) -> 
     if looks_like_suite(path):
         return True  # a top-level ``cases:`` line: load_suite reports anything wrong with it
     doc = load_yaml(path)  # a YAML syntax error is reported at its line
-    if isinstance(doc, dict) and "cases" in doc:
+    if isinstance(doc, dict) and ("cases" in doc or "cases_from" in doc):
         return True
     if isinstance(doc, dict) and "interactions" in doc and "version" in doc:
         return False  # a cassette kept outside a cassettes/ folder (cassette_dir)
@@ -66,7 +66,8 @@ def is_suite(path: Path, notify: Callable[[str], None] = lambda _text: None) -> 
     own = [k for k in keys if k in SUITE_ONLY_KEYS]
     if own:
         raise UserError(f"this file has suite keys ({', '.join(own)}) but no 'cases:' list; a suite "
-                        "lists its cases under 'cases:' (a data file should not use these keys)",
+                        "lists its cases under 'cases:' or reads them from data with 'cases_from:' (a "
+                        "data file should not use these keys)",
                         file=_shown(path), line=_key_line(path, own[0], line_of(doc, own[0])))
     notify(f"{_shown(path)}: not a suite (no top-level 'cases:' list); skipped")
     return False

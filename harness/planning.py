@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from . import redact
+from .check_templates import rendered, templated
 from .checks.auto import auto_specs
 from .checks.registry import BoundCheck, bind
 from .diff import DiffOptions
@@ -43,8 +45,18 @@ class PlannedCase:
 
 def plan_case(case: Case, *, base_url: str | None = None, check_limits: bool = False,
               prices: PriceTable | None = None,
-              bound: dict[int, tuple[CheckSpec, BoundCheck]] | None = None) -> PlannedCase:
+              bound: dict[int, tuple[CheckSpec, BoundCheck | None]] | None = None) -> PlannedCase:
     """Render the request and bind the checks (plus the automatic schema checks)."""
+    try:
+        return _plan_case(case, base_url, check_limits, prices, bound)
+    except HarnessError as exc:
+        if case.origin and case.origin not in exc.message:  # which row of a data file
+            exc.message += f" (the row at {case.origin})"
+        raise
+
+
+def _plan_case(case: Case, base_url: str | None, check_limits: bool, prices: PriceTable | None,
+               bound: dict[int, tuple[CheckSpec, BoundCheck | None]] | None) -> PlannedCase:
     renderer = Renderer(case.suite_path, case.prompt_roots)
     refused = None
     try:
@@ -63,19 +75,25 @@ def plan_case(case: Case, *, base_url: str | None = None, check_limits: bool = F
     specs = list(case.checks)
     if case.auto_checks:
         specs += auto_specs(request, file=str(case.suite_path), line=case.line)
-    checks = tuple(_bind_once(spec, case.id, bound) for spec in specs)
+    variables: list[dict[str, Any]] = []  # the case's variables, resolved once if a check uses them
+    checks = tuple(_bind_once(spec, case, renderer, variables, bound) for spec in specs)
     return PlannedCase(case, request, checks, prices, refused=refused, episode_plan=episode)
 
 
-def _bind_once(spec: CheckSpec, case_id: str, cache: dict[int, tuple[CheckSpec, BoundCheck]] | None) -> BoundCheck:
-    """Suite-level checks are one CheckSpec shared by every case: validate them once."""
-    if cache is None:
-        return bind(spec, case=case_id)
-    hit = cache.get(id(spec))
+def _bind_once(spec: CheckSpec, case: Case, renderer: Renderer, variables: list[dict[str, Any]],
+               cache: dict[int, tuple[CheckSpec, BoundCheck | None]] | None) -> BoundCheck:
+    """Suite-level checks are one CheckSpec shared by every case: validate them once. A check whose
+    argument uses the case's variables (check_templates.py) is rendered and validated per case."""
+    hit = cache.get(id(spec)) if cache is not None else None
     if hit is None or hit[0] is not spec:
-        hit = (spec, bind(spec, case=case_id))
-        cache[id(spec)] = hit
-    return hit[1]
+        hit = (spec, None if templated(spec.arg) else bind(spec, case=case.id))
+        if cache is not None:
+            cache[id(spec)] = hit
+    if hit[1] is not None:
+        return hit[1]
+    if not variables:
+        variables.append(renderer.variables(case.vars, line=case.line, case=case.id))
+    return bind(rendered(spec, renderer, variables[0], case.id), case=case.id)
 
 
 def plan(cases: list[Case], *, base_url: str | None = None, check_limits: bool = False,
@@ -89,7 +107,7 @@ def plan(cases: list[Case], *, base_url: str | None = None, check_limits: bool =
     planned, errors = [], []
     tables: dict[Path, PriceTable] = {}
     diffs: dict[Path, DiffOptions] = {}
-    bound: dict[int, tuple[CheckSpec, BoundCheck]] = {}
+    bound: dict[int, tuple[CheckSpec, BoundCheck | None]] = {}
     for case in cases:
         try:
             if case.suite_path not in tables:

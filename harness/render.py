@@ -14,18 +14,21 @@ from __future__ import annotations
 import base64
 import mimetypes
 import os
+import re
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.environment import TemplateExpression
 from jinja2.loaders import split_template_path
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from . import safe_files
 from .errors import UserError
 from .schemas.files import is_file_ref
+from .template_checks import check_printable, check_template_source
 from .template_limits import Budget, TemplateLimit, active
 from .template_sandbox import BoundedSandbox
 from .yamlio import line_of
@@ -93,6 +96,23 @@ def _compiled(env: SandboxedEnvironment, source: str) -> jinja2.Template:
     return env.from_string(source)
 
 
+#: A text that is one ``{{ expression }}`` and nothing else (``-`` trims are allowed).
+_ONE_EXPRESSION = re.compile(r"\{\{-?(.*?)-?\}\}", re.S)
+
+
+@lru_cache(maxsize=4096)
+def _expression(env: SandboxedEnvironment, source: str) -> TemplateExpression | None:
+    """The compiled expression inside ``{{ ... }}``, or None when the text holds more than one."""
+    match = _ONE_EXPRESSION.fullmatch(source)
+    if match is None or "}}" in match.group(1) or "{{" in match.group(1):
+        return None
+    check_template_source(source)
+    try:
+        return env.compile_expression(match.group(1), undefined_to_none=False)
+    except jinja2.TemplateSyntaxError:
+        return None  # rendered as a text instead, which reports the error if there is one
+
+
 @lru_cache(maxsize=256)
 def _real_folder(folder: str) -> Path:
     """realpath costs a system call per path component; every case of a suite shares its folder."""
@@ -152,6 +172,28 @@ class Renderer:
             # Block scalars start on the line after the key; a one-line value is on the key's line.
             at = line if line is None or not tline or tline <= 1 else line + tline
             raise self._fail(exc, what=what, file=str(self.suite_file), line=at, case=case) from None
+
+    def render_value(self, source: str, variables: dict[str, Any], *, line: int | None,
+                     case: str | None, what: str) -> Any:
+        """A value written in the suite, such as a check's argument: a text that is exactly one
+        ``{{ expression }}`` is that expression's value with its type (a list stays a list, ``{{ n
+        | int }}`` is a number), any other text is rendered as a message is. The value must be
+        plain data, as anything a template prints."""
+        try:
+            with active(self.budget):
+                expression = _expression(self.env, source) if source.startswith("{{") else None
+        except Exception as exc:  # noqa: BLE001 - a template over the size limits
+            raise self._fail(exc, what=what, file=str(self.suite_file), line=line, case=case) from None
+        if expression is None:
+            return self.render_string(source, variables, line=line, case=case, what=what)
+        try:
+            with active(self.budget):
+                value = expression(variables)
+                if isinstance(value, jinja2.Undefined):
+                    str(value)  # StrictUndefined raises the error that names the variable
+                return check_printable(value)
+        except Exception as exc:  # noqa: BLE001 - every template failure is the user's to fix
+            raise self._fail(exc, what=what, file=str(self.suite_file), line=line, case=case) from None
 
     def render_file(self, relative: str, variables: dict[str, Any], *, line: int | None,
                     case: str | None) -> str:

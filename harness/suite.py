@@ -18,6 +18,7 @@ from typing import Any
 
 from .cassette_names import case_file_name, fitted, sample_name
 from .checks.targets import TARGET_KEYS, Target
+from .datasets import Row, load_datasets
 from .errors import UserError
 from .project import inherited, project_of
 from .record.sampling import Adaptive, adaptive
@@ -41,6 +42,9 @@ _INHERITED = REQUEST_KEYS + ("provider", "model", "models", "messages", "prompt"
 #: Cases one suite file may expand to (matrix x models x apis x samples), counted before expanding: ten
 #: variables of ten values are 10^10 cases, which no run could hold in memory, let alone send.
 MAX_CASES_PER_FILE = 10_000
+#: With rows from data files (cases_from), each written out by hand or by an export, a suite may
+#: hold more: a replayed case peaks at about 11 KB (50,000 rows: 540 MB), so 100,000 near 1.1 GB.
+MAX_DATA_CASES = 100_000
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,7 @@ class Case:
     max_steps: int = DEFAULT_MAX_STEPS
     #: The project's shared template folders (project.py), searched after the suite's own folder.
     prompt_roots: tuple[Path, ...] = ()
+    origin: str | None = None  # the data file and line of a case from ``cases_from``
 
     @property
     def name(self) -> str:
@@ -161,7 +166,7 @@ def looks_like_suite(path: Path) -> bool:
         return False
     try:
         with path.open(encoding="utf-8") as fh:
-            return any(line.startswith("cases:") for line in fh)
+            return any(line.startswith(("cases:", "cases_from:")) for line in fh)
     except (OSError, UnicodeDecodeError):
         return False
 
@@ -246,11 +251,15 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
     suite_vars = dict(doc.get("vars") or {})
     suite_matrix = dict(doc.get("matrix") or {})
     cases: list[Case] = []
-    seen: dict[str, int | None] = {}
+    seen: dict[str, str] = {}
     total = 0
     recorded: frozenset[str] | None = None
-    for index, raw in enumerate(doc["cases"]):
-        case_line = line_of(doc["cases"], index)
+    # Each written case, and each cases_from source: one written case expanded over its rows.
+    written: list[tuple[Any, int | None, tuple[Row | None, ...]]] = [
+        (raw, line_of(doc["cases"], i), (None,)) for i, raw in enumerate(doc.get("cases") or [])]
+    written += [({"id": f"cases_from {data.source.file}"}, data.source.line, data.rows)
+                for data in load_datasets(doc, path, display)]
+    for raw, case_line, rows in written:
         settings = {**defaults, **{k: doc[k] for k in _INHERITED if k in doc}}
         lines = {k: line_of(doc, k) for k in settings if k in doc}
         own = {k: raw[k] for k in _INHERITED if k in raw}
@@ -292,34 +301,33 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
                         flag=samples_override is not None)
         samples = rule.min if rule else int(settings.get("samples", 1))
         total += (math.prod(len(v) for v in matrix.values()) * len(models) * len(wire_apis)
-                  * (rule.max if rule else samples))
-        if total > MAX_CASES_PER_FILE:
-            raise UserError(f"this case brings the suite to {total:,} cases (matrix x models x apis x samples); "
-                            f"a suite file may expand to at most {MAX_CASES_PER_FILE:,}: split it or "
-                            "shrink the matrix", file=display, line=case_line, case=raw["id"])
+                  * (rule.max if rule else samples)) * len(rows)
+        _check_total(total, rows, display, case_line, raw["id"])
         key_lines = {k: lines.get(k) for k in (*REQUEST_KEYS, "api", "history", "provider") if k in settings}
         combos = [dict(zip(matrix, values, strict=True)) for values in itertools.product(*matrix.values())] \
             if matrix else [{}]
         checks = tuple(suite_checks + _parse_checks(raw.get("checks"), display, raw["id"]))
         hat_k = _pass_hat_k(raw, samples, display, case_line)
         skip = raw.get("skip")
-        for combo in combos:
+        for combo, row in itertools.product(combos, rows):
             for model, wire_api in itertools.product(models, wire_apis):
                 labels = [_slug(v) for v in combo.values()]
                 if len(models) > 1:
                     labels.append(_slug(model))
                 if len(wire_apis) > 1:
                     labels.append(wire_api)
-                case_id = raw["id"] + (f"[{'-'.join(labels)}]" if labels else "")
+                base_id = raw["id"] if row is None else row.id
+                case_id = base_id + (f"[{'-'.join(labels)}]" if labels else "")
                 if case_id in seen:
-                    raise UserError(f"duplicate case id {case_id!r} (first at line {seen[case_id]})",
-                                    file=display, line=case_line, case=case_id)
-                seen[case_id] = case_line
+                    raise UserError(f"duplicate case id {case_id!r} (first at {seen[case_id]})",
+                                    file=row.file if row else display, line=row.line if row else case_line,
+                                    case=case_id)
+                seen[case_id] = row.origin if row else f"line {case_line}"
                 first = Case(
                     suite_name=name, suite_path=display, cassette_root=root, id=case_id,
-                    base_id=raw["id"], line=case_line, model=model, provider=provider,
+                    base_id=base_id, line=case_line, model=model, provider=provider,
                     messages=messages, params=params,
-                    vars={**suite_vars, **dict(raw.get("vars") or {}), **combo},
+                    vars={**suite_vars, **(row.vars if row else dict(raw.get("vars") or {})), **combo},
                     checks=checks, sample=0,
                     auto_checks=bool(settings.get("auto_checks", True)),
                     skip=(skip if isinstance(skip, str) else "skipped") if skip else None,
@@ -336,6 +344,7 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
                     turns=turns, answering=answering,
                     max_steps=int(settings.get("max_steps", DEFAULT_MAX_STEPS)),
                     prompt_roots=project.prompts,
+                    origin=row.origin if row else None,
                 )
                 taken = list(range(samples))
                 if rule is not None:
@@ -345,8 +354,22 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
                               if case_file_name(case_id, k) in recorded]
                 cases.extend(replace(first, sample=k) if k else first for k in taken)
     options = {k: doc[k] for k in doc
-               if k not in _INHERITED and k not in ("cases", "checks", "vars", "matrix", "pricing")}
+               if k not in _INHERITED and k not in ("cases", "cases_from", "checks", "vars", "matrix", "pricing")}
     return Suite(path=display, name=name, cases=tuple(cases), options=options)
+
+
+def _check_total(total: int, rows: tuple[Row | None, ...], display: Path, line: int | None, case: str) -> None:
+    """A suite's cases are held in memory: at most MAX_CASES_PER_FILE from what it writes and
+    multiplies, MAX_DATA_CASES in all once rows from data files (each written out) are in it."""
+    if rows == (None,) and total > MAX_CASES_PER_FILE:
+        raise UserError(f"this case brings the suite to {total:,} cases (matrix x models x apis x samples); "
+                        f"a suite file may expand to at most {MAX_CASES_PER_FILE:,}: split it or "
+                        "shrink the matrix", file=display, line=line, case=case)
+    if total > MAX_DATA_CASES:
+        raise UserError(f"these {len(rows):,} rows bring the suite to {total:,} cases (rows x matrix x models x "
+                        f"apis x samples); with rows from data a suite file may expand to at most "
+                        f"{MAX_DATA_CASES:,}: select rows with where: or limit:, or split it", file=display,
+                        line=line, case=case)
 
 
 def _pass_hat_k(raw: dict[str, Any], samples: int, display: Path, line: int | None) -> tuple[int, float] | None:

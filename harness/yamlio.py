@@ -98,6 +98,12 @@ def load_yaml(path: Path) -> Any:
         text = safe_files.read_text(path, shown=path.name, what="file")  # no FIFO, capped
     except UserError as exc:
         raise exc.located(file=path) from None
+    return parse_yaml(text, path)
+
+
+def parse_yaml(text: str, path: Path) -> Any:
+    """``load_yaml`` for text already read (a data file, read under its own rules); errors name
+    ``path``."""
     try:
         doc = yaml.load(text, Loader=_LineLoader)
         if "&" in text:  # no anchor, no alias: the walk is skipped (it costs 15 µs a case)

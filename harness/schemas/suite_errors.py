@@ -90,6 +90,8 @@ def _readable(err: jsonschema.ValidationError, doc: Any) -> str:
         prefix, msg = at
         if path == prefix or (err.validator != "required" and path[len(prefix):] in (["role"], ["content"])):
             return f"{message_problem(msg)}; {MESSAGE_SHAPES}"
+    if not path and err.validator == "anyOf":
+        return "a suite lists its cases under 'cases:', or reads them from data files with 'cases_from:'"
     if path and path[-1] == "samples" and err.validator == "oneOf":
         return f"{err.instance!r} is not a number of samples; {SAMPLES_SHAPES}"
     if len(path) >= 3 and path[-1] in ("step", "turn") and "checks" in path and err.validator in ("oneOf", "minimum"):
