@@ -9,13 +9,16 @@ longer than any backtick run inside them, and the whole comment stays under GitH
 from __future__ import annotations
 
 import html
-import re
 from collections import Counter
 
 from ..gates import tolerated_failures
 from ..trajectory import StepRecord, arguments_text, headline, result_text, spend, spend_text, step_title
 from .common import STATUS_ORDER, cost, cost_delta, counts_line, judge_cost, rate, reasons, total_cost, trim
 from .diff_samples import from_baselines
+from .markdown_text import cell as _cell
+from .markdown_text import code as _code
+from .markdown_text import fence as _fence
+from .markdown_text import table as _table
 from .rate_change import (
     AGAINST_RECORDINGS,
     RateDiff,
@@ -33,34 +36,6 @@ MAX_CHARS = 60_000  # a GitHub comment holds 65,536
 MAX_DETAILS = 40
 MAX_DIFF_LINES = 80
 MAX_ROWS = 50
-
-
-def _cell(text: str, limit: int = 160) -> str:
-    text = trim(" ".join(str(text).split()), limit)
-    return html.escape(text, quote=False).replace("|", "\\|").replace("`", "\\`") or " "
-
-
-def _code(text: str) -> str:
-    """Inline code that no backtick inside can close early."""
-    text = str(text)
-    run = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    ticks = "`" * (run + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{ticks}{pad}{text}{pad}{ticks}"
-
-
-def _fence(text: str, lang: str = "") -> str:
-    run = max((len(m) for m in re.findall(r"`{3,}", text)), default=0)
-    ticks = "`" * max(3, run + 1)
-    return f"{ticks}{lang}\n{text}\n{ticks}"
-
-
-def _table(header: list[str], rows: list[list[str]], more: int = 0) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    if more:
-        out.append(f"\n_… and {more} more_")
-    return out + [""]
 
 
 def _status(case: CaseRecord) -> str:
