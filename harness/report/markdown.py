@@ -13,6 +13,7 @@ from collections import Counter
 
 from ..gates import tolerated_failures
 from ..trajectory import StepRecord, arguments_text, headline, result_text, spend, spend_text, step_title
+from . import markdown_compare
 from .common import STATUS_ORDER, cost, cost_delta, counts_line, judge_cost, rate, reasons, total_cost, trim
 from .diff_samples import from_baselines
 from .markdown_text import cell as _cell
@@ -231,6 +232,7 @@ def render_run(run: RunRecord) -> str:
     changed = [c for c in run.cases if c.changed]
     _changed_section(changed, lines, folded)
     _trajectories(list(run.cases), lines)
+    markdown_compare.section(run, lines, MAX_CHARS - 4_000, sampled)
     base_cost = sum(c.baseline_cost_usd or 0.0 for c in run.cases if c.baseline is not None)
     head_cost = sum(c.cost_usd or 0.0 for c in run.cases if c.baseline is not None)
     if any(c.baseline is not None for c in run.cases):
@@ -291,6 +293,7 @@ def render_diff(cmp: Comparison) -> str:
         lines += _table(["case", "model", "status at base"],
                         [[_code(c.key), _cell(c.model), _status(c)] for c in cmp.removed[:MAX_ROWS]],
                         max(0, len(cmp.removed) - MAX_ROWS))
+    markdown_compare.section(cmp.head, lines, MAX_CHARS - 4_000)
     lines += ["### Totals", ""]
     lines += _table(["", _cell(cmp.base_label), _cell(cmp.head_label), "Δ"], [
         ["cases", str(base.cases), str(head.cases), f"{head.cases - base.cases:+d}"],
