@@ -8,14 +8,13 @@ so every door (CLI, pytest) sees the same ids.
 from __future__ import annotations
 
 import itertools
-import json
 import math
-import re
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from .case_ids import expanded_id
 from .cassette_names import case_file_name, fitted, sample_name
 from .checks.targets import TARGET_KEYS, Target
 from .datasets import Row, load_datasets
@@ -171,12 +170,6 @@ def looks_like_suite(path: Path) -> bool:
         return False
 
 
-def _slug(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-    text = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
-    return text[:40] or "_"
-
-
 def _parse_checks(raw: Any, file: Path, case: str | None = None) -> list[CheckSpec]:
     specs: list[CheckSpec] = []
     for i, item in enumerate(raw or []):
@@ -311,13 +304,9 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
         skip = raw.get("skip")
         for combo, row in itertools.product(combos, rows):
             for model, wire_api in itertools.product(models, wire_apis):
-                labels = [_slug(v) for v in combo.values()]
-                if len(models) > 1:
-                    labels.append(_slug(model))
-                if len(wire_apis) > 1:
-                    labels.append(wire_api)
                 base_id = raw["id"] if row is None else row.id
-                case_id = base_id + (f"[{'-'.join(labels)}]" if labels else "")
+                case_id = expanded_id(base_id, list(combo.values()), model if len(models) > 1 else None,
+                                      wire_api if len(wire_apis) > 1 else None)
                 if case_id in seen:
                     raise UserError(f"duplicate case id {case_id!r} (first at {seen[case_id]})",
                                     file=row.file if row else display, line=row.line if row else case_line,

@@ -101,6 +101,8 @@ def test_html_report_in_a_real_browser(run: RunRecord, tmp_path: Path) -> None:
             # the failing check's reason, and the chart
             assert "'calm' not found" in sea.locator(".reasons").inner_text()
             assert page.locator("svg.chart rect.bar-rate").count() == 3  # the suite, and each of its models
+            # two models, but no prompt answered by both: nothing to put side by side
+            assert page.locator("section.sbs").count() == 0
             page.screenshot(path=str(shot), full_page=True)
         finally:
             browser.close()

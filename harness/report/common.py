@@ -41,6 +41,15 @@ def total_cost(t: Totals) -> str:
     return cost(t.cost_usd) + unknown
 
 
+def latency(ms: float | None) -> str:
+    return "-" if ms is None else f"{ms:,.0f} ms"
+
+
+def case_cost(t: Totals) -> str:
+    """One case's cost (its samples' sum): ``$?`` when none of it has a price, as in a trajectory."""
+    return "$?" if t.cost_unknown and not t.cost_usd else total_cost(t)
+
+
 def judge_cost(t: Totals) -> str:
     """The rubric judges' share of ``total_cost`` (their calls are part of each case's cost)."""
     return cost(t.judge_cost_usd)

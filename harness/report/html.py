@@ -12,7 +12,7 @@ import html
 from collections.abc import Iterable
 
 from ..trajectory import StepRecord, lines, single
-from . import html_steps
+from . import html_compare, html_steps
 from .common import (
     STATUS_LABEL,
     STATUS_ORDER,
@@ -309,6 +309,9 @@ def render(run: RunRecord, comparison: Comparison | None = None) -> str:
     if graph:
         body.append("<h2>Per suite</h2>" + graph)
     sampled = sampled_cases(run)
+    compared = html_compare.sections(run, sampled)
+    if compared:
+        body.append(compared)
     if sampled:
         body.append(_samples_table(sampled))
     if any(c.steps for c in (*cases, *removed)):

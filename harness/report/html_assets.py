@@ -131,3 +131,23 @@ li.step { border-left: 3px solid var(--line); padding: 4px 0 6px 12px; margin: 6
 .part { margin: 4px 0; } .part .who { display: block; font-size: 12px; color: var(--muted); margin-bottom: 2px; }
 .part.user pre { border-color: var(--info); } .part.call pre { background: #fff8c5; }
 .part.error pre, .part.error .who { color: var(--fail); } .stopped { color: var(--warn); margin: 0 10px 8px; }"""
+
+#: Styles of the "Models side by side" sections (html_compare.py), sent only on pages that have one.
+COMPARE_CSS = """section.sbs { margin: 0 0 24px; }
+table.sbs-summary { border-collapse: collapse; margin: 6px 0 10px; font-size: 13px; }
+table.sbs-summary th, table.sbs-summary td { border-bottom: 1px solid var(--line); padding: 4px 10px; text-align: left; }
+table.sbs-summary th[scope=row] { font-weight: 600; }
+.sbs-scroll { overflow-x: auto; border: 1px solid var(--line); border-radius: 8px; }
+.sbs-scroll:focus-visible, details.sbs-answer > summary:focus-visible { outline: 2px solid var(--info); outline-offset: 2px; }
+table.sbs-cases { border-collapse: collapse; width: 100%; }
+table.sbs-cases th, table.sbs-cases td { border-bottom: 1px solid var(--line); padding: 8px 10px; text-align: left;
+  vertical-align: top; }
+table.sbs-cases td { min-width: 240px; } table.sbs-cases thead th { background: var(--soft); }
+table.sbs-cases tbody th { font-weight: normal; min-width: 140px; }
+.sbs-desc { display: block; color: var(--muted); font-size: 12px; }
+.sbs-rate { font-size: 12px; } .sbs-note { color: var(--muted); font-size: 12px; }
+.sbs-why { margin: 4px 0; padding-left: 18px; color: var(--fail); font-size: 12.5px; }
+.sbs-facts { margin: 4px 0; color: var(--muted); font-size: 12px; font-variant-numeric: tabular-nums; }
+.sbs-answer { margin: 4px 0 0; overflow-wrap: anywhere; }
+details.sbs-answer > summary { cursor: pointer; } details.sbs-answer[open] > summary { color: var(--muted); }
+.sbs-none { color: var(--muted); font-style: italic; }"""

@@ -9,13 +9,17 @@ longer than any backtick run inside them, and the whole comment stays under GitH
 from __future__ import annotations
 
 import html
-import re
 from collections import Counter
 
 from ..gates import tolerated_failures
 from ..trajectory import StepRecord, arguments_text, headline, result_text, spend, spend_text, step_title
+from . import markdown_compare
 from .common import STATUS_ORDER, cost, cost_delta, counts_line, judge_cost, rate, reasons, total_cost, trim
 from .diff_samples import from_baselines
+from .markdown_text import cell as _cell
+from .markdown_text import code as _code
+from .markdown_text import fence as _fence
+from .markdown_text import table as _table
 from .rate_change import (
     AGAINST_RECORDINGS,
     RateDiff,
@@ -33,34 +37,6 @@ MAX_CHARS = 60_000  # a GitHub comment holds 65,536
 MAX_DETAILS = 40
 MAX_DIFF_LINES = 80
 MAX_ROWS = 50
-
-
-def _cell(text: str, limit: int = 160) -> str:
-    text = trim(" ".join(str(text).split()), limit)
-    return html.escape(text, quote=False).replace("|", "\\|").replace("`", "\\`") or " "
-
-
-def _code(text: str) -> str:
-    """Inline code that no backtick inside can close early."""
-    text = str(text)
-    run = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    ticks = "`" * (run + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{ticks}{pad}{text}{pad}{ticks}"
-
-
-def _fence(text: str, lang: str = "") -> str:
-    run = max((len(m) for m in re.findall(r"`{3,}", text)), default=0)
-    ticks = "`" * max(3, run + 1)
-    return f"{ticks}{lang}\n{text}\n{ticks}"
-
-
-def _table(header: list[str], rows: list[list[str]], more: int = 0) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    if more:
-        out.append(f"\n_… and {more} more_")
-    return out + [""]
 
 
 def _status(case: CaseRecord) -> str:
@@ -256,6 +232,7 @@ def render_run(run: RunRecord) -> str:
     changed = [c for c in run.cases if c.changed]
     _changed_section(changed, lines, folded)
     _trajectories(list(run.cases), lines)
+    markdown_compare.section(run, lines, MAX_CHARS - 4_000, sampled)
     base_cost = sum(c.baseline_cost_usd or 0.0 for c in run.cases if c.baseline is not None)
     head_cost = sum(c.cost_usd or 0.0 for c in run.cases if c.baseline is not None)
     if any(c.baseline is not None for c in run.cases):
@@ -316,6 +293,7 @@ def render_diff(cmp: Comparison) -> str:
         lines += _table(["case", "model", "status at base"],
                         [[_code(c.key), _cell(c.model), _status(c)] for c in cmp.removed[:MAX_ROWS]],
                         max(0, len(cmp.removed) - MAX_ROWS))
+    markdown_compare.section(cmp.head, lines, MAX_CHARS - 4_000)
     lines += ["### Totals", ""]
     lines += _table(["", _cell(cmp.base_label), _cell(cmp.head_label), "Δ"], [
         ["cases", str(base.cases), str(head.cases), f"{head.cases - base.cases:+d}"],

@@ -28,6 +28,7 @@ from ..session import JudgeSpend
 from ..suite import Suite
 from ..trajectory import StepRecord, trajectory
 from .rate_change import RateDiff
+from .variants import by_variant
 
 FAILING = ("failed", "error")
 #: Suite keys a report keeps, because gates and diffs read them later from the saved file.
@@ -232,14 +233,15 @@ class RunRecord:
         return out
 
     def groups(self) -> list[tuple[str, list[CaseRecord]]]:
-        """Per suite, and per suite and model when a suite compares models: the chart's bars."""
+        """Per suite, and per suite and variant when a suite compares models (or wire APIs): the
+        chart's bars and the Markdown suites table."""
         out: list[tuple[str, list[CaseRecord]]] = []
         for cases in self.by_suite().values():
             name = cases[0].suite
             out.append((name, cases))
-            models = list(dict.fromkeys(c.model for c in cases))
-            if len(models) > 1:
-                out.extend((f"{name} · {m}", [c for c in cases if c.model == m]) for m in models)
+            variants = by_variant(cases)
+            if len(variants) > 1:
+                out.extend((f"{name} · {label}", members) for label, members in variants)
         return out
 
 
