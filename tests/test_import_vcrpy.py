@@ -7,53 +7,21 @@ server; the server is stopped before harness reads it, so a replay that touched 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
-
 import httpx2
 import openai
-import vcr
 import yaml
 
 from harness.testing.fake_openai import FakeOpenAI, Rule
 
 from conftest import CANARY, Project, network_blocked
-
-SUITE = """
-    model: gpt-4o
-    cases:
-      - id: capital
-        prompt: What is the capital of France?
-        temperature: 0
-        checks:
-          - contains: Paris
-      - id: poem
-        system: You write short poems.
-        prompt: A poem about the sea.
-        checks:
-          - icontains: waves
-      - id: never-recorded
-        prompt: Something nobody asked.
-"""
-
-
-def _client(fake: FakeOpenAI) -> openai.OpenAI:
-    return openai.OpenAI(api_key=CANARY, base_url=fake.base_url, max_retries=0, http_client=httpx2.Client())
-
-
-def _record(path: Path, calls: Callable[[], Any], **options: Any) -> None:
-    """What a pytest-recording user has: vcrpy's own recording, its defaults (gzip bodies as
-    ``!!binary``, every header, Authorization included) unless ``options`` say otherwise."""
-    with vcr.use_cassette(str(path), record_mode="all", match_on=["method", "path", "body"], **options):
-        calls()
+from vcrpyutil import SUITE, record, sdk_client
 
 
 def _three_requests(fake: FakeOpenAI) -> None:
     fake.add_rule(Rule(contains="capital of France", content="Paris is the capital."))
     fake.add_rule(Rule(contains="poem", content="Waves roll in,\nwaves roll out."))
     fake.add_rule(Rule(contains="unrelated", content="something else"))
-    client = _client(fake)
+    client = sdk_client(fake)
     client.chat.completions.create(model="gpt-4o", temperature=0,
                                    messages=[{"role": "user", "content": "What is the capital of France?"}])
     client.chat.completions.create(model="gpt-4o", messages=[
@@ -65,7 +33,7 @@ def _three_requests(fake: FakeOpenAI) -> None:
 def test_import_splits_a_three_request_cassette_per_case(project: Project, fake: FakeOpenAI) -> None:
     project.suite("mixed.yaml", SUITE)
     source = project.root / "recorded.yaml"
-    _record(source, lambda: _three_requests(fake))
+    record(source, lambda: _three_requests(fake))
     fake.stop()
     assert len(yaml.safe_load(source.read_text())["interactions"]) == 3
 
@@ -96,7 +64,7 @@ def test_import_splits_a_three_request_cassette_per_case(project: Project, fake:
 def test_import_never_overwrites_without_force(project: Project, fake: FakeOpenAI) -> None:
     project.suite("mixed.yaml", SUITE)
     source = project.root / "recorded.yaml"
-    _record(source, lambda: _three_requests(fake))
+    record(source, lambda: _three_requests(fake))
     fake.stop()
     assert project.run("import", "vcrpy", "recorded.yaml").code == 1
     capital = project.root / "cassettes" / "mixed" / "capital.yaml"
@@ -122,9 +90,9 @@ def test_repeated_requests_fill_a_cases_samples_in_order(project: Project, fake:
 
     def flips() -> None:
         for _ in range(3):
-            _client(fake).chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Flip a coin."}])
+            sdk_client(fake).chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Flip a coin."}])
 
-    _record(source, flips)
+    record(source, flips)
     fake.stop()
     result = project.run("import", "vcrpy", "recorded.yaml")
     assert "interaction 1 -> suites/s.yaml::coin: wrote" in result.out
@@ -142,7 +110,7 @@ def test_a_key_in_the_recorded_url_is_neither_matched_nor_kept(project: Project,
                             http_client=httpx2.Client(), default_query={"api-key": CANARY})
     fake.add_rule(Rule(contains="capital", content="Paris."))
     source = project.root / "recorded.yaml"
-    _record(source, lambda: gateway.chat.completions.create(
+    record(source, lambda: gateway.chat.completions.create(
         model="gpt-4o", temperature=0, messages=[{"role": "user", "content": "What is the capital of France?"}]),
         filter_headers=["authorization"])
     fake.stop()

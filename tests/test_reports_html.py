@@ -18,12 +18,9 @@ from harness.report import render, write_reports
 from harness.report.records import RunRecord
 from harness.testing.fake_openai import FakeOpenAI
 
+from browserutil import browser_page, needs_chromium
 from conftest import Project
 from test_reports_formats import EVIL, rerecorded_run
-
-CHROMIUM = Path("/usr/bin/chromium")
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture
@@ -42,70 +39,55 @@ def test_html_is_self_contained_and_escaped(run: RunRecord) -> None:
     assert "<svg" in page and "demo · gpt-4o" in page and "demo · mystery-1" in page  # per-model bars
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
-                    "(apt-get install -y chromium)")
+@needs_chromium
 def test_html_report_in_a_real_browser(run: RunRecord, tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
     report = tmp_path / "report.html"
     write_reports([f"html={report}"], run)
     shot = tmp_path / "report.png"
-    with sync_playwright() as p:
-        browser = p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=BROWSER_ARGS,
-            viewport={"width": 1280, "height": 900})
-        try:
-            page = browser.new_page()
-            problems: list[str] = []
-            page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
-            page.on("pageerror", lambda exc: problems.append(str(exc)))
-            page.on("dialog", lambda d: problems.append(f"dialog: {d.message}"))
-            page.on("request", lambda r: problems.append(f"request: {r.url}") if not r.url.startswith("file:") else None)
-            page.goto(report.as_uri())
-            assert page.locator("#shown").inner_text() == "4 of 4 shown"
+    with browser_page(tmp_path) as (page, problems):
+        page.goto(report.as_uri())
+        assert page.locator("#shown").inner_text() == "4 of 4 shown"
 
-            # the answer's markup is text on the page, and none of it ran
-            sea = page.locator('.case[data-key="suites/demo.yaml::sea"]')
-            assert "<script>window.__pwned = 1</script>" in sea.locator(".side.new pre").inner_text()
-            assert page.evaluate("typeof window.__pwned") == "undefined"
+        # the answer's markup is text on the page, and none of it ran
+        sea = page.locator('.case[data-key="suites/demo.yaml::sea"]')
+        assert "<script>window.__pwned = 1</script>" in sea.locator(".side.new pre").inner_text()
+        assert page.evaluate("typeof window.__pwned") == "undefined"
 
-            # the differences are highlighted, side by side
-            assert sea.locator(".side.old del.hl").first.inner_text() == "calm"
-            inserted = sea.locator(".side.new ins.hl")
-            assert inserted.first.is_visible()
-            assert "rough" in " ".join(inserted.all_inner_texts())
-            assert page.locator('.case[data-key="suites/demo.yaml::data"] ins.hl').inner_text() == "1816"
+        # the differences are highlighted, side by side
+        assert sea.locator(".side.old del.hl").first.inner_text() == "calm"
+        inserted = sea.locator(".side.new ins.hl")
+        assert inserted.first.is_visible()
+        assert "rough" in " ".join(inserted.all_inner_texts())
+        assert page.locator('.case[data-key="suites/demo.yaml::data"] ins.hl').inner_text() == "1816"
 
-            # filters: hide passed cases, then only changed ones
-            page.click('button[data-filter-status="passed"]')
-            assert page.locator("#shown").inner_text() == "2 of 4 shown"
-            assert not page.locator('.case[data-key="suites/demo.yaml::keep"]').is_visible()
-            assert sea.is_visible()
-            page.click('button[data-filter-status="passed"]')
-            page.check("#only-changed")
-            visible = [el.get_attribute("data-key") for el in page.locator(".case").all() if el.is_visible()]
-            assert visible == ["suites/demo.yaml::sea", "suites/demo.yaml::data"]
-            page.fill("#search", "data")
-            assert page.locator("#shown").inner_text() == "1 of 4 shown"
-            page.fill("#search", "")
-            page.uncheck("#only-changed")
+        # filters: hide passed cases, then only changed ones
+        page.click('button[data-filter-status="passed"]')
+        assert page.locator("#shown").inner_text() == "2 of 4 shown"
+        assert not page.locator('.case[data-key="suites/demo.yaml::keep"]').is_visible()
+        assert sea.is_visible()
+        page.click('button[data-filter-status="passed"]')
+        page.check("#only-changed")
+        visible = [el.get_attribute("data-key") for el in page.locator(".case").all() if el.is_visible()]
+        assert visible == ["suites/demo.yaml::sea", "suites/demo.yaml::data"]
+        page.fill("#search", "data")
+        assert page.locator("#shown").inner_text() == "1 of 4 shown"
+        page.fill("#search", "")
+        page.uncheck("#only-changed")
 
-            # the Content-Security-Policy is in force: an injected inline script does not run
-            injected = page.evaluate("() => { const s = document.createElement('script');"
-                                     " s.textContent = 'window.__injected = 1'; document.body.appendChild(s);"
-                                     " return typeof window.__injected; }")
-            assert injected == "undefined"
-            assert any("Content Security Policy" in m for m in problems)
-            problems[:] = [m for m in problems if "Content Security Policy" not in m]
+        # the Content-Security-Policy is in force: an injected inline script does not run
+        injected = page.evaluate("() => { const s = document.createElement('script');"
+                                 " s.textContent = 'window.__injected = 1'; document.body.appendChild(s);"
+                                 " return typeof window.__injected; }")
+        assert injected == "undefined"
+        assert any("Content Security Policy" in m for m in problems)
+        problems[:] = [m for m in problems if "Content Security Policy" not in m]
 
-            # the failing check's reason, and the chart
-            assert "'calm' not found" in sea.locator(".reasons").inner_text()
-            assert page.locator("svg.chart rect.bar-rate").count() == 3  # the suite, and each of its models
-            # two models, but no prompt answered by both: nothing to put side by side
-            assert page.locator("section.sbs").count() == 0
-            page.screenshot(path=str(shot), full_page=True)
-        finally:
-            browser.close()
+        # the failing check's reason, and the chart
+        assert "'calm' not found" in sea.locator(".reasons").inner_text()
+        assert page.locator("svg.chart rect.bar-rate").count() == 3  # the suite, and each of its models
+        # two models, but no prompt answered by both: nothing to put side by side
+        assert page.locator("section.sbs").count() == 0
+        page.screenshot(path=str(shot), full_page=True)
     assert problems == []
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000

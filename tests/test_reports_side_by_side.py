@@ -26,8 +26,8 @@ from harness.report.html_assets import COMPARE_CSS
 from harness.report.markdown import MAX_CHARS
 from harness.testing.fake_openai import FakeOpenAI, Rule
 
+from browserutil import browser_page, needs_chromium
 from conftest import Project, network_blocked
-from test_reports_html import BROWSER_ARGS, CHROMIUM
 
 PAIR = """
     name: pair
@@ -255,63 +255,49 @@ def test_variant_labels_come_off_exactly_as_they_went_on(matrix: tuple[Any, ...]
     assert variant_free_id(full, model or "m", api or "chat") == expanded_id("case", matrix, None, None)
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
-                    "(apt-get install -y chromium)")
+@needs_chromium
 def test_side_by_side_in_a_real_browser(reports: dict[str, Any], tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
+    with browser_page(tmp_path) as (page, problems):
+        page.goto(reports["html_path"].as_uri())
+        sections = page.locator("section.sbs")
+        assert [h.inner_text() for h in sections.locator("h2").all()] == [
+            "Models side by side: grid", "Models side by side: pair"]
+        pair = page.locator('section.sbs[data-suite="suites/pair.yaml"]')
+        assert pair.locator("table.sbs-cases thead th").all_inner_texts() == ["case", "gpt-4o", "gpt-5.1"]
+        grid = page.locator('section.sbs[data-suite="suites/grid.yaml"] table.sbs-cases thead th')
+        assert grid.all_inner_texts()[1:] == ["gpt-4o · chat", "gpt-4o · responses", "gpt-4o-mini · chat",
+                                              "gpt-4o-mini · responses"]
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=BROWSER_ARGS,
-            viewport={"width": 1280, "height": 900})
-        try:
-            page = browser.new_page()
-            problems: list[str] = []
-            page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
-            page.on("pageerror", lambda exc: problems.append(str(exc)))
-            page.on("request", lambda r: problems.append(f"request: {r.url}") if not r.url.startswith("file:") else None)
-            page.goto(reports["html_path"].as_uri())
-            sections = page.locator("section.sbs")
-            assert [h.inner_text() for h in sections.locator("h2").all()] == [
-                "Models side by side: grid", "Models side by side: pair"]
-            pair = page.locator('section.sbs[data-suite="suites/pair.yaml"]')
-            assert pair.locator("table.sbs-cases thead th").all_inner_texts() == ["case", "gpt-4o", "gpt-5.1"]
-            grid = page.locator('section.sbs[data-suite="suites/grid.yaml"] table.sbs-cases thead th')
-            assert grid.all_inner_texts()[1:] == ["gpt-4o · chat", "gpt-4o · responses", "gpt-4o-mini · chat",
-                                                  "gpt-4o-mini · responses"]
+        def row(case: str) -> Any:
+            return pair.locator("table.sbs-cases tbody tr").filter(has=page.locator(f'th .key:text-is("{case}")'))
 
-            def row(case: str) -> Any:
-                return pair.locator("table.sbs-cases tbody tr").filter(has=page.locator(f'th .key:text-is("{case}")'))
+        right, wrong = row("capital").locator("td").all()
+        assert right.locator(".badge").inner_text() == "PASS" and "Canberra." in right.inner_text()
+        assert wrong.locator(".badge").inner_text() == "FAIL"
+        assert "icontains" in wrong.locator(".sbs-why").inner_text()
+        assert "One word, and only the right one." in row("capital").locator("th").inner_text()
 
-            right, wrong = row("capital").locator("td").all()
-            assert right.locator(".badge").inner_text() == "PASS" and "Canberra." in right.inner_text()
-            assert wrong.locator(".badge").inner_text() == "FAIL"
-            assert "icontains" in wrong.locator(".sbs-why").inner_text()
-            assert "One word, and only the right one." in row("capital").locator("th").inner_text()
+        # markup in an answer is text on the page, and none of it ran
+        evil = row("markup").locator("td").nth(1)
+        evil.locator("summary").click()
+        assert "<script>window.__pwned = 1</script> | with a pipe" in evil.locator("pre").inner_text()
+        assert page.evaluate("typeof window.__pwned") == "undefined"
 
-            # markup in an answer is text on the page, and none of it ran
-            evil = row("markup").locator("td").nth(1)
-            evil.locator("summary").click()
-            assert "<script>window.__pwned = 1</script> | with a pipe" in evil.locator("pre").inner_text()
-            assert page.evaluate("typeof window.__pwned") == "undefined"
+        # a long answer: trimmed until opened, from the keyboard
+        essay = row("essay").locator("td").first
+        assert not essay.locator("pre").is_visible() and "…" in essay.locator("summary").inner_text()
+        essay.locator("summary").focus()
+        page.keyboard.press("Enter")
+        assert essay.locator("pre").is_visible() and "The sea takes them in the end." in essay.locator("pre").inner_text()
+        region = pair.locator(".sbs-scroll")
+        assert region.get_attribute("tabindex") == "0" and region.get_attribute("role") == "region"
 
-            # a long answer: trimmed until opened, from the keyboard
-            essay = row("essay").locator("td").first
-            assert not essay.locator("pre").is_visible() and "…" in essay.locator("summary").inner_text()
-            essay.locator("summary").focus()
-            page.keyboard.press("Enter")
-            assert essay.locator("pre").is_visible() and "The sea takes them in the end." in essay.locator("pre").inner_text()
-            region = pair.locator(".sbs-scroll")
-            assert region.get_attribute("tabindex") == "0" and region.get_attribute("role") == "region"
-
-            # a sampled variant by its rate, a multi-step one by its final answer and steps
-            coin = row("coin").locator("td").nth(1)
-            assert re.search(r"[123]/4 passed \(", coin.locator(".sbs-rate").inner_text())
-            chat = row("chat").locator("td").first
-            assert "2 steps" in chat.locator(".sbs-facts").inner_text() and "Echo: And in winter?" in chat.inner_text()
-            assert page.locator('section.sbs[data-suite="suites/single.yaml"]').count() == 0
-            pair.screenshot(path=str(tmp_path / "sbs.png"))
-        finally:
-            browser.close()
+        # a sampled variant by its rate, a multi-step one by its final answer and steps
+        coin = row("coin").locator("td").nth(1)
+        assert re.search(r"[123]/4 passed \(", coin.locator(".sbs-rate").inner_text())
+        chat = row("chat").locator("td").first
+        assert "2 steps" in chat.locator(".sbs-facts").inner_text() and "Echo: And in winter?" in chat.inner_text()
+        assert page.locator('section.sbs[data-suite="suites/single.yaml"]').count() == 0
+        pair.screenshot(path=str(tmp_path / "sbs.png"))
     assert problems == []
     assert (tmp_path / "sbs.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

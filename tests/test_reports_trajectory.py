@@ -24,9 +24,9 @@ from harness.runner import CaseResult, collect
 from harness.testing.fake_openai import FakeOpenAI, Rule
 from harness.trajectory import StepRecord
 
+from browserutil import browser_page, needs_chromium
 from conftest import Project
 from episodeutil import case_result, drive, planned_cases
-from test_reports_html import BROWSER_ARGS, CHROMIUM
 
 SUITE = """
     name: agent
@@ -200,43 +200,29 @@ def test_html_timeline_is_collapsed_and_escaped(run: RunRecord) -> None:
     assert "details.trajectory" not in render("html", replace(run, cases=run.cases[2:]))  # and only with it
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
-                    "(apt-get install -y chromium)")
+@needs_chromium
 def test_html_timeline_in_a_real_browser(run: RunRecord, tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
     report = tmp_path / "report.html"
     write_reports([f"html={report}"], run)
-    with sync_playwright() as p:
-        browser = p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=BROWSER_ARGS,
-            viewport={"width": 1280, "height": 900})
-        try:
-            page = browser.new_page()
-            problems: list[str] = []
-            page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
-            page.on("pageerror", lambda exc: problems.append(str(exc)))
-            page.on("request", lambda r: problems.append(f"request: {r.url}") if not r.url.startswith("file:") else None)
-            page.goto(report.as_uri())
-            weather = page.locator('.case[data-key="suites/agent.yaml::weather"]')  # failing: open on load
-            timeline = weather.locator("details.trajectory")
-            steps = timeline.locator("li.step")
-            assert timeline.locator("summary").is_visible() and not steps.first.is_visible()  # collapsed
-            timeline.locator("summary").focus()  # the keyboard opens and closes it
-            page.keyboard.press("Enter")
-            assert steps.count() == 2 and steps.first.is_visible()
-            assert "turn" not in steps.first.locator(".step-head").inner_text()  # one turn only
-            results = steps.first.locator(".part.result pre").all_inner_texts()
-            assert results == ["18 °C, sunny", EVIL]  # the tool's markup is text on the page
-            assert page.evaluate("typeof window.__pwned") == "undefined"
-            assert "Based on the tool results" in steps.nth(1).locator(".part.answer pre").inner_text()
-            page.keyboard.press("Space")
-            assert not steps.first.is_visible()
-            trip = page.locator('.case[data-key="suites/agent.yaml::trip"]')  # passing: closed, and so its steps
-            assert not trip.locator("details.trajectory summary").is_visible()
-            trip.locator("summary").first.click()
-            trip.locator("details.trajectory summary").click()
-            assert trip.locator("li.step .turn").all_inner_texts() == ["turn 1", "turn 2"]
-        finally:
-            browser.close()
+    with browser_page(tmp_path) as (page, problems):
+        page.goto(report.as_uri())
+        weather = page.locator('.case[data-key="suites/agent.yaml::weather"]')  # failing: open on load
+        timeline = weather.locator("details.trajectory")
+        steps = timeline.locator("li.step")
+        assert timeline.locator("summary").is_visible() and not steps.first.is_visible()  # collapsed
+        timeline.locator("summary").focus()  # the keyboard opens and closes it
+        page.keyboard.press("Enter")
+        assert steps.count() == 2 and steps.first.is_visible()
+        assert "turn" not in steps.first.locator(".step-head").inner_text()  # one turn only
+        results = steps.first.locator(".part.result pre").all_inner_texts()
+        assert results == ["18 °C, sunny", EVIL]  # the tool's markup is text on the page
+        assert page.evaluate("typeof window.__pwned") == "undefined"
+        assert "Based on the tool results" in steps.nth(1).locator(".part.answer pre").inner_text()
+        page.keyboard.press("Space")
+        assert not steps.first.is_visible()
+        trip = page.locator('.case[data-key="suites/agent.yaml::trip"]')  # passing: closed, and so its steps
+        assert not trip.locator("details.trajectory summary").is_visible()
+        trip.locator("summary").first.click()
+        trip.locator("details.trajectory summary").click()
+        assert trip.locator("li.step .turn").all_inner_texts() == ["turn 1", "turn 2"]
     assert problems == []

@@ -7,47 +7,15 @@ server; the server is stopped before harness reads it, so a replay that touched 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
-
 import httpx2
 import openai
 import pytest
-import vcr
 
 from harness import api
 from harness.testing.fake_openai import FakeOpenAI, Rule
 
 from conftest import AZURE_CANARY, CANARY, Project, network_blocked
-
-SUITE = """
-    model: gpt-4o
-    cases:
-      - id: capital
-        prompt: What is the capital of France?
-        temperature: 0
-        checks:
-          - contains: Paris
-      - id: poem
-        system: You write short poems.
-        prompt: A poem about the sea.
-        checks:
-          - icontains: waves
-      - id: never-recorded
-        prompt: Something nobody asked.
-"""
-
-
-def _client(fake: FakeOpenAI) -> openai.OpenAI:
-    return openai.OpenAI(api_key=CANARY, base_url=fake.base_url, max_retries=0, http_client=httpx2.Client())
-
-
-def _record(path: Path, calls: Callable[[], Any], **options: Any) -> None:
-    """What a pytest-recording user has: vcrpy's own recording, its defaults (gzip bodies as
-    ``!!binary``, every header, Authorization included) unless ``options`` say otherwise."""
-    with vcr.use_cassette(str(path), record_mode="all", match_on=["method", "path", "body"], **options):
-        calls()
+from vcrpyutil import SUITE, record, sdk_client
 
 
 @pytest.mark.parametrize("decode", [False, True], ids=["gzip-binary", "decoded"])
@@ -64,7 +32,7 @@ def test_a_vcrpy_cassette_replays_in_harness(project: Project, fake: FakeOpenAI,
     fake.add_rule(Rule(contains="capital of France", content="Paris is the capital."))
     recorded = project.root / "cassettes" / "geo" / "capital.yaml"
     recorded.parent.mkdir(parents=True)
-    _record(recorded, lambda: _client(fake).chat.completions.create(
+    record(recorded, lambda: sdk_client(fake).chat.completions.create(
         model="gpt-4o", temperature=0, messages=[{"role": "user", "content": "What is the capital of France?"}]),
         decode_compressed_response=decode)
     fake.stop()
@@ -96,7 +64,7 @@ def test_an_azure_vcrpy_cassette_replays_in_harness(project: Project) -> None:
         client = openai.AzureOpenAI(api_key=AZURE_CANARY, api_version="2024-10-21",
                                     azure_endpoint=server.azure_endpoint, azure_deployment="prod-gpt4o",
                                     max_retries=0, http_client=httpx2.Client())
-        _record(recorded, lambda: client.chat.completions.create(
+        record(recorded, lambda: client.chat.completions.create(
             model="gpt-4o", messages=[{"role": "user", "content": "Say hello."}]))
     assert "/openai/deployments/prod-gpt4o/chat/completions?api-version=2024-10-21" in recorded.read_text()
     with network_blocked() as attempts:
@@ -114,7 +82,7 @@ def test_a_vcrpy_cassette_for_another_request_is_stale_not_matched(project: Proj
     fake.add_rule(Rule(contains="capital", content="Paris."))
     recorded = project.root / "cassettes" / "geo" / "capital.yaml"
     recorded.parent.mkdir(parents=True)
-    _record(recorded, lambda: _client(fake).chat.completions.create(
+    record(recorded, lambda: sdk_client(fake).chat.completions.create(
         model="gpt-4o", messages=[{"role": "user", "content": "What is the capital of France?"}]))
     fake.stop()
     result = project.run("run", "suites")
