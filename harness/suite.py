@@ -26,7 +26,7 @@ from .schemas.declared import check_declared
 from .schemas.suite_errors import schema_error, suite_schema
 from .suite_paths import cassette_root_of, default_cassette_root, display_path, recorded_files, suite_name_of
 from .tools import DEFAULT_MAX_STEPS, ToolSpec, answering_tools, api_tools
-from .yamlio import LineDict, LineList, line_of, load_yaml
+from .yamlio import LineDict, LineList, line_of, load_yaml, plain
 
 #: Request keys a suite or a case may set; a case's value replaces the suite's.
 REQUEST_KEYS = (
@@ -283,7 +283,7 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
             raise UserError("no messages: set 'messages', 'prompt' or 'system'",
                             file=display, line=case_line, case=raw["id"])
         provider = Provider(**settings.get("provider", {}))
-        params = {k: _plain(settings[k]) for k in REQUEST_KEYS if k in settings}
+        params = {k: plain(settings[k]) for k in REQUEST_KEYS if k in settings}
         answering = answering_tools(settings.get("tools"), file=display, case=raw["id"])
         if answering:  # impl/results are harness's own: never sent, never in a cassette
             params["tools"] = api_tools(params["tools"])
@@ -373,14 +373,6 @@ def _pass_hat_k(raw: dict[str, Any], samples: int, display: Path, line: int | No
                         line=line_of(raw, "min_pass_hat_k") or line, case=raw["id"])
     return k, minimum
 
-
-def _plain(value: Any) -> Any:
-    """Strip the line-tracking subclasses so values compare and serialise as plain data."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 __all__ = ["REQUEST_KEYS", "Case", "CheckSpec", "LineDict", "LineList", "Message", "Provider", "Suite",

@@ -194,3 +194,13 @@ def line_of(container: Any, key: Any = None) -> int | None:
         if isinstance(container, LineList) and isinstance(key, int) and key < len(container.item_lines):
             return container.item_lines[key]
     return getattr(container, "line", None) or None
+
+
+def plain(value: Any) -> Any:
+    """Plain dicts and lists, without the line-tracking subclasses: values that compare, serialise
+    and dump as plain data (tuples become lists, mapping keys text)."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value

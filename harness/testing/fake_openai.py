@@ -289,16 +289,9 @@ class FakeOpenAI:
         if problem:
             return Reply(400, problem)
         model = model or str(body["model"])
-        with self._lock:
-            self._chat_count += 1
-            fault = self.fault_every > 0 and self._chat_count % self.fault_every == 0
-        # A rate limiter rejects before any model work, so a 429 comes back at once, as real
-        # gateways send it; other faults (5xx) arrive after the usual latency.
-        if fault and self.fault_status == 429:
-            return self._error(self.fault_status, self.fault_retry_after)
-        time.sleep(self.latency)
-        if fault:
-            return self._error(self.fault_status, self.fault_retry_after)
+        faulted = self._fault_or_wait()
+        if faulted is not None:
+            return faulted
         answer, completion = self.complete(body, model)
         echo = rewriter(presented_key(request.headers, request.query), answer.echo_key) \
             if answer.echo_key else None
@@ -319,6 +312,18 @@ class FakeOpenAI:
             return Reply(200, events=events, content_type="text/event-stream; charset=utf-8", rewrite=echo)
         return Reply(200, completion, rewrite=echo)
 
+    def _fault_or_wait(self) -> Reply | None:
+        """Count a model request; the scripted fault when it is its turn, else None after the
+        usual latency. A rate limiter rejects before any model work, so a 429 comes back at once,
+        as real gateways send it; other faults (5xx) arrive after the usual latency."""
+        with self._lock:
+            self._chat_count += 1
+            fault = self.fault_every > 0 and self._chat_count % self.fault_every == 0
+        if fault and self.fault_status == 429:
+            return self._error(self.fault_status, self.fault_retry_after)
+        time.sleep(self.latency)
+        return self._error(self.fault_status, self.fault_retry_after) if fault else None
+
     def respond(self, body: Any) -> tuple[int, dict[str, Any], Answer | None]:
         """A Responses API request answered by the chat logic (see fake_responses.ResponseStore)."""
         return self._responses.respond(body, self.complete)
@@ -328,14 +333,9 @@ class FakeOpenAI:
         problem = validate_responses(request.json)
         if problem:  # a malformed request is refused before it counts, as on the chat endpoint
             return Reply(400, problem)
-        with self._lock:
-            self._chat_count += 1
-            fault = self.fault_every > 0 and self._chat_count % self.fault_every == 0
-        if fault and self.fault_status == 429:
-            return self._error(self.fault_status, self.fault_retry_after)
-        time.sleep(self.latency)
-        if fault:
-            return self._error(self.fault_status, self.fault_retry_after)
+        faulted = self._fault_or_wait()
+        if faulted is not None:
+            return faulted
         body = request.json
         status, payload, answer = self.respond(body)
         if answer is None:  # the request itself was refused

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from ..yamlio import line_of
+from ..yamlio import line_of, plain
 
 #: Keys of a tool entry that harness reads and never sends.
 HARNESS_KEYS = ("impl", "results")
@@ -44,18 +44,11 @@ class ToolSpec:
     line: int | None
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
 
 def _scripted(tool: dict[str, Any], name: str, *, file: Path, case: str) -> tuple[Scripted, ...]:
     raw = tool["results"]
-    entries = tuple(Scripted(_plain(entry.get("arguments")) if "arguments" in entry else None,
-                             _plain(entry["result"]), line_of(raw, i))
+    entries = tuple(Scripted(plain(entry.get("arguments")) if "arguments" in entry else None,
+                             plain(entry["result"]), line_of(raw, i))
                     for i, entry in enumerate(raw))
     defaults = [e for e in entries if e.arguments is None]
     if len(defaults) > 1:

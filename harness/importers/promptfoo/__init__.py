@@ -18,7 +18,7 @@ import yaml
 from ...cassette_files import atomic_write
 from ...errors import HarnessError, UserError
 from ...safe_files import project_root
-from ...yamlio import load_yaml
+from ...yamlio import load_yaml, plain
 from .asserts import Stubs
 from .cases import Builder
 from .prompts import Prompt, convert_prompts, jinja, jinja_messages
@@ -163,17 +163,9 @@ def _str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str)
 
 
-def _plain(value: Any) -> Any:
-    """Plain dicts and lists (the loader's line-keeping subclasses would not dump)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
 
 def _dump(suite: dict[str, Any], config: Path) -> str:
-    text = yaml.dump(_plain(suite), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100,
+    text = yaml.dump(plain(suite), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100,
                      default_flow_style=False)
     return f"# Converted from {config.name} by harness import promptfoo.\n{text}"
 

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from ...errors import UserError
+from ...yamlio import plain
 from .report import Report
 from .sources import SCRIPT_SUFFIXES, TEXT_SUFFIXES, Source, is_ref, read_data, read_text, ref_path, resolve
 
@@ -107,14 +108,14 @@ def _prompt(text: str, source: Source, report: Report, where: str) -> list[Promp
         if suffix in (".json", ".yaml", ".yml"):
             data = read_data(source, path)
             if _chat(data):
-                prompts.append(Prompt(path.stem, messages=tuple(_plain(m) for m in data)))
+                prompts.append(Prompt(path.stem, messages=tuple(plain(m) for m in data)))
                 continue
             raise UserError("expected a list of {role, content} messages", file=shown)
         if suffix == ".jsonl":
             for n, line in enumerate(read_data(source, path), 1):
                 if not _chat(line):
                     raise UserError(f"line {n}: expected a list of {{role, content}} messages", file=shown)
-                prompts.append(Prompt(f"{path.stem}-{n}", messages=tuple(_plain(m) for m in line)))
+                prompts.append(Prompt(f"{path.stem}-{n}", messages=tuple(plain(m) for m in line)))
             continue
         # promptfoo splits a text file into several prompts at lines of three dashes.
         parts = [p.strip("\n") for p in re.split(r"^---$", read_text(source, path), flags=re.MULTILINE)]
@@ -143,13 +144,6 @@ def _chat(data: Any) -> bool:
     return isinstance(data, list) and bool(data) and all(
         isinstance(m, dict) and m.get("role") in _ROLES and "content" in m for m in data)
 
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _check(prompt: Prompt, report: Report, where: str) -> None:
