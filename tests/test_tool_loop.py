@@ -273,6 +273,12 @@ def test_bad_impl_is_a_user_error_with_file_line_and_case(project: Project, tmp_
     result = project.run("run", "suites")
     assert result.code == 2 and "impl 'tools_impl:VALUE' is not a function (it is a int)" in result.err
     assert "Traceback" not in result.text
+    for impl in ("../outside:get_weather", "tools_impl"):  # not module:function at all
+        _loop_project(project, LOOP.replace("tools_impl:get_weather", impl))
+        result = project.run("validate", "suites")
+        assert result.code == 2, result.text
+        assert f"suites/loop.yaml:4: invalid suite at tools/0/impl: impl {impl!r} is not module:function" in result.err
+        assert "e.g. impl: tools_impl:get_weather for tools_impl.py" in result.err
 
 
 def test_bad_results_are_user_errors_at_their_line(project: Project) -> None:

@@ -97,6 +97,9 @@ def _readable(err: jsonschema.ValidationError, doc: Any) -> str:
     if len(path) >= 3 and path[-1] in ("step", "turn") and "checks" in path and err.validator in ("oneOf", "minimum"):
         return (f"{path[-1]}: {err.instance!r} names no {path[-1]}; write a whole number >= 1 (steps and "
                 "turns count from 1) or last")
+    if path and path[-1] == "impl" and err.validator == "pattern":
+        return (f"impl {err.instance!r} is not module:function; write the name of a module file beside the "
+                "suite and a function in it, e.g. impl: tools_impl:get_weather for tools_impl.py")
     return err.message
 
 
