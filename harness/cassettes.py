@@ -351,6 +351,11 @@ def flush_cache() -> None:
     CACHE.flush()
 
 
+def steps_of(interactions: list[Interaction] | None) -> list[Interaction]:
+    """The case's own model calls in its cassette, in order (judge exchanges left out)."""
+    return [i for i in interactions or [] if not i.extra.get("role")]
+
+
 def find(interactions: list[Interaction], key: str, role: str | None = None) -> Interaction | None:
     for it in interactions:
         if it.key == key and it.extra.get("role") == role:

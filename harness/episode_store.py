@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from . import cassettes
 from .cassettes import Interaction
 from .diff import Change, DiffOptions
 from .diff_steps import case_change
@@ -49,7 +50,7 @@ def summed(episode: Episode) -> Output:
 def recorded_episode(stored: list[Interaction] | None, endpoint: Endpoint, model: str,
                      prices: PriceTable) -> Episode | None:
     """The trajectory a cassette holds (its judge exchanges left out); None when it holds none."""
-    mains = [i for i in stored or [] if not i.extra.get("role")]
+    mains = cassettes.steps_of(stored)
     steps = []
     for index, interaction in enumerate(mains):
         output = replay_output(interaction)

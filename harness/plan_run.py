@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from . import redact
+from . import cassettes, redact
 from .cassettes import Interaction
 from .decide import decide, records_step
 from .errors import HarnessError
@@ -156,11 +156,6 @@ class SpendPlan:
 
 # ---------------------------------------------------------------- deciding
 
-def _mains(stored: list[Interaction] | None) -> list[Interaction]:
-    """The case's own model calls in its cassette, in order (judge exchanges left out)."""
-    return [i for i in stored or [] if not i.extra.get("role")]
-
-
 def _judged(case: Case) -> bool:
     return any(spec.name.removeprefix("not-") == "rubric" for spec in case.checks)
 
@@ -219,7 +214,7 @@ def _calls(item: PlannedCase, first: int, stored: list[Interaction] | None) -> t
     """The calls a case would send from step ``first`` (0-based), and whether more may follow."""
     encode, _name, _exact = encoder_for(item.case.model)
     model = item.case.model
-    mains = _mains(stored)
+    mains = cassettes.steps_of(stored)
     calls: list[_Call] = []
     if first == 0:
         recorded = replay_output(mains[0]) if mains else None

@@ -107,7 +107,7 @@ def _shown(path: Path) -> str:
 
 
 def _main_of(stored: list[Interaction] | None) -> Interaction | None:
-    return next((i for i in stored or [] if not i.extra.get("role")), None)
+    return next(iter(cassettes.steps_of(stored)), None)
 
 
 def _run_case(item: PlannedCase, options: RunOptions, session: LazySession, secrets: Redactor,

@@ -115,7 +115,7 @@ class Walker:
 
     def walk(self) -> Walked:
         walked = Walked()
-        renderer = Renderer(self.case.suite_path, self.case.prompt_roots)
+        renderer: Renderer | None = None  # made only for a later step: most cases have one
         plan = self.plan
         history: list[dict[str, Any]] = list(plan.opening) if plan else []
         turns = list(plan.turns) if plan else []
@@ -155,6 +155,7 @@ class Walker:
             history += added
             index += 1
             try:
+                renderer = renderer or Renderer(self.case.suite_path, self.case.prompt_roots)
                 request = build_request(self.case, renderer, base_url_override=self.base_url,
                                         conversation=Conversation(tuple(history), output.response_id, sent))
             except HarnessError as exc:
@@ -167,7 +168,7 @@ class Walker:
             hit = self.hit if index == 0 and self.hit is not None else cassettes.find(self.stored or [], request.key)
             if hit is not None:
                 return hit
-            recorded = [i for i in self.stored or [] if not i.extra.get("role")]
+            recorded = cassettes.steps_of(self.stored)
             if self.stored is None:
                 problem = Problem("missing", index, "no cassette")
             elif index >= len(recorded):
