@@ -29,6 +29,7 @@ from .record.sampling import SamplesOption, check_option
 from .report import parse_specs, write_reports
 from .report.records import CaseRecord, Gate, RunRecord, Totals, from_results, totals
 from .runner import RECORD_MODE_ALIASES, RECORD_MODES, CaseResult, RunOptions, execute, plan
+from .shard import Shard, ShardInfo, fingerprint, positions
 from .suite import Suite
 
 RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]  # rewrite: all (pytest-recording's name)
@@ -82,7 +83,7 @@ def run(paths: str | Path | Iterable[str | Path] | None = None, *, record_mode: 
         base_url: str | None = None, concurrency: int = 8, timeout: float = 120.0, max_retries: int = 4,
         max_cost: float | None = None, batch: bool = False, batch_poll: float = 10.0,
         config: str | Path | None = None, fail_on: FailOn | Iterable[FailOn] | FailOnOptions = "failed",
-        reports: Iterable[str] = (),
+        reports: Iterable[str] = (), shard: Shard | str | None = None,
         progress: Progress | None = None, stop: threading.Event | None = None,
         notify: Callable[[str], None] | None = None) -> RunResult:
     """Replay (or record) suites, check the answers, write ``reports`` (``"json=run.json"``, ...).
@@ -95,6 +96,8 @@ def run(paths: str | Path | Iterable[str | Path] | None = None, *, record_mode: 
     requests in flight finish and save, and skips the rest (exit code 130). ``fail_on`` may add
     ``"orphans"`` to one of the others (``["regressed", "orphans"]``): cassettes that no case of a
     suite run whole owns then fail the run (they are listed in ``record.orphans`` either way).
+    ``shard`` (``"2/4"``) runs only that shard's cases (shard.py); the gates that need whole
+    suites are then left to ``harness merge`` (gates.py), and the record carries ``shard``.
     """
     started = time.perf_counter()
     record_mode = RECORD_MODE_ALIASES.get(record_mode, record_mode)  # type: ignore[assignment]
@@ -103,11 +106,13 @@ def run(paths: str | Path | Iterable[str | Path] | None = None, *, record_mode: 
         gate_on = _fail_on(fail_on)
         _check_options(record_mode, samples, concurrency, gate_on.cases, batch)
         specs = parse_specs(list(reports))  # a bad report is an error before anything runs
+        part = Shard.parse(shard) if isinstance(shard, str) else shard
         targets = run_paths(paths, notify)
         suites, selected = collect(targets, notify or (lambda _text: None), models=wanted_models, samples=samples)
-        cases = select_cases(suites, selected, keyword)
-        if not cases:
+        whole_run = select_cases(suites, selected, keyword)
+        if not whole_run:
             raise NoCasesSelected.for_selection(targets, keyword)
+        cases = [c for c in whole_run if part is None or part.owns(c)]  # a shard may hold none
         pricing_file = config_file(config)
         planned, problems = plan(cases, base_url=base_url, check_limits=record_mode != "none",
                                  config=pricing_file)
@@ -129,6 +134,11 @@ def run(paths: str | Path | Iterable[str | Path] | None = None, *, record_mode: 
         whole = [s for s in suites if s.path.resolve() not in selected] if keyword is None else []
         found = survey(whole)
         record = replace(record, orphans=found.orphans, orphans_checked=len(whole))
+    if part is not None:
+        keys = [(c.suite_path, c.id, c.sample) for c in record.cases]
+        record = replace(record, shard=ShardInfo(
+            part.index, part.count, tuple((s.path.as_posix(), fingerprint(s)) for s in suites),
+            positions(keys, whole_run), record.orphans_checked))
     code, gates = evaluate(record, fail_on=gate_on.cases, orphans=gate_on.orphans)
     record = replace(record, gates=tuple(gates))
     errors: tuple[HarnessError, ...] = ()

@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also list every case, and the failures a suite's min_pass_rate tolerates")
     run.add_argument("--report", action="append", default=[], metavar="FORMAT=PATH",
                      help="also write a report: json=PATH, junit=PATH, markdown=PATH, html=PATH (repeatable)")
+    run.add_argument("--shard", metavar="K/N",
+                     help="run only shard K of N (a stable split by suite and case id, for N CI machines); "
+                     "join the shards' JSON reports with harness merge, which decides the suite gates")
     run.add_argument("--fail-on", type=_fail_on, default="failed", metavar="WHAT",
                      help="exit 1 on: failed (default) any failing case; changed: also any re-recorded "
                      "answer that changed; regressed: any failing case but those whose baseline (the "
@@ -112,9 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("paths", nargs="*", help="suite files or folders (default: as for run)")
 
     sub.add_parser("schema", help="print the path of the suite JSON Schema (for editors)")
-    from . import cli_diff, cli_import, cli_init, cli_plan, cli_prune
+    from . import cli_diff, cli_import, cli_init, cli_merge, cli_plan, cli_prune
     cli_init.add_parser(sub)
     cli_diff.add_parser(sub)
+    cli_merge.add_parser(sub)
     cli_plan.add_parser(sub, _samples)
     cli_prune.add_parser(sub)
     cli_import.add_parser(sub)
@@ -180,7 +184,7 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
                      base_url=args.base_url, concurrency=args.concurrency, timeout=args.timeout,
                      max_retries=args.max_retries, max_cost=args.max_cost, batch=args.batch,
                      batch_poll=args.batch_poll, config=args.config,
-                     fail_on=args.fail_on, reports=args.report, progress=bar, stop=stop,
+                     fail_on=args.fail_on, reports=args.report, shard=args.shard, progress=bar, stop=stop,
                      notify=lambda text: err.print(escape(text), highlight=False))
     if result.record is None:  # a user error: nothing ran
         _print_errors(err, result.errors)
@@ -204,6 +208,9 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         out.print(f"[yellow]{escape(line)}[/]", highlight=False, soft_wrap=True)
     out.print(summary_line(results, time.perf_counter() - start, tolerated=quiet, sampled=sampled),
               highlight=False)
+    if result.record.shard is not None:
+        out.print(f"shard {result.record.shard.text}: the suites' own gates are decided by harness merge "
+                  "over every shard's JSON report", highlight=False)
     for path in result.reports:
         out.print(f"report written: {escape(str(path))}", highlight=False)
     _print_errors(err, result.errors)  # a report that could not be written
@@ -253,6 +260,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "import":
             from . import cli_import
             return cli_import.run(args, out, err)
+        if args.command == "merge":
+            from . import cli_merge
+            return cli_merge.run(args, out, err)
         if args.command == "plan":
             from . import cli_plan
             return cli_plan.run(args, out, err)

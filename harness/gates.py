@@ -23,6 +23,16 @@ gates, or every sample passing), and a suite's pass rate is then the mean of its
 
 A budget stop (``--max-cost`` kept cases from being sent or judged) makes a run incomplete: exit 4,
 after missing or stale cassettes (3) and before failing gates (1).
+
+A run of one shard (``--shard K/N``, shard.py) holds part of each suite, so what only a whole suite
+can decide is left to ``harness merge``, which joins the shards and evaluates every gate as one
+unsharded run would: a suite's ``min_pass_rate`` and ``max_cost_usd`` gates, its pass-rate drop
+(``--fail-on regressed`` with samples), and whether a failing case in a suite with a
+``min_pass_rate`` is tolerated. On the shard those gates are met with a text saying that merge
+decides them, and such failing cases do not fail it. Everything judged per case still decides the
+shard's exit status: any other failing case, an error (never excused), a case's own gates on its
+samples (all its samples run on one shard), changed answers, regressions, stale or missing cassettes
+(3) and the budget (4). Orphans are looked for over whole suites on every shard.
 """
 
 from __future__ import annotations
@@ -139,7 +149,10 @@ def percent(value: float) -> str:
 
 
 def tolerated_failures(run: RunRecord) -> list[Tolerated]:
-    """Suites whose failures ``--fail-on failed`` tolerates because their gate is met."""
+    """Suites whose failures ``--fail-on failed`` tolerates because their gate is met (none on a
+    shard: the gate is decided by harness merge)."""
+    if run.shard is not None:
+        return []
     met = {path for path, gate in _pass_rates(run) if gate.met}
     units = outcomes(run)
     out = []
@@ -182,6 +195,8 @@ def failure_gate(run: RunRecord, fail_on: str = "failed", samples: RateDiff | No
     if fail_on == "regressed":
         return _regression_gate(run, samples)
     excused = {path for path, gate in _pass_rates(run) if gate.met}
+    if run.shard is not None:  # whether the gate tolerates them is decided over the whole suite
+        excused = {s.path for s, _ in _suites(run) if s.options.get("min_pass_rate") is not None}
     units = outcomes(run)  # a sampled case counts once, by its own status (report/sampled.py)
     errors = [u for u in units if u.status == "error"]
     failing = [u for u in units if u.status == "error" or (u.status == "failed" and u.suite_path not in excused)]
@@ -189,6 +204,9 @@ def failure_gate(run: RunRecord, fail_on: str = "failed", samples: RateDiff | No
         return Gate("failures", False, f"{len(failing)} case(s) failed: {_names(failing)}"
                     + (f" ({len(errors)} error(s))" if errors else ""))
     tolerated = sum(u.status == "failed" for u in units)
+    if tolerated and run.shard is not None:
+        return Gate("failures", True, f"{tolerated} failure(s) in suites with a min_pass_rate gate: "
+                    f"shard {run.shard.text} leaves them to harness merge")
     if tolerated:  # every one in a suite whose min_pass_rate is met: say so, never "no failures"
         return Gate("failures", True, f"{tolerated} tolerated failure(s) (min_pass_rate gate met)")
     return Gate("failures", True, "no failures")
@@ -272,18 +290,35 @@ def cost_increase_gate(comparison: Comparison, max_increase_usd: float) -> Gate:
                                           f"increase of {usd(max_increase_usd, exact=True)}")
 
 
+def shard_gates(run: RunRecord, drops: Iterable[Gate] = ()) -> list[Gate]:
+    """On a shard, the suite gates merge decides: met here, saying so (see the module docstring)."""
+    assert run.shard is not None
+    where = f"shard {run.shard.text}"
+    out = []
+    for suite, cases in _suites(run):
+        for key in ("min_pass_rate", "max_cost_usd"):
+            if suite.options.get(key) is not None:
+                out.append(Gate(f"{suite.name}: {key}", True, f"{suite.name}: {key} is decided by harness merge "
+                                f"over every shard ({where} ran {len(cases)} of its case(s))"))
+    out += [Gate(g.name, True, f"{g.name}: decided by harness merge over every shard ({where})") for g in drops]
+    return out
+
+
 def evaluate(run: RunRecord, *, fail_on: str = "failed", comparison: Comparison | None = None,
              max_cost_increase: float | None = None, orphans: bool = False) -> tuple[int, list[Gate]]:
     """(exit status, every gate) for a run, or for the head of a comparison; ``orphans`` adds
-    the gate of ``--fail-on orphans``."""
+    the gate of ``--fail-on orphans``. A shard's suite gates are left to harness merge."""
     samples = None
     if fail_on == "regressed":  # a diff's own rates; a re-recording run's against its baselines
         samples = comparison.samples if comparison is not None else diff_samples.from_baselines(run.cases)
     gates = [failure_gate(run, fail_on, samples)]
-    gates += suite_drop_gates(samples) if samples else []
+    drops = suite_drop_gates(samples) if samples else []
     if fail_on == "changed":
         gates.append(change_gate(run))
-    gates += pass_rate_gates(run) + cost_gates(run)
+    if run.shard is not None:
+        gates += shard_gates(run, drops)
+    else:
+        gates += drops + pass_rate_gates(run) + cost_gates(run)
     stopped = budget_gate(run)
     gates += [stopped] if stopped else []
     gates += [orphan_gate(run)] if orphans else []

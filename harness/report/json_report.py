@@ -16,8 +16,10 @@ from typing import Any
 from ..diff import change_from_json, change_to_json
 from ..episode import ToolResult
 from ..errors import UserError
+from ..orphans import Orphan
 from ..output import Output, ToolCall, Usage
 from ..session import JudgeSpend
+from ..shard import ShardInfo
 from ..stats import Rate
 from ..trajectory import StepRecord
 from .diff_samples import from_baselines
@@ -188,6 +190,11 @@ def run_document(run: RunRecord) -> dict[str, Any]:
     }
     if run.orphans:  # only when there are any: other runs' documents stay as they were
         doc["orphans"] = [{"path": o.shown, "suites": list(o.suites)} for o in run.orphans]
+    if run.shard is not None:  # only a shard's report: what harness merge needs to join it
+        info = run.shard
+        doc["shard"] = {"index": info.index, "count": info.count,
+                        "suites": [{"path": path, "fingerprint": fp} for path, fp in info.suites],
+                        "positions": list(info.positions), "orphans_checked": info.orphans_checked}
     return doc
 
 
@@ -295,6 +302,20 @@ def case_from(doc: Mapping[str, Any]) -> CaseRecord:
         steps=_steps_from(doc.get("steps")), stopped=doc.get("stopped"), baseline_steps=_steps_from(base.get("steps")))
 
 
+def _shard_from(data: Mapping[str, Any] | None) -> ShardInfo | None:
+    if data is None:
+        return None
+    return ShardInfo(int(data["index"]), int(data["count"]),
+                     tuple((str(s["path"]), str(s["fingerprint"])) for s in data.get("suites") or []),
+                     tuple(int(p) for p in data.get("positions") or []), int(data.get("orphans_checked") or 0))
+
+
+def _orphans_from(docs: Any) -> tuple[Orphan, ...]:
+    """Orphans as the report shows them (relative to the folder it was written in)."""
+    return tuple(Orphan(Path.cwd().resolve() / str(o["path"]), tuple(str(s) for s in o.get("suites") or []))
+                 for o in docs or [])
+
+
 def run_from(doc: Mapping[str, Any], *, label: str = "") -> RunRecord:
     """A RunRecord from a ``harness.run/1`` document, or from the head run of a ``harness.diff/1``."""
     schema = doc.get("schema") if isinstance(doc, Mapping) else None
@@ -309,7 +330,8 @@ def run_from(doc: Mapping[str, Any], *, label: str = "") -> RunRecord:
                      for s in doc.get("suites") or []),
         label=label or doc.get("label", ""), created=doc.get("created", ""),
         harness_version=doc.get("harness_version", ""), record_mode=doc.get("record_mode", "none"),
-        elapsed_s=doc.get("elapsed_s"), gates=gates)
+        elapsed_s=doc.get("elapsed_s"), gates=gates, orphans=_orphans_from(doc.get("orphans")),
+        shard=_shard_from(doc.get("shard")))
 
 
 def load(path: str | Path, *, label: str | None = None) -> RunRecord:

@@ -25,6 +25,7 @@ from ..output import Output
 from ..pricing import PriceTable
 from ..runner import CaseResult, rerecord_command
 from ..session import JudgeSpend
+from ..shard import ShardInfo
 from ..suite import Suite
 from ..trajectory import StepRecord, trajectory
 from .rate_change import RateDiff
@@ -218,6 +219,7 @@ class RunRecord:
     #: suites were looked at (0: none was run whole, so nothing was checked).
     orphans: tuple[Orphan, ...] = ()
     orphans_checked: int = 0
+    shard: ShardInfo | None = None  # a run of one shard (--shard K/N): what harness merge needs
 
     @property
     def totals(self) -> Totals:

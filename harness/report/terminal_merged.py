@@ -1,0 +1,184 @@
+"""The terminal report of ``harness merge``: the run the shards add up to, told from its records.
+
+``harness run`` prints from the road's CaseResults, which a merge does not have (only the shards'
+JSON reports); this module says the same from the records those reports hold: a table per suite,
+the failures and why, stale and missing cassettes with the command that records them, the gates,
+and the summary line ``harness run`` prints (its counts, pass rate and cost, by the same rules).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ..gates import Tolerated
+from .common import cost, latency
+from .records import CaseRecord, Gate, RunRecord
+from .sampled import CaseSamples, sampled_cases, suite_rate
+from .terminal import print_gates
+from .terminal_rows import LABEL, STYLE, stat_cells
+from .terminal_steps import print_trajectory
+
+STATUSES = ("passed", "failed", "error", "stale", "missing", "skipped")
+
+
+def _checks(c: CaseRecord) -> str:
+    return f"{sum(v.passed for v in c.checks)}/{len(c.checks)}" if c.checks else "-"
+
+
+def _tokens(c: CaseRecord) -> str:
+    used = (c.tokens or 0) + (c.judge.usage.total_tokens if c.judge else 0)
+    return str(used) if c.tokens is not None or c.judge else "-"
+
+
+def _row(c: CaseRecord, name: str) -> list[str]:
+    return [f"[{STYLE[c.status]}]{LABEL[c.status]}[/]", escape(name), escape(c.model), _checks(c), _tokens(c),
+            cost(c.total_cost_usd) if c.answer is not None else "-", latency(c.latency_ms)]
+
+
+def print_tables(console: Console, run: RunRecord, sampled: Mapping[str, CaseSamples], *,
+                 tolerated: Iterable[str] = (), verbose: bool = False, max_rows: int = 200) -> None:
+    """A table per suite: a case per row, a sampled case as one row with its rate."""
+    quiet = set() if verbose else set(tolerated)
+    for path, cases in run.by_suite().items():
+        table = Table(title=escape(path), title_justify="left", show_edge=False, pad_edge=False)
+        for head in ("status", "case", "model", "checks", "tokens", "cost", "latency"):
+            table.add_column(head, justify="right" if head in ("checks", "tokens", "cost", "latency") else "left")
+        rows: list[list[str]] = []
+        seen: set[str] = set()
+        hidden = 0
+        for c in cases:
+            group = sampled.get(c.node_id)
+            status = group.status if group else c.status
+            if group is not None and c.node_id in seen:
+                continue
+            seen.add(c.node_id)
+            if status == "failed" and path in quiet:
+                hidden += 1
+                continue
+            if status == "passed" and len(cases) > max_rows:
+                continue
+            if group is None:
+                rows.append(_row(c, c.name))
+            else:
+                checks = [v for r in group.records for v in r.checks]
+                rows.append([f"[{STYLE[status]}]{LABEL[status]}[/]", escape(group.id), escape(group.model),
+                             f"{sum(v.passed for v in checks)}/{len(checks)}" if checks else "-", "-", "-", "-",
+                             *stat_cells(group)])
+        if rows and any(len(r) > 7 for r in rows):
+            table.add_column("rate", no_wrap=True)
+        for r in rows:
+            table.add_row(*r, *[""] * (len(table.columns) - len(r)))
+        console.print(table if rows else f"[italic]{escape(path)}[/]")
+        if hidden:
+            console.print(f"  ({hidden} tolerated failures not listed; -v lists them)")
+
+
+def print_problems(console: Console, run: RunRecord, sampled: Mapping[str, CaseSamples], *,
+                   tolerated: Iterable[str] = (), verbose: bool = False) -> None:
+    """Failures and why; stale and missing cassettes with the commands that record them; skips."""
+    quiet = set() if verbose else set(tolerated)
+    bad: list[CaseRecord | CaseSamples] = []
+    seen: set[str] = set()
+    for c in run.cases:
+        group = sampled.get(c.node_id)
+        if group is None:
+            if c.failing and not (c.status == "failed" and c.suite_path in quiet):
+                bad.append(c)
+        elif group.failing and c.node_id not in seen and not (group.status == "failed" and group.suite_path in quiet):
+            seen.add(c.node_id)
+            bad.append(group)
+    if bad:
+        console.print("\n[bold red]Failures[/]")
+        for x in bad:
+            if isinstance(x, CaseSamples):
+                console.print(f"[red]✗[/] {escape(x.key)} {escape(x.summary)}", soft_wrap=True)
+                for line in x.reasons():
+                    console.print(f"    {escape(line)}", soft_wrap=True)
+                for r in [r for r in x.records if r.failing][: None if verbose else 3]:
+                    _print_failure(console, r, "    ")
+            else:
+                _print_failure(console, x)
+    for status, title, mark in (("stale", "Stale cassettes", "~"), ("missing", "Missing cassettes", "?")):
+        rows = [c for c in run.cases if c.status == status]
+        if rows:
+            console.print(f"\n[bold yellow]{title}[/]")
+            for c in rows:
+                console.print(f"[yellow]{mark}[/] {escape(c.key)}: {escape(c.message)}", soft_wrap=True)
+                if c.rerecord:
+                    console.print(f"    {escape(c.rerecord)}", soft_wrap=True)
+    reasons = Counter(c.message or "skipped" for c in run.cases if c.status == "skipped")
+    if reasons:
+        console.print("\n[bold]Skipped[/]")
+        for reason, n in reasons.most_common(10):
+            console.print(f"  [dim]-[/] {n} case(s): {escape(reason)}", soft_wrap=True)
+
+
+def _print_failure(console: Console, c: CaseRecord, indent: str = "") -> None:
+    console.print(f"{indent}[red]✗[/] {escape(c.key)}")
+    if c.message:
+        console.print(f"{indent}    {escape(c.message)}")
+    for v in c.failed_checks:
+        console.print(f"{indent}    [red]{escape(v.name)}[/]: {escape(v.reason)}")
+    if c.steps:
+        print_trajectory(console, c.steps, c.stopped, indent=f"{indent}    ")
+
+
+def summary_line(run: RunRecord, elapsed: float, *, tolerated: Iterable[str] = (),
+                 sampled: Mapping[str, CaseSamples] | None = None) -> str:
+    """The line ``harness run`` ends with (report/terminal.py's summary_line), from records."""
+    cases = list(run.cases)
+    sampled = sampled_cases(run) if sampled is None else sampled
+    quiet = set(tolerated)
+    counts = Counter(c.status for c in cases if c.node_id not in sampled)
+    counts.update(s.status for s in sampled.values())
+    excused = sum(c.status == "failed" and c.suite_path in quiet for c in cases if c.node_id not in sampled)
+    excused += sum(s.status == "failed" and s.suite_path in quiet for s in sampled.values())
+    budget = sum(c.budget_skipped for c in cases)
+    labels = {"failed": f"failed ({excused} tolerated)" if excused else "failed",
+              "skipped": f"skipped ({budget} by budget)" if budget else "skipped"}
+    parts = [f"{counts[s]} {labels.get(s, s)}" for s in STATUSES if counts[s]]
+    recorded = sum(c.recorded for c in cases)
+    if recorded:
+        parts.append(f"{recorded} recorded")
+    line = ", ".join(parts or ["no cases"]) + f" in {elapsed:.2f}s"
+    if sampled:
+        samples = Counter(c.status for c in cases)
+        line += " · samples: " + ", ".join(f"{samples[s]} {s}" for s in ("passed", "failed", "error") if samples[s])
+        measured = suite_rate((c.node_id, c.status) for c in cases)
+        if measured is not None:
+            line += f" · pass rate {measured.rate:.1%} (mean of case rates)"
+    else:
+        ran = len(cases) - counts["skipped"]
+        if ran:
+            line += f" · pass rate {counts['passed'] / ran:.1%}"
+    costs = [c.total_cost_usd for c in cases if c.answer is not None and c.answer.error is None]
+    if costs:
+        known = sum(c for c in costs if c is not None)
+        unknown = sum(c is None for c in costs)
+        judges = [c.judge for c in cases if c.judge is not None]
+        judge = ""
+        if judges:
+            judge = (f", of which judge {cost(sum(j.cost_usd or 0.0 for j in judges))} "
+                     f"({sum(j.calls for j in judges)} calls)")
+        line += f" · cost {cost(known)}" + (f" (+{unknown} unpriced)" if unknown else "") + judge
+    return line
+
+
+def print_merged(console: Console, run: RunRecord, gates: Iterable[Gate], tolerated: list[Tolerated],
+                 orphan_lines: Iterable[str], *, quiet: bool = False, verbose: bool = False) -> None:
+    """Everything ``harness merge`` prints about the joined run, in ``harness run``'s order."""
+    sampled = sampled_cases(run)
+    paths = [t.path for t in tolerated]
+    if not quiet:
+        print_tables(console, run, sampled, tolerated=paths, verbose=verbose)
+    print_problems(console, run, sampled, tolerated=paths, verbose=verbose)
+    print_gates(console, [g for g in gates if g.name != "failures"], tolerated, verbose=verbose)
+    for line in orphan_lines:
+        console.print(f"[yellow]{escape(line)}[/]", highlight=False, soft_wrap=True)
+    console.print(summary_line(run, run.elapsed_s or 0.0, tolerated=paths, sampled=sampled), highlight=False)
+

@@ -1,0 +1,120 @@
+"""Shards: one run split over N CI machines (``--shard K/N``), joined again by ``harness merge``.
+
+A case's shard is a hash of (its suite file relative to the project root, its *base* id) modulo N.
+The hash is of the case's own name, not of its place in a list, so adding or removing a case never
+moves another one, and every machine computes the same split whatever folder it checked out to.
+The base id is the id as written in the suite, before matrix values, models and APIs are added
+(``lang`` for ``lang[fr-gpt-4o]``), and samples share their case's id: so every variant and every
+sample of one case run on one machine. That keeps what is judged per case whole on a shard (a case's
+samples and their gates, a model comparison of one prompt, ``--fail-on regressed`` by rates) and
+leaves to ``harness merge`` only what needs whole suites (their ``min_pass_rate`` and
+``max_cost_usd`` gates, a suite's pass-rate drop), which gates.py defers on a shard.
+
+A sharded run records in its JSON report what merging needs (``shard`` in docs/report-json.md):
+the shard, each suite's fingerprint (so shards of different suites are never joined), and each
+case's place in the whole run (so the merged report lists the cases as one unsharded run would).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UserError
+from .safe_files import project_root
+from .suite import Case, Suite
+
+_SPEC = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` (from 1, as users count) of ``count``."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """``K/N`` with 1 <= K <= N; anything else is a UserError saying what was expected."""
+        found = _SPEC.fullmatch(text or "")
+        if not found:
+            raise UserError(f"--shard {text!r}: expected K/N, e.g. --shard 2/4 (shard 2 of 4)")
+        index, count = int(found[1]), int(found[2])
+        if count < 1 or not 1 <= index <= count:
+            raise UserError(f"--shard {text!r}: K must be between 1 and N (N >= 1), e.g. --shard 1/{max(count, 1)}")
+        return cls(index, count)
+
+    @property
+    def text(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    def owns(self, case: Case) -> bool:
+        return shard_of(case, self.count) == self.index
+
+
+def case_key(case: Case) -> str:
+    """What a case's shard is computed from: ``suites/x.yaml::base-id``, the suite file relative to
+    its project root (the same on every machine), and the id before matrix, model and API values."""
+    path = Path(case.suite_path)
+    try:
+        shown = path.absolute().relative_to(project_root(path)).as_posix()
+    except ValueError:  # a suite outside any project: its path as given
+        shown = path.as_posix()
+    return f"{shown}::{case.base_id}"
+
+
+def shard_of(case: Case, count: int) -> int:
+    """The shard (from 1) of ``count`` that runs ``case``. sha256, not ``hash()``: Python salts its
+    string hashes per process, and two machines must agree."""
+    digest = hashlib.sha256(case_key(case).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % count + 1
+
+
+def select(cases: Iterable[Case], shard: Shard | None) -> list[Case]:
+    """The cases this shard runs (all of them without a shard), in their order."""
+    return [c for c in cases if shard is None or shard.owns(c)]
+
+
+def fingerprint(suite: Suite) -> str:
+    """What must be equal for two shards to be parts of one run: the suite file's bytes and the
+    ids of every case it expands to (data files of ``cases_from`` and matrices show in the ids)."""
+    h = hashlib.sha256()
+    try:
+        h.update(suite.path.read_bytes())
+    except OSError:  # read a moment ago by the loader; if it is gone now, the ids still speak
+        h.update(b"\0unreadable")
+    for case in suite.cases:
+        h.update(b"\0" + case.name.encode("utf-8"))
+    return "sha256:" + h.hexdigest()
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    """What a shard's report carries for ``harness merge`` (docs/report-json.md, ``shard``)."""
+
+    index: int
+    count: int
+    #: (suite path as in the report, fingerprint) for every suite of the run, sharded or not.
+    suites: tuple[tuple[str, str], ...] = ()
+    #: For each case of the report, in order: its place in the whole run's list of cases.
+    positions: tuple[int, ...] = ()
+    #: How many suites were run whole (orphans are looked for in them, over all their cases).
+    orphans_checked: int = 0
+
+    @property
+    def text(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+def positions(keys: Sequence[tuple[str, str, int]], whole: Sequence[Case]) -> tuple[int, ...]:
+    """Each (suite path, id, sample) of a shard's records -> its index in the whole selection. An
+    extra sample an adaptive case took (not in the selection) goes right after its case's last."""
+    place = {(c.suite_path.as_posix(), c.id, c.sample): i for i, c in enumerate(whole)}
+    last: dict[tuple[str, str], int] = {}
+    for (path, case_id, _sample), i in place.items():
+        last[(path, case_id)] = max(i, last.get((path, case_id), -1))
+    return tuple(place.get(k, last.get((k[0], k[1]), len(whole))) for k in keys)
