@@ -40,6 +40,8 @@ def add_parser(subparsers: argparse._SubParsersAction[Any], samples: Any) -> Non
     p.add_argument("--samples", type=samples, metavar="N|auto", help="answers per case, as harness run takes it")
     p.add_argument("-k", dest="keyword", metavar="EXPR", help="only cases whose id matches, as harness run takes it")
     p.add_argument("--config", metavar="FILE", help="YAML with pricing: overrides (default: harness.yaml here)")
+    p.add_argument("--shard", metavar="K/N", help="only shard K of N, as harness run --shard takes it (what one "
+                   "CI machine of N would record)")
     p.add_argument("--json", action="store_true", help="print the plan as JSON (harness.plan/1) for a CI comment")
     p.add_argument("-v", "--verbose", action="store_true", help="list every case that would be sent")
 
@@ -53,6 +55,8 @@ def command_for(args: argparse.Namespace) -> str:
         parts += ["--samples", str(args.samples)]
     if args.config:
         parts += ["--config", args.config]
+    if args.shard:
+        parts += ["--shard", args.shard]
     return shlex.join(parts)
 
 
@@ -64,7 +68,9 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from .project import run_paths
     from .record.sampling import check_option
     from .report.plan import plan_document, print_plan
+    from .shard import Shard
 
+    shard = Shard.parse(args.shard) if args.shard else None
     if args.samples is not None:
         check_option(args.samples)
     args.paths = run_paths(args.paths, lambda text: err.print(escape(text), highlight=False))
@@ -73,6 +79,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     cases = select_cases(suites, selected, args.keyword)
     if not cases:
         raise NoCasesSelected.for_selection(list(args.paths), args.keyword)
+    cases = [c for c in cases if shard is None or shard.owns(c)]
     planned, errors = plan(cases, check_limits=True, config=config_file(args.config))
     if errors:
         for error in errors:

@@ -51,6 +51,7 @@ from .runner import (
     plan,
     rerecord_command,
 )
+from .shard import Shard
 from .suite import load_suite
 from .trajectory import as_text, trajectory
 
@@ -67,6 +68,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         pass  # pytest-recording already defines --record-mode with the same meaning; share it
     group.addoption("--harness-base-url", action="store", default=None,
                     help="record against this OpenAI-compatible server")
+    group.addoption("--harness-shard", action="store", default=None, metavar="K/N",
+                    help="collect only shard K of N of the cases (the split of harness run --shard)")
     parser.addini(SUITES_INI, type="paths", default=[],
                   help="harness suites to collect: files, folders or glob patterns, relative to the "
                        "ini file (a folder brings the YAML files with a top-level 'cases:' key)")
@@ -119,6 +122,7 @@ def _suite_or_broken(path: Path) -> bool:
 
 
 _OPTED_IN = pytest.StashKey[OptedIn]()
+_SHARD = pytest.StashKey["Shard | None"]()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -138,7 +142,10 @@ class SuiteFile(pytest.File):
         is_suite(self.path)  # a suite that lost its ``cases:`` is told so, at the key's line
         suite = load_suite(self.path)
         gate = suite.options.get("min_pass_rate")
+        shard = self.config.stash[_SHARD]
         for case in suite.cases:
+            if shard is not None and not shard.owns(case):
+                continue  # another machine's case: the split of harness run --shard (shard.py)
             name = case.name
             # The node id is handed over as text so it is parsed exactly as pytest's cache parses
             # the ids it stored: built from name and parent, "lang[fr]" would be one name, while
@@ -240,9 +247,10 @@ class GateTally:
     workers' reports reach it with their user properties, so the tally adds up across workers.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, shard: Shard | None = None) -> None:
         # path -> (name, minimum, (case node id, status) per sample)
         self.suites: dict[str, tuple[str, float, list[tuple[str, str]]]] = {}
+        self.shard = shard  # a shard holds part of each suite: its gate is not decided here
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
@@ -262,10 +270,17 @@ class GateTally:
         return [gate for gate in found if gate is not None]
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if any(not gate.met for gate in self.gates()) and session.exitstatus == pytest.ExitCode.OK:
+        if self.shard is None and any(not gate.met for gate in self.gates()) \
+                and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.shard is not None:
+            for path in sorted(self.suites):
+                terminalreporter.write_line(redact.clean(
+                    f"harness gate not decided on shard {self.shard.text}: {self.suites[path][0]}: min_pass_rate "
+                    "needs every case of the suite (harness run --shard and harness merge decide it)"))
+            return
         for gate in self.gates():
             terminalreporter.write_line(redact.clean(f"harness gate {'met' if gate.met else 'FAILED'}: "
                                                      f"{gate.text}"), red=not gate.met, green=gate.met)
@@ -322,8 +337,13 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[_OPTED_IN] = OptedIn.from_config(config)
     except HarnessError as exc:  # a broken project file: one line, as the CLI says it
         raise pytest.UsageError(redact.clean(str(exc))) from None
+    try:
+        shard = config.getoption("--harness-shard", default=None)
+        config.stash[_SHARD] = Shard.parse(shard, "--harness-shard") if shard else None
+    except HarnessError as exc:
+        raise pytest.UsageError(redact.clean(str(exc))) from None
     if not hasattr(config, "workerinput"):
-        config.pluginmanager.register(GateTally(), "harness-gates")
+        config.pluginmanager.register(GateTally(config.stash[_SHARD]), "harness-gates")
         config.pluginmanager.register(CaseTally(config), "harness-case-gates")
 
 

@@ -38,14 +38,14 @@ class Shard:
     count: int
 
     @classmethod
-    def parse(cls, text: str) -> Shard:
+    def parse(cls, text: str, option: str = "--shard") -> Shard:
         """``K/N`` with 1 <= K <= N; anything else is a UserError saying what was expected."""
         found = _SPEC.fullmatch(text or "")
         if not found:
-            raise UserError(f"--shard {text!r}: expected K/N, e.g. --shard 2/4 (shard 2 of 4)")
+            raise UserError(f"{option} {text!r}: expected K/N, e.g. {option} 2/4 (shard 2 of 4)")
         index, count = int(found[1]), int(found[2])
         if count < 1 or not 1 <= index <= count:
-            raise UserError(f"--shard {text!r}: K must be between 1 and N (N >= 1), e.g. --shard 1/{max(count, 1)}")
+            raise UserError(f"{option} {text!r}: K must be between 1 and N (N >= 1), e.g. {option} 1/{max(count, 1)}")
         return cls(index, count)
 
     @property

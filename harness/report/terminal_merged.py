@@ -50,7 +50,7 @@ def print_tables(console: Console, run: RunRecord, sampled: Mapping[str, CaseSam
             table.add_column(head, justify="right" if head in ("checks", "tokens", "cost", "latency") else "left")
         rows: list[list[str]] = []
         seen: set[str] = set()
-        hidden = 0
+        hidden = passing = 0
         for c in cases:
             group = sampled.get(c.node_id)
             status = group.status if group else c.status
@@ -60,7 +60,8 @@ def print_tables(console: Console, run: RunRecord, sampled: Mapping[str, CaseSam
             if status == "failed" and path in quiet:
                 hidden += 1
                 continue
-            if status == "passed" and len(cases) > max_rows:
+            if status == "passed" and len(cases) > max_rows and not verbose:
+                passing += 1
                 continue
             if group is None:
                 rows.append(_row(c, c.name))
@@ -74,8 +75,9 @@ def print_tables(console: Console, run: RunRecord, sampled: Mapping[str, CaseSam
         for r in rows:
             table.add_row(*r, *[""] * (len(table.columns) - len(r)))
         console.print(table if rows else f"[italic]{escape(path)}[/]")
-        if hidden:
-            console.print(f"  ({hidden} tolerated failures not listed; -v lists them)")
+        notes = ([f"{passing} passing cases"] if passing else []) + ([f"{hidden} tolerated failures"] if hidden else [])
+        if notes:
+            console.print(f"  ({' and '.join(notes)} not listed; -v lists them)")
 
 
 def print_problems(console: Console, run: RunRecord, sampled: Mapping[str, CaseSamples], *,
