@@ -269,3 +269,30 @@ def test_pytest_selects_the_same_cases_as_harness_run(project: Project, fake: Fa
                                    capture_output=True, text=True, check=False)
         items = {line for line in collected.stdout.splitlines() if "::" in line}
         assert items == ran, collected.stdout + collected.stderr
+
+
+# ------------------------------------------------------------------ the documented workflow
+
+
+def test_the_documented_sharded_workflow_is_valid_and_its_commands_parse() -> None:
+    import shlex
+
+    import yaml
+
+    from harness.cli import build_parser
+
+    text = (ROOT / "docs" / "github-actions.md").read_text()
+    section = text.split("## Sharding across machines", 1)[1]
+    blocks = re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
+    workflow = yaml.safe_load(blocks[0])
+    assert workflow["jobs"]["shard"]["strategy"]["matrix"]["shard"] == [1, 2, 3, 4]
+    assert workflow["jobs"]["merge"]["needs"] == "shard"
+    commands = []
+    for job in workflow["jobs"].values():
+        for step in job["steps"]:
+            script = str(step.get("run", "")).replace("\\\n", " ").replace("${{ matrix.shard }}", "2")
+            commands += [shlex.split(line) for line in script.splitlines() if line.strip().startswith("harness ")]
+    assert {c[1] for c in commands} == {"run", "merge"}
+    for argv in commands:
+        build_parser().parse_args(argv[1:])  # exits 2 on an option harness does not have
+    assert "--harness-shard 2/4" in blocks[1].replace("${{ matrix.shard }}", "2")
