@@ -21,6 +21,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from .errors import UserError
@@ -59,12 +60,16 @@ class Shard:
 def case_key(case: Case) -> str:
     """What a case's shard is computed from: ``suites/x.yaml::base-id``, the suite file relative to
     its project root (the same on every machine), and the id before matrix, model and API values."""
-    path = Path(case.suite_path)
+    return f"{_suite_key(Path(case.suite_path))}::{case.base_id}"
+
+
+@lru_cache(maxsize=1024)
+def _suite_key(path: Path) -> str:
+    """Once per suite file, not per case: finding the project root looks at the disk."""
     try:
-        shown = path.absolute().relative_to(project_root(path)).as_posix()
+        return path.absolute().relative_to(project_root(path)).as_posix()
     except ValueError:  # a suite outside any project: its path as given
-        shown = path.as_posix()
-    return f"{shown}::{case.base_id}"
+        return path.as_posix()
 
 
 def shard_of(case: Case, count: int) -> int:
