@@ -29,7 +29,7 @@ from .record.sampling import SamplesOption, check_option
 from .report import parse_specs, write_reports
 from .report.records import CaseRecord, Gate, RunRecord, Totals, from_results, totals
 from .runner import RECORD_MODE_ALIASES, RECORD_MODES, CaseResult, RunOptions, execute, plan
-from .shard import Shard, ShardInfo, fingerprint, positions
+from .shard import Shard, ShardInfo, fingerprint, positions, selection
 from .suite import Suite
 
 RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]  # rewrite: all (pytest-recording's name)
@@ -138,7 +138,7 @@ def run(paths: str | Path | Iterable[str | Path] | None = None, *, record_mode: 
         keys = [(c.suite_path, c.id, c.sample) for c in record.cases]
         record = replace(record, shard=ShardInfo(
             part.index, part.count, tuple((s.path.as_posix(), fingerprint(s)) for s in suites),
-            positions(keys, whole_run), record.orphans_checked))
+            positions(keys, whole_run), record.orphans_checked, selection(whole_run)))
     code, gates = evaluate(record, fail_on=gate_on.cases, orphans=gate_on.orphans)
     record = replace(record, gates=tuple(gates))
     errors: tuple[HarnessError, ...] = ()

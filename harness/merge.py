@@ -87,6 +87,10 @@ def _check(parts: Sequence[Part]) -> None:
         if theirs != suites:
             raise UserError(f"its suites differ from those of {first.path} ({_difference(suites, theirs)}): "
                             "every shard must run the same suites at the same commit", file=part.path)
+        if info.selection != first.shard.selection:
+            raise UserError(f"it selected other cases than {first.path} (a different -k, FILE::CASE, --samples "
+                            "or --models, or other suite paths): run every shard with the same selection",
+                            file=part.path)
     missing = [i for i in range(1, count + 1) if i not in seen]
     if missing:
         raise UserError(f"missing shard(s) {', '.join(f'{i}/{count}' for i in missing)}: give the JSON "

@@ -109,10 +109,21 @@ class ShardInfo:
     positions: tuple[int, ...] = ()
     #: How many suites were run whole (orphans are looked for in them, over all their cases).
     orphans_checked: int = 0
+    #: A fingerprint of the whole run's selection (selection()): shards of different -k,
+    #: FILE::CASE, --samples or --models are not parts of one run.
+    selection: str = ""
 
     @property
     def text(self) -> str:
         return f"{self.index}/{self.count}"
+
+
+def selection(whole: Sequence[Case]) -> str:
+    """The whole run's cases (suite file, id and sample of each, in order) as one sha256."""
+    h = hashlib.sha256()
+    for case in whole:
+        h.update(f"{case.suite_path.as_posix()}::{case.name}\0".encode())
+    return "sha256:" + h.hexdigest()
 
 
 def positions(keys: Sequence[tuple[str, str, int]], whole: Sequence[Case]) -> tuple[int, ...]:

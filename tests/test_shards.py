@@ -211,6 +211,22 @@ def test_a_min_pass_rate_gate_only_the_whole_suite_decides(project: Project, fak
     assert "bench: 5 failed, tolerated: pass rate 68.8% ≥ min_pass_rate 60%" in merged.out
 
 
+def test_shards_with_no_case_still_report_and_merge(project: Project, fake: FakeOpenAI) -> None:
+    project.suite("one.yaml", "name: one\nmodel: gpt-4o\ncases:\n  - id: only\n    prompt: Be good.\n"
+                  "    checks: [{contains: good}]\n")
+    assert project.record(fake, "suites").code == EXIT_OK
+    fake.stop()
+    with network_blocked():
+        whole = project.run("run", "suites", "--report", "json=out/whole.json")
+        assert sharded(project) == [EXIT_OK] * 4  # three shards hold nothing, and say so in their reports
+        merged = project.run("merge", *[f"out/shard-{k}.json" for k in range(1, 5)], "--report", "json=out/m.json")
+    assert merged.code == whole.code == EXIT_OK, merged.text
+    sizes = sorted(len(json.loads((project.root / "out" / f"shard-{k}.json").read_text())["cases"]) for k in range(1, 5))
+    assert sizes == [0, 0, 0, 1]
+    a, b = (json.loads((project.root / "out" / n).read_text()) for n in ("whole.json", "m.json"))
+    assert without_timings(a) == without_timings(b)
+
+
 # ------------------------------------------------------------------ refusals
 
 
@@ -243,6 +259,10 @@ def test_merge_refuses_what_is_not_one_whole_run(project: Project, fake: FakeOpe
     other["harness_version"] = "0.0.1"
     (project.root / "out" / "old.json").write_text(json.dumps(other))
     assert "harness 0.0.1" in refused(*shards[:3], "out/old.json")
+    with network_blocked():
+        project.run("run", "suites", "-k", "q1", "--shard", "4/4", "--report", "json=out/picked.json")
+    message = refused(*shards[:3], "out/picked.json")
+    assert "out/picked.json" in message and "selected other cases" in message
     # a suite changed between the machines' runs
     suite = project.root / "suites" / "chat.yaml"
     suite.write_text(suite.read_text() + "  - id: extra\n    prompt: One more good one.\n    skip: not recorded\n")

@@ -194,7 +194,8 @@ def run_document(run: RunRecord) -> dict[str, Any]:
         info = run.shard
         doc["shard"] = {"index": info.index, "count": info.count,
                         "suites": [{"path": path, "fingerprint": fp} for path, fp in info.suites],
-                        "positions": list(info.positions), "orphans_checked": info.orphans_checked}
+                        "positions": list(info.positions), "orphans_checked": info.orphans_checked,
+                        "selection": info.selection}
     return doc
 
 
@@ -307,7 +308,8 @@ def _shard_from(data: Mapping[str, Any] | None) -> ShardInfo | None:
         return None
     return ShardInfo(int(data["index"]), int(data["count"]),
                      tuple((str(s["path"]), str(s["fingerprint"])) for s in data.get("suites") or []),
-                     tuple(int(p) for p in data.get("positions") or []), int(data.get("orphans_checked") or 0))
+                     tuple(int(p) for p in data.get("positions") or []), int(data.get("orphans_checked") or 0),
+                     str(data.get("selection") or ""))
 
 
 def _orphans_from(docs: Any) -> tuple[Orphan, ...]:
