@@ -316,3 +316,47 @@ def test_the_documented_sharded_workflow_is_valid_and_its_commands_parse() -> No
     for argv in commands:
         build_parser().parse_args(argv[1:])  # exits 2 on an option harness does not have
     assert "--harness-shard 2/4" in blocks[1].replace("${{ matrix.shard }}", "2")
+
+
+# ------------------------------------------------------------------ recording in shards
+
+
+def test_each_machine_records_its_share_and_the_merge_judges_regressions(project: Project) -> None:
+    from harness.testing.fake_openai import Rule
+
+    from conftest import CANARY
+
+    project.suite("chat.yaml", CHAT)
+    project.suite("bench.yaml", bench(set(), n=8, gate=0.9))
+    owner = {c.name: shard_of(c, 4) for c in cases_of(project.root)}
+    server = FakeOpenAI(require_key=CANARY).start()
+    try:
+        for k in (1, 2, 3, 4):
+            result = project.record(server, "suites", "--shard", f"{k}/4", "--report", f"json=out/rec-{k}.json")
+            assert result.code == EXIT_OK, result.text
+            names = {p.stem for p in (project.root / "cassettes").rglob("*.yaml")}
+            assert names == {n for n, s in owner.items() if s <= k}  # only this machine's share, and the earlier ones
+        merged = project.run("merge", *[f"out/rec-{k}.json" for k in range(1, 5)])
+        assert merged.code == EXIT_OK and "18 recorded" in summary(merged.out)  # every case, once
+        # the model changes its answer to one case: re-recording in shards, the merge finds the regression
+        victim = next(n for n in owner if n.startswith("q"))
+        server.add_rule(Rule(contains=f"good {victim[1:]}.", content="a bad answer"))
+        for k in (1, 2, 3, 4):
+            project.record(server, "suites", "--shard", f"{k}/4", "--report", f"json=out/again-{k}.json",
+                           "--fail-on", "regressed", mode="all")
+    finally:
+        server.stop()
+    merged = project.run("merge", *[f"out/again-{k}.json" for k in range(1, 5)], "--fail-on", "regressed")
+    assert merged.code == EXIT_FAILED, merged.text
+    assert f"1 case(s) regressed: suites/bench.yaml::{victim}" in " ".join(merged.out.split())
+    with network_blocked():
+        replayed = [project.run("run", "suites", "--shard", f"{k}/4", "--report", f"json=out/r-{k}.json").code
+                    for k in range(1, 5)]
+    assert sorted(replayed) == [EXIT_OK, EXIT_OK, EXIT_OK, EXIT_OK]  # the failing case's suite gate waits for merge
+    refused = project.run("merge", *[f"out/r-{k}.json" for k in range(1, 5)], "--fail-on", "regressed")
+    assert refused.code == EXIT_USER_ERROR and "needs a baseline" in refused.err
+    with network_blocked():
+        whole = project.run("run", "suites")
+    merged = project.run("merge", *[f"out/r-{k}.json" for k in range(1, 5)])
+    assert whole.code == merged.code == EXIT_FAILED  # 7/8 is below the suite's 90%: only the whole says so
+    assert "bench: pass rate 87.50% (7/8) is below min_pass_rate 90.00%" in merged.out
