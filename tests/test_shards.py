@@ -81,6 +81,12 @@ def summary(text: str) -> str:
     return re.sub(r" in \d+\.\d+s", "", line)
 
 
+def terminal(text: str) -> str:
+    """What a run prints, but its time and the report files it names."""
+    return "\n".join(re.sub(r" in \d+\.\d+s", "", line) for line in text.splitlines()
+                     if not line.startswith("report written:"))
+
+
 def sharded(project: Project, count: int = 4, *extra: str) -> list[int]:
     codes = []
     for k in range(1, count + 1):
@@ -154,7 +160,11 @@ def test_four_shards_merged_are_the_unsharded_run(project: Project, fake: FakeOp
     parts = [json.loads((out / f"shard-{k}.json").read_text()) for k in range(1, 5)]
     assert sorted(c["name"] for p in parts for c in p["cases"]) == sorted(c["name"] for c in a["cases"])
     assert all(p["shard"]["count"] == 4 for p in parts) and sorted(p["shard"]["index"] for p in parts) == [1, 2, 3, 4]
-    assert summary(whole.out) == summary(merged.out)
+    assert terminal(whole.out) == terminal(merged.out)  # tables, failures, gates and summary alike
+    with network_blocked():
+        for flag in ("-v", "-q"):
+            shown = project.run("run", "suites", flag), project.run("merge", flag, *[f"out/shard-{k}.json" for k in range(1, 5)])
+            assert terminal(shown[0].out) == terminal(shown[1].out), flag
     assert "2 failed (2 tolerated)" in summary(merged.out)
     for ext in ("xml", "md", "html"):  # every format written from the merged run
         assert (out / f"merged.{ext}").stat().st_size > 0
@@ -177,6 +187,7 @@ def test_a_case_failing_in_shard_3_fails_shard_3_and_the_merge(project: Project,
     assert whole.code == EXIT_FAILED and merged.code == EXIT_FAILED, merged.text
     assert codes[2] == EXIT_FAILED and codes[0] == codes[1] == codes[3] == EXIT_OK
     assert f"suites/chat.yaml::{third.name}" in merged.out and "never-said" in merged.out
+    assert terminal(whole.out) == terminal(merged.out)
     a, b = (json.loads((project.root / "out" / n).read_text()) for n in ("whole.json", "m.json"))
     assert without_timings(a) == without_timings(b)
 

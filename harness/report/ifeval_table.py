@@ -6,12 +6,14 @@ loose; printed only when a run contains IFEval checks.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rich.console import Console
 from rich.table import Table
 
 from ..runner import CaseResult
+from .records import CaseRecord
 
 
 @dataclass(frozen=True)
@@ -25,24 +27,34 @@ class IFEvalScores:
 
 
 def ifeval_scores(results: list[CaseResult]) -> IFEvalScores | None:
+    return _scores([(v.details["ifeval"]["strict"], v.details["ifeval"]["loose"]) for v in r.verdicts
+                    if "ifeval" in v.details] for r in results)
+
+
+def ifeval_scores_of(cases: Iterable[CaseRecord]) -> IFEvalScores | None:
+    """The same scores from records (a JSON report read back, harness merge)."""
+    return _scores([v.ifeval for v in c.checks if v.ifeval is not None] for c in cases)
+
+
+def _scores(per_prompt: Iterable[Sequence[tuple[bool, bool]]]) -> IFEvalScores | None:
+    """Per prompt, its instructions' (strict, loose) judgements -> the four accuracies."""
     prompts = instructions = ps = pl = is_ = il = 0
-    for result in results:
-        marks = [v.details["ifeval"] for v in result.verdicts if "ifeval" in v.details]
+    for marks in per_prompt:
         if not marks:
             continue
         prompts += 1
         instructions += len(marks)
-        ps += all(m["strict"] for m in marks)
-        pl += all(m["loose"] for m in marks)
-        is_ += sum(m["strict"] for m in marks)
-        il += sum(m["loose"] for m in marks)
+        ps += all(strict for strict, _ in marks)
+        pl += all(loose for _, loose in marks)
+        is_ += sum(strict for strict, _ in marks)
+        il += sum(loose for _, loose in marks)
     if not prompts:
         return None
     return IFEvalScores(prompts, instructions, ps, pl, is_, il)
 
 
-def print_ifeval(console: Console, results: list[CaseResult]) -> None:
-    scores = ifeval_scores(results)
+def print_ifeval(console: Console, results: list[CaseResult] | IFEvalScores | None) -> None:
+    scores = ifeval_scores(results) if isinstance(results, list) else results
     if scores is None:
         return
     table = Table(title="IFEval", title_justify="left")

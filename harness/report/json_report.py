@@ -84,6 +84,14 @@ def _judge(spend: JudgeSpend | None) -> dict[str, Any] | None:
     return {"calls": spend.calls, "usage": _usage(spend.usage), "cost_usd": spend.cost_usd}
 
 
+def _check(v: CheckRecord) -> dict[str, Any]:
+    doc = {"name": v.name, "passed": v.passed, "reason": v.reason, "score": v.score, "weight": v.weight,
+           "error": v.error}
+    if v.ifeval is not None:  # only an IFEval instruction: other checks' documents stay as they were
+        doc["ifeval"] = {"strict": v.ifeval[0], "loose": v.ifeval[1]}
+    return doc
+
+
 def case_document(c: CaseRecord) -> dict[str, Any]:
     out = c.answer
     doc: dict[str, Any] = {
@@ -91,8 +99,7 @@ def case_document(c: CaseRecord) -> dict[str, Any]:
         "sample": c.sample, "model": c.model, "status": c.status, "description": c.description,
         "message": c.message, "detail": c.detail, "recorded": c.recorded, "new": c.new,
         "rerecord": c.rerecord, "budget_skipped": c.budget_skipped,
-        "checks": [{"name": v.name, "passed": v.passed, "reason": v.reason, "score": v.score,
-                    "weight": v.weight, "error": v.error} for v in c.checks],
+        "checks": [_check(v) for v in c.checks],
         "usage": _usage(out.usage) if out else None,
         "cost_usd": c.total_cost_usd if c.answer is not None or c.judge else c.cost_usd,
         "model_cost_usd": c.cost_usd,
@@ -291,7 +298,9 @@ def case_from(doc: Mapping[str, Any]) -> CaseRecord:
         suite=doc["suite"], suite_path=doc["suite_path"], id=doc["id"], model=doc.get("model", ""),
         api=str(doc.get("api") or "chat"), status=doc["status"], sample=int(doc.get("sample") or 0), description=doc.get("description", ""),
         checks=tuple(CheckRecord(v["name"], bool(v["passed"]), v.get("reason", ""), v.get("score"),
-                                 float(v.get("weight", 1.0)), bool(v.get("error"))) for v in doc.get("checks") or []),
+                                 float(v.get("weight", 1.0)), bool(v.get("error")),
+                                 (bool(v["ifeval"]["strict"]), bool(v["ifeval"]["loose"])) if v.get("ifeval") else None)
+                     for v in doc.get("checks") or []),
         answer=_output_from(doc.get("answer"), doc.get("usage"), doc.get("latency_ms")),
         cost_usd=doc["model_cost_usd"] if "model_cost_usd" in doc else doc.get("cost_usd"), message=doc.get("message", ""), detail=doc.get("detail", ""),
         recorded=bool(doc.get("recorded")), rerecord=doc.get("rerecord", ""),

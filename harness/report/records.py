@@ -44,6 +44,8 @@ class CheckRecord:
     score: float | None = None
     weight: float = 1.0
     error: bool = False
+    #: An IFEval instruction's (strict, loose) judgements, which its table needs; None for other checks.
+    ifeval: tuple[bool, bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -322,6 +324,11 @@ def suite_record(suite: Suite) -> SuiteRecord:
     return SuiteRecord(suite.name, suite.path.as_posix(), models, options)
 
 
+def _ifeval(details: dict[str, Any] | None) -> tuple[bool, bool] | None:
+    mark = (details or {}).get("ifeval")
+    return (bool(mark["strict"]), bool(mark["loose"])) if isinstance(mark, dict) else None
+
+
 def case_record(result: CaseResult, table: PriceTable | None = None) -> CaseRecord:
     table = getattr(result.planned, "prices", None) or table or PriceTable()  # the suite's own prices
     case = result.case
@@ -329,7 +336,8 @@ def case_record(result: CaseResult, table: PriceTable | None = None) -> CaseReco
     rerecord = ""
     if result.status in ("stale", "missing"):
         rerecord = rerecord_command([case], "new_episodes" if result.status == "stale" else "once")
-    checks = tuple(CheckRecord(v.name, v.passed, v.reason, v.score, v.weight, v.error) for v in result.verdicts)
+    checks = tuple(CheckRecord(v.name, v.passed, v.reason, v.score, v.weight, v.error, _ifeval(v.details))
+                   for v in result.verdicts)
     return CaseRecord(
         suite=case.suite_name, suite_path=case.suite_path.as_posix(), id=case.id, model=case.model,
         api=case.api, status=result.status, sample=case.sample, description=case.description, checks=checks,

@@ -17,10 +17,13 @@ from rich.table import Table
 
 from ..gates import Tolerated
 from .common import cost, latency
+from .diff_samples import from_baselines
+from .ifeval_table import ifeval_scores_of, print_ifeval
+from .rate_change import AGAINST_RECORDINGS, changed_samples_text
 from .records import CaseRecord, Gate, RunRecord
 from .sampled import CaseSamples, sampled_cases, suite_rate
-from .terminal import print_gates
-from .terminal_rows import LABEL, STYLE, stat_cells
+from .terminal import print_gates, print_rates
+from .terminal_rows import LABEL, STYLE, print_estimates, print_flaky, stat_cells, stat_columns
 from .terminal_steps import print_trajectory
 
 STATUSES = ("passed", "failed", "error", "stale", "missing", "skipped")
@@ -40,6 +43,20 @@ def _row(c: CaseRecord, name: str) -> list[str]:
             cost(c.total_cost_usd) if c.answer is not None else "-", latency(c.latency_ms)]
 
 
+def _sampled_row(group: CaseSamples) -> list[str]:
+    """As terminal_rows.sampled_row: checks, tokens and cost summed over the samples, mean latency, rate."""
+    records = group.records
+    checks = [v for r in records for v in r.checks]
+    used = [r for r in records if (r.answer is not None and r.answer.usage) or r.judge]
+    tokens = str(sum((r.tokens or 0) + (r.judge.usage.total_tokens if r.judge else 0) for r in used)) if used else "-"
+    costs = [r.total_cost_usd for r in records if r.answer is not None]
+    spent = "-" if not costs else "?" if any(c is None for c in costs) else cost(sum(c or 0.0 for c in costs))
+    latencies = [r.latency_ms for r in records if r.answer is not None and r.latency_ms is not None]
+    return [f"[{STYLE[group.status]}]{LABEL[group.status]}[/]", escape(group.id), escape(group.model),
+            f"{sum(v.passed for v in checks)}/{len(checks)}" if checks else "-", tokens, spent,
+            latency(sum(latencies) / len(latencies)) if latencies else "-", *stat_cells(group)]
+
+
 def print_tables(console: Console, run: RunRecord, sampled: Mapping[str, CaseSamples], *,
                  tolerated: Iterable[str] = (), verbose: bool = False, max_rows: int = 200) -> None:
     """A table per suite: a case per row, a sampled case as one row with its rate."""
@@ -47,35 +64,43 @@ def print_tables(console: Console, run: RunRecord, sampled: Mapping[str, CaseSam
     for path, cases in run.by_suite().items():
         table = Table(title=escape(path), title_justify="left", show_edge=False, pad_edge=False)
         for head in ("status", "case", "model", "checks", "tokens", "cost", "latency"):
-            table.add_column(head, justify="right" if head in ("checks", "tokens", "cost", "latency") else "left")
-        rows: list[list[str]] = []
+            table.add_column(head, justify="right" if head in ("checks", "tokens", "cost", "latency") else "left",
+                             no_wrap=head in ("cost", "latency"))  # money is never cut short
+        groups = [sampled[c.node_id] for c in cases if c.node_id in sampled]
+        for head in stat_columns(groups[0]) if groups else []:
+            table.add_column(head, no_wrap=True)
+        # One entry per case, a sampled case for its samples; then harness run's rule for what is listed.
+        entries: list[tuple[str, CaseRecord | CaseSamples]] = []
         seen: set[str] = set()
-        hidden = passing = 0
         for c in cases:
             group = sampled.get(c.node_id)
-            status = group.status if group else c.status
-            if group is not None and c.node_id in seen:
-                continue
-            seen.add(c.node_id)
-            if status == "failed" and path in quiet:
-                hidden += 1
-                continue
-            if status == "passed" and len(cases) > max_rows and not verbose:
-                passing += 1
-                continue
             if group is None:
-                rows.append(_row(c, c.name))
+                entries.append((c.status, c))
+            elif c.node_id not in seen:
+                seen.add(c.node_id)
+                entries.append((group.status, group))
+        hidden = [x for status, x in entries if status == "failed" and path in quiet]
+        listed = [(status, x) for status, x in entries if not (status == "failed" and path in quiet)]
+        cut = max_rows if not verbose else len(cases)
+        shown = listed if len(entries) <= cut else [e for e in listed if e[0] != "passed"][:cut]
+        rows: list[list[str]] = []
+        for _, x in shown:
+            if isinstance(x, CaseSamples):
+                rows.append(_sampled_row(x))
+                if verbose:
+                    rows += [_row(r, f"  {r.name}") for r in x.records]
             else:
-                checks = [v for r in group.records for v in r.checks]
-                rows.append([f"[{STYLE[status]}]{LABEL[status]}[/]", escape(group.id), escape(group.model),
-                             f"{sum(v.passed for v in checks)}/{len(checks)}" if checks else "-", "-", "-", "-",
-                             *stat_cells(group)])
-        if rows and any(len(r) > 7 for r in rows):
-            table.add_column("rate", no_wrap=True)
+                rows.append(_row(x, x.name))
         for r in rows:
             table.add_row(*r, *[""] * (len(table.columns) - len(r)))
+        passing = len(listed) - len(shown)
         console.print(table if rows else f"[italic]{escape(path)}[/]")
-        notes = ([f"{passing} passing cases"] if passing else []) + ([f"{hidden} tolerated failures"] if hidden else [])
+        if verbose:  # passing multi-step cases' trajectories; failing ones show theirs with the failure
+            for c in cases:
+                if c.steps and c.status not in ("failed", "error", "stale"):
+                    console.print(f"  [dim]↳[/] {escape(c.key)}", soft_wrap=True, highlight=False)
+                    print_trajectory(console, c.steps, c.stopped)
+        notes = ([f"{passing} passing cases"] if passing else []) + ([f"{len(hidden)} tolerated failures"] if hidden else [])
         if notes:
             console.print(f"  ({' and '.join(notes)} not listed; -v lists them)")
 
@@ -171,6 +196,37 @@ def summary_line(run: RunRecord, elapsed: float, *, tolerated: Iterable[str] = (
     return line
 
 
+def print_changes(console: Console, run: RunRecord, sampled: Mapping[str, CaseSamples], *,
+                  max_lines: int = 20) -> None:
+    """Re-recorded answers that differ from what their cassette held (a sampled case as one entry)."""
+    changed = [c for c in run.cases if c.change is not None and c.change.changed]
+    if not changed:
+        return
+    folded = {n for n, s in sampled.items() if len(s.records) > 1}
+    groups: dict[str, list[CaseRecord]] = {}
+    for c in changed:
+        if c.node_id in folded:
+            groups.setdefault(c.node_id, []).append(c)
+    count = len([c for c in changed if c.node_id not in folded]) + len(groups)
+    console.print(f"\n[bold cyan]Changed answers[/] ({count} re-recorded case(s) answer differently)")
+    for c in changed:
+        assert c.change is not None
+        if c.node_id not in folded:
+            console.print(f"[cyan]Δ[/] {escape(c.key)}: {escape(c.change.summary)}", soft_wrap=True)
+        elif c is groups[c.node_id][0]:
+            text = changed_samples_text(len(groups[c.node_id]), len(sampled[c.node_id].records))
+            console.print(f"[cyan]Δ[/] {escape(c.node_id)}: {escape(text)}", soft_wrap=True)
+            console.print(f"    e.g. {escape(c.name)}: {escape(c.change.summary)}", soft_wrap=True)
+        else:
+            continue
+        lines = c.change.text_diff.splitlines()
+        for line in lines[:max_lines]:
+            style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
+            console.print(f"    [{style}]{escape(line)}[/]", soft_wrap=True, highlight=False)
+        if len(lines) > max_lines:
+            console.print(f"    ... ({len(lines) - max_lines} more lines)")
+
+
 def print_merged(console: Console, run: RunRecord, gates: Iterable[Gate], tolerated: list[Tolerated],
                  orphan_lines: Iterable[str], *, quiet: bool = False, verbose: bool = False) -> None:
     """Everything ``harness merge`` prints about the joined run, in ``harness run``'s order."""
@@ -178,7 +234,14 @@ def print_merged(console: Console, run: RunRecord, gates: Iterable[Gate], tolera
     paths = [t.path for t in tolerated]
     if not quiet:
         print_tables(console, run, sampled, tolerated=paths, verbose=verbose)
+        print_estimates(console, sampled)
+        print_flaky(console, sampled)
     print_problems(console, run, sampled, tolerated=paths, verbose=verbose)
+    print_ifeval(console, ifeval_scores_of(run.cases))
+    rates = from_baselines(run.cases)  # re-recorded samples: one verdict per case, as harness run prints
+    if rates is not None:
+        print_rates(console, rates, against=AGAINST_RECORDINGS)
+    print_changes(console, run, sampled)
     print_gates(console, [g for g in gates if g.name != "failures"], tolerated, verbose=verbose)
     for line in orphan_lines:
         console.print(f"[yellow]{escape(line)}[/]", highlight=False, soft_wrap=True)
