@@ -138,7 +138,8 @@ def run(paths: str | Path | Iterable[str | Path] | None = None, *, record_mode: 
         keys = [(c.suite_path, c.id, c.sample) for c in record.cases]
         record = replace(record, shard=ShardInfo(
             part.index, part.count, tuple((s.path.as_posix(), fingerprint(s)) for s in suites),
-            positions(keys, whole_run), record.orphans_checked, selection(whole_run)))
+            positions(keys, whole_run), record.orphans_checked, selection(whole_run),
+            stopped=stop is not None and stop.is_set()))
     code, gates = evaluate(record, fail_on=gate_on.cases, orphans=gate_on.orphans)
     record = replace(record, gates=tuple(gates))
     errors: tuple[HarnessError, ...] = ()

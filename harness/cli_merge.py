@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from .errors import UserError
+from .errors import EXIT_INTERRUPTED, UserError
 from .gates import FailOnOptions, evaluate, tolerated_failures
 from .report import parse_specs, write_reports
 
@@ -52,7 +52,8 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from .report.terminal_merged import print_merged
 
     specs = parse_specs(args.report)  # a bad --report is an error before anything is read
-    record = merge(args.reports)
+    merged = merge(args.reports)
+    record = merged.run
     fail_on: FailOnOptions = args.fail_on
     if fail_on.cases == "regressed" and record.record_mode == "none":
         raise UserError("--fail-on regressed needs a baseline, and a replay has none (the shards replayed): "
@@ -63,4 +64,8 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     print_merged(out, record, gates, tolerated, notice(record.orphans), quiet=args.quiet, verbose=args.verbose)
     for path in write_reports(specs, record):
         out.print(f"report written: {escape(str(path))}", highlight=False)
+    if merged.stopped:  # as an unsharded run stopped by Ctrl-C: its cases not started are skipped
+        err.print(f"stopped: shard(s) {', '.join(merged.stopped)} were stopped before every case ran; "
+                  "their cases not started are listed as skipped")
+        return EXIT_INTERRUPTED
     return code

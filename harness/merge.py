@@ -107,7 +107,15 @@ def _difference(ours: dict[str, str], theirs: dict[str, str]) -> str:
     return f"different contents: {', '.join(changed)}"
 
 
-def merge(paths: Sequence[str | Path]) -> RunRecord:
+@dataclass(frozen=True)
+class Merged:
+    """The joined run, and the shards Ctrl-C or SIGTERM stopped (the run is then incomplete: 130)."""
+
+    run: RunRecord
+    stopped: tuple[str, ...] = ()  # "2/4", ...
+
+
+def merge(paths: Sequence[str | Path]) -> Merged:
     """The run the shards are parts of: its cases in the unsharded order, its gates not yet evaluated."""
     if not paths:
         raise UserError("harness merge: give the JSON reports of every shard (harness merge shard-*.json)")
@@ -121,6 +129,7 @@ def merge(paths: Sequence[str | Path]) -> RunRecord:
     created = min((p.run.created for p in parts if p.run.created), default=first.created)
     elapsed = [p.run.elapsed_s for p in parts if p.run.elapsed_s is not None]
     # Orphans are looked for over whole suites on each shard: every shard found the same ones.
-    return replace(first, cases=tuple(case for _, case in placed), created=created,
-                   elapsed_s=max(elapsed) if elapsed else None, gates=(), shard=None,
-                   orphans_checked=parts[0].shard.orphans_checked)
+    run = replace(first, cases=tuple(case for _, case in placed), created=created,
+                  elapsed_s=max(elapsed) if elapsed else None, gates=(), shard=None,
+                  orphans_checked=parts[0].shard.orphans_checked)
+    return Merged(run, tuple(p.shard.text for p in parts if p.shard.stopped))

@@ -112,6 +112,8 @@ class ShardInfo:
     #: A fingerprint of the whole run's selection (selection()): shards of different -k,
     #: FILE::CASE, --samples or --models are not parts of one run.
     selection: str = ""
+    #: Ctrl-C or SIGTERM stopped the shard before every case ran (its run exited 130).
+    stopped: bool = False
 
     @property
     def text(self) -> str:

@@ -371,3 +371,20 @@ def test_each_machine_records_its_share_and_the_merge_judges_regressions(project
     merged = project.run("merge", *[f"out/r-{k}.json" for k in range(1, 5)])
     assert whole.code == merged.code == EXIT_FAILED  # 7/8 is below the suite's 90%: only the whole says so
     assert "bench: pass rate 87.50% (7/8) is below min_pass_rate 90.00%" in merged.out
+
+
+def test_a_stopped_shard_makes_the_merge_exit_as_a_stopped_run(project: Project, fake: FakeOpenAI) -> None:
+    import threading
+
+    import harness
+
+    recorded(project, fake, bench(set()))
+    stop = threading.Event()
+    stop.set()  # Ctrl-C before shard 2 started a case: its report lists them as skipped
+    with network_blocked():
+        codes = sharded(project)
+        second = harness.run("suites", shard="2/4", stop=stop, reports=["json=out/shard-2.json"])
+    assert second.exit_code == 130 and codes == [EXIT_OK] * 4
+    merged = project.run("merge", *[f"out/shard-{k}.json" for k in range(1, 5)])
+    assert merged.code == 130, merged.text
+    assert "shard(s) 2/4 were stopped" in merged.err
