@@ -84,22 +84,24 @@ def _judge(spend: JudgeSpend | None) -> dict[str, Any] | None:
     return {"calls": spend.calls, "usage": _usage(spend.usage), "cost_usd": spend.cost_usd}
 
 
-def _check(v: CheckRecord) -> dict[str, Any]:
+def _check(v: CheckRecord, ifeval: bool) -> dict[str, Any]:
     doc = {"name": v.name, "passed": v.passed, "reason": v.reason, "score": v.score, "weight": v.weight,
            "error": v.error}
-    if v.ifeval is not None:  # only an IFEval instruction: other checks' documents stay as they were
+    if ifeval and v.ifeval is not None:  # a shard's IFEval check: harness merge rebuilds the IFEval table
         doc["ifeval"] = {"strict": v.ifeval[0], "loose": v.ifeval[1]}
     return doc
 
 
-def case_document(c: CaseRecord) -> dict[str, Any]:
+def case_document(c: CaseRecord, *, ifeval: bool = False) -> dict[str, Any]:
+    """A case; ``ifeval`` adds an IFEval check's strict and loose judgements (only a shard's report
+    carries them, so every other report stays byte for byte what it was)."""
     out = c.answer
     doc: dict[str, Any] = {
         "suite": c.suite, "suite_path": c.suite_path, "id": c.id, "name": c.name, "node_id": c.node_id,
         "sample": c.sample, "model": c.model, "status": c.status, "description": c.description,
         "message": c.message, "detail": c.detail, "recorded": c.recorded, "new": c.new,
         "rerecord": c.rerecord, "budget_skipped": c.budget_skipped,
-        "checks": [_check(v) for v in c.checks],
+        "checks": [_check(v, ifeval) for v in c.checks],
         "usage": _usage(out.usage) if out else None,
         "cost_usd": c.total_cost_usd if c.answer is not None or c.judge else c.cost_usd,
         "model_cost_usd": c.cost_usd,
@@ -163,7 +165,7 @@ def run_document(run: RunRecord) -> dict[str, Any]:
     summary["regressed"] = (sum(c.regressed for c in run.cases if c.node_id not in folded)
                             + (len(rates.regressed) if rates else 0))
     per_suite = {s.path: _suite_samples(s) for s in suite_samples(run, sampled)}
-    cases = [case_document(c) for c in run.cases]
+    cases = [case_document(c, ifeval=run.shard is not None) for c in run.cases]
     if sampled:  # statistics only where a case has samples: other runs' documents stay as they were
         statuses: dict[str, int] = {}
         for group in sampled.values():
