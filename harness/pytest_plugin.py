@@ -34,7 +34,8 @@ from typing import Any, cast
 
 import pytest
 
-from . import redact
+# pytest_asserts first, before any other harness module is imported (see its docstring).
+from . import pytest_asserts, redact  # noqa: F401
 from .collect import is_suite, searched
 from .errors import HarnessError
 from .gates import pass_rate_gate
