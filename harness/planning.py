@@ -96,6 +96,37 @@ def _bind_once(spec: CheckSpec, case: Case, renderer: Renderer, variables: list[
     return bind(rendered(spec, renderer, variables[0], case.id), case=case.id)
 
 
+class Planner:
+    """Plans cases one at a time, sharing what many cases have in common: each suite's price table
+    and diff options, and the suite-level checks, bound once.
+
+    ``plan`` plans a whole run with one. The pytest door keeps one for its session, since it plans
+    each item's case as the item runs: without the shared tables, every case would read the project
+    file and build the price table again.
+    """
+
+    def __init__(self, *, base_url: str | None = None, check_limits: bool = False,
+                 config: Path | None = None) -> None:
+        self.base_url = base_url
+        self.check_limits = check_limits
+        self.config = config
+        self._tables: dict[Path, PriceTable] = {}
+        self._diffs: dict[Path, DiffOptions] = {}
+        self._bound: dict[int, tuple[CheckSpec, BoundCheck | None]] = {}
+
+    def plan(self, case: Case) -> PlannedCase:
+        """One case's plan; a user error about it is raised (located at its file, line and case)."""
+        if case.suite_path not in self._tables:
+            table = PriceTable.from_sources(  # project, --config, then the suite
+                price_table(project_of(case.suite_path)), config_file=self.config,
+                suite_overrides=case.pricing, suite_file=case.suite_path)
+            self._diffs[case.suite_path] = DiffOptions.from_mapping(case.diff, file=case.suite_path)
+            self._tables[case.suite_path] = table
+        item = plan_case(case, base_url=self.base_url, check_limits=self.check_limits,
+                         prices=self._tables[case.suite_path], bound=self._bound)
+        return replace(item, diff=self._diffs[case.suite_path])
+
+
 def plan(cases: list[Case], *, base_url: str | None = None, check_limits: bool = False,
          config: Path | None = None) -> tuple[list[PlannedCase], list[HarnessError]]:
     """Plan every case; collect user errors instead of stopping at the first one.
@@ -104,20 +135,11 @@ def plan(cases: list[Case], *, base_url: str | None = None, check_limits: bool =
     model's context window or ask for more output than it gives (``PlannedCase.refused``): such a
     case fails alone when it would be sent. ``config`` is a YAML file with ``pricing:``.
     """
+    planner = Planner(base_url=base_url, check_limits=check_limits, config=config)
     planned, errors = [], []
-    tables: dict[Path, PriceTable] = {}
-    diffs: dict[Path, DiffOptions] = {}
-    bound: dict[int, tuple[CheckSpec, BoundCheck | None]] = {}
     for case in cases:
         try:
-            if case.suite_path not in tables:
-                tables[case.suite_path] = PriceTable.from_sources(  # project, --config, then the suite
-                    price_table(project_of(case.suite_path)), config_file=config,
-                    suite_overrides=case.pricing, suite_file=case.suite_path)
-                diffs[case.suite_path] = DiffOptions.from_mapping(case.diff, file=case.suite_path)
-            item = plan_case(case, base_url=base_url, check_limits=check_limits,
-                             prices=tables[case.suite_path], bound=bound)
-            planned.append(replace(item, diff=diffs[case.suite_path]))
+            planned.append(planner.plan(case))
         except HarnessError as exc:
             errors.append(exc)
     return planned, errors

@@ -34,11 +34,13 @@ from typing import Any, cast
 
 import pytest
 
-from . import redact
+# pytest_asserts first, before any other harness module is imported (see its docstring).
+from . import pytest_asserts, redact  # noqa: F401
 from .collect import is_suite, searched
 from .errors import HarnessError
 from .gates import pass_rate_gate
 from .parse_cache import CACHE
+from .planning import Planner
 from .project import project_here, suites_for_pytest
 from .report.records import CaseRecord, Gate
 from .report.sampled import CaseSamples, case_samples
@@ -48,7 +50,6 @@ from .runner import (
     CaseResult,
     RunOptions,
     execute,
-    plan,
     rerecord_command,
 )
 from .shard import Shard
@@ -160,6 +161,35 @@ class SuiteFile(pytest.File):
         return super().repr_failure(excinfo)
 
 
+@dataclass(frozen=True)
+class DoorRun:
+    """What every item of a session shares: one planner (each suite's price table and its bound
+    checks are made once, as ``harness run`` makes them, not once per item) and the run options."""
+
+    planner: Planner
+    options: RunOptions
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> DoorRun:
+        mode = config.getoption("--record-mode", default=None) or "none"
+        mode = RECORD_MODE_ALIASES.get(mode, mode)
+        base_url = config.getoption("--harness-base-url")
+        pricing = Path("harness.yaml") if Path("harness.yaml").is_file() else None
+        # One item is one sample: an adaptive case's extra samples are those `harness run` recorded.
+        return cls(Planner(base_url=base_url, check_limits=mode != "none", config=pricing),
+                   RunOptions(record_mode=mode, concurrency=1, base_url=base_url, adaptive=False))
+
+
+_DOOR = pytest.StashKey[DoorRun]()
+
+
+def _door(config: pytest.Config) -> DoorRun:
+    door = config.stash.get(_DOOR, None)
+    if door is None:
+        door = config.stash[_DOOR] = DoorRun.from_config(config)
+    return door
+
+
 class CaseItem(pytest.Item):
     def __init__(self, *, case: Any, gate: float | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -177,21 +207,14 @@ class CaseItem(pytest.Item):
         if case.skip:
             self.add_marker(pytest.mark.skip(reason=case.skip))
 
-    def _mode(self) -> str:
-        mode = self.config.getoption("--record-mode", default=None) or "none"
-        return RECORD_MODE_ALIASES.get(mode, mode)
-
     def runtest(self) -> None:
-        config = Path("harness.yaml") if Path("harness.yaml").is_file() else None
-        base_url = self.config.getoption("--harness-base-url")
-        planned, errors = plan([self.case], base_url=base_url, check_limits=self._mode() != "none",
-                               config=config)
-        if errors:
+        door = _door(self.config)
+        try:
+            planned = door.planner.plan(self.case)
+        except HarnessError:
             self.user_properties.append(("harness_status", "error"))
-            raise errors[0]
-        # One item is one sample: an adaptive case's extra samples are those `harness run` recorded.
-        options = RunOptions(record_mode=self._mode(), concurrency=1, base_url=base_url, adaptive=False)
-        result = execute(planned, options)[0]
+            raise
+        result = execute([planned], door.options)[0]
         self.user_properties.append(("harness_status", result.status))
         if result.status == "passed":
             return

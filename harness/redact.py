@@ -202,7 +202,7 @@ _lock = threading.Lock()
 _registered: dict[str, str] = {}
 _registered_env: set[str] = set()
 _generation = 0
-_last: tuple[Any, int, Redactor] | None = None
+_last: tuple[Any, int, Redactor, dict[Any, Any]] | None = None
 
 
 def register(secrets: Mapping[str, str] | None = None, env_names: Iterable[str] = ()) -> None:
@@ -234,13 +234,35 @@ def current() -> Redactor:
     global _last
     environment, generation = _environment(), _generation
     last = _last
-    if last is not None and last[1] == generation and last[0] == environment:
-        return last[2]
+    if last is not None and last[1] == generation:
+        if last[0] == environment:
+            return last[2]
+        view = _secret_view(environment)
+        if view == last[3]:  # only variables that cannot name a secret changed (PYTEST_CURRENT_TEST,
+            _last = (dict(environment), generation, last[2], view)  # which pytest sets per test)
+            return last[2]
     with _lock:
         found = {**_registered, **env_secrets(_registered_env)}
     result = redactor(found)
-    _last = (dict(environment), generation, result)
+    _last = (dict(environment), generation, result, _secret_view(environment))
     return result
+
+
+def _secret_view(environment: Mapping[Any, Any]) -> dict[Any, Any]:
+    """The variables env_secrets reads: two environments alike in these have the same secrets."""
+    return {raw: value for raw, value in environment.items()
+            if _may_name_secret(raw) or _decoded(raw) in _registered_env}
+
+
+@lru_cache(maxsize=4096)
+def _decoded(raw: Any) -> str:
+    return os.fsdecode(raw) if isinstance(raw, bytes) else str(raw)
+
+
+@lru_cache(maxsize=4096)
+def _may_name_secret(raw: Any) -> bool:
+    name = _decoded(raw)
+    return name in _ALWAYS or bool(_SECRET_NAME.search(name))
 
 
 def known(also: Redactor | None = None) -> Redactor:

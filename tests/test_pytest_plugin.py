@@ -424,3 +424,63 @@ def test_a_suite_min_pass_rate_with_samples_is_the_mean_of_case_rates_in_pytest(
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["*harness gate met: s: pass rate 75.00% (mean of 3 cases' rates; 3/6 samples "
                                  "passed) meets min_pass_rate 70.00%*"])
+
+
+REPORTED = """\
+model: gpt-4o
+cases:
+  - id: wrong
+    prompt: Say goodbye.
+    checks:
+      - contains: "bonjour"
+      - length: {words: {max: 1}}
+  - id: talk
+    prompt: First question.
+    turns:
+      - Second question.
+    checks:
+      - contains: "Echo: First"
+        turn: 1
+      - contains: "never said"
+"""
+
+
+def test_what_a_user_reads_of_a_failure_and_of_an_expected_failure(
+        pytester: pytest.Pytester, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole text of a failing case (each failed check, a conversation's trajectory) and the
+    xfail line of a case a suite's min_pass_rate tolerates, word for word; no Python traceback."""
+    pytester.makefile(".toml", pyproject=PYPROJECT)
+    (pytester.path / "suites").mkdir()
+    (pytester.path / "suites" / "r.yaml").write_text(REPORTED)
+    (pytester.path / "suites" / "g.yaml").write_text(GATED.format(rate=0.7))
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    harness_main(["run", "suites", "-q", "--record-mode", "once", "--base-url", fake.base_url])
+    monkeypatch.delenv("OPENAI_API_KEY")
+    fake.stop()
+    result = pytester.runpytest("suites", "-rfx", "-p", "no:randomly")
+    result.assert_outcomes(passed=3, failed=2, xfailed=1)
+    result.stdout.fnmatch_lines([
+        "*= FAILURES =*",
+        "*_ case wrong _*",
+        "FAILED: suites/r.yaml::wrong",
+        "  contains: 'bonjour' not found in 'Echo: Say goodbye.'",
+        "  length: words: 3 > max 1 in 'Echo: Say goodbye.'",
+        "*_ case talk _*",
+        "FAILED: suites/r.yaml::talk",
+        "  contains: 'never said' not found in 'Echo: Second question.'",
+        "  trajectory: 2 steps · 2 turns · 20 tokens · $0.000110 · * ms",
+        "  step 1 · turn 1 · 7 tokens · $0.0000475 · * ms",
+        "    user: First question.",
+        "    assistant: Echo: First question.",
+        "  step 2 · turn 2 · 13 tokens · $0.0000625 · * ms",
+        "    user: Second question.",
+        "    answer: Echo: Second question.",
+        "harness gate met: g: pass rate 75.00% (3/4) meets min_pass_rate 70.00%",
+        "*= short test summary info =*",
+        "FAILED suites/r.yaml::wrong - FAILED: suites/r.yaml::wrong",
+        "FAILED suites/r.yaml::talk - FAILED: suites/r.yaml::talk",
+        "XFAIL suites/g.yaml::c3 - tolerated by the suite's min_pass_rate 70%: FAILED: suites/g.yaml::c3"
+        "   contains: 'nope' not found in 'Echo: question 3'",
+    ], consecutive=True)
+    out = result.stdout.str()
+    assert "Traceback" not in out and "pytest_plugin.py" not in out and "def runtest" not in out

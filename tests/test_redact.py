@@ -83,6 +83,21 @@ def test_which_values_are_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
         "the base URL's query parameter 'code'", "the base URL's query parameter 'sig'"]
 
 
+def test_the_redactor_follows_the_environment_while_other_variables_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest sets PYTEST_CURRENT_TEST before every test phase; the redactor is kept over such
+    changes, and still sees a secret set (or a registered variable given a value) after them."""
+    before = redact.current()
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "suites/x.yaml::a (call)")
+    assert redact.current() is before
+    monkeypatch.setenv("LATER_SERVICE_TOKEN", "later-token-0123456789")
+    assert redact.clean("said later-token-0123456789") == "said <redacted>"
+    redact.register(env_names=["MY_ODD_CREDENTIAL_NAME"])
+    redact.clean("warm the cache")
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "suites/x.yaml::b (call)")
+    monkeypatch.setenv("MY_ODD_CREDENTIAL_NAME", "odd-credential-0123456789")
+    assert redact.clean("said odd-credential-0123456789") == "said <redacted>"
+
+
 def test_registered_secrets_are_hidden_by_every_writer(monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     value = "registered-secret-0123456789"
