@@ -621,4 +621,6 @@ def test_huge_responses_finish_quickly(name: str) -> None:
     for iid in INSTRUCTION_IDS:
         _, reason = explain(iid, KWARGS[iid], text, loose=True)
         assert len(reason) < 400, (iid, reason)
-    assert time.perf_counter() - started < 15
+    # A guard against catastrophic backtracking only (that takes minutes on 200,000 characters), not
+    # a speed target: on a quiet machine this loop takes about a second, on a loaded shared one 15.
+    assert time.perf_counter() - started < 120
