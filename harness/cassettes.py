@@ -264,7 +264,8 @@ def load(path: Path, *, root: Path | None = None) -> list[Interaction] | None:
         raise UserError(f"the cassette is not valid UTF-8 (byte {exc.start}); delete it and re-record",
                         file=str(path)) from None
     interactions = from_document(text, path)
-    CACHE.put(path, digest, [dict(vars(it)) for it in interactions])
+    if CACHE.writing():
+        CACHE.put(path, digest, [dict(vars(it)) for it in interactions])
     return interactions
 
 

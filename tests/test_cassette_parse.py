@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -251,3 +252,21 @@ def test_a_recording_of_tricky_prompts_and_answers_replays_the_same_either_way(
     monkeypatch.setattr(cassette_parse, "yaml_rs", None)
     assert replay() == fast
     assert fast[0] == 0 and all(c["status"] == "passed" for c in fast[1])
+
+
+def test_a_ci_run_writes_no_parse_cache_and_answers_the_same(project: Project, fake: FakeOpenAI) -> None:
+    """A CI job starts from a fresh checkout and throws the folder away: a cache it wrote would never
+    be read. Elsewhere a replay writes it, and a later replay reads it."""
+    project.suite("s.yaml", SUITE + "".join(
+        f"      - id: c{i}\n        prompt: hello {i}\n        checks:\n          - contains: hello\n" for i in range(3)))
+    assert project.record(fake, "suites").code == 0
+    fake.stop()
+    cache = project.root / ".harness" / "cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    on_ci = project.run("run", "suites", env={"CI": "true"})
+    assert on_ci.code == 0 and "3 passed" in on_ci.out, on_ci.text
+    assert not list(cache.glob("*.json"))
+    project.monkeypatch.delenv("CI", raising=False)
+    local = project.run("run", "suites")
+    assert local.code == 0 and "3 passed" in local.out
+    assert list(cache.glob("*.json"))
