@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
-from . import __version__, apis, redact
+from . import __version__, apis, cassette_parse, redact
 from .apis.base import readable_text
 from .cassette_files import atomic_write, sweep_once
 from .cassette_vcrpy import decoded, foreign_address, foreign_body
@@ -36,7 +36,6 @@ from .parse_cache import CACHE
 from .request import canonical_form, request_key
 from .safe_files import is_inside
 
-_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 #: Headers worth keeping. content-type lets vcrpy's body matcher compare JSON bodies semantically;
@@ -211,7 +210,7 @@ def _reason(status: int) -> str:
 def from_document(text: str, path: Path) -> list[Interaction]:
     """Parse a cassette written by harness (or by vcrpy / pytest-recording for the same requests)."""
     try:
-        data = yaml.load(text, Loader=_Loader)
+        data = cassette_parse.parse(text)
         out = []
         for item in data["interactions"]:
             out.append(_interaction(item))
@@ -265,7 +264,8 @@ def load(path: Path, *, root: Path | None = None) -> list[Interaction] | None:
         raise UserError(f"the cassette is not valid UTF-8 (byte {exc.start}); delete it and re-record",
                         file=str(path)) from None
     interactions = from_document(text, path)
-    CACHE.put(path, digest, [dict(vars(it)) for it in interactions])
+    if CACHE.writing():
+        CACHE.put(path, digest, [dict(vars(it)) for it in interactions])
     return interactions
 
 

@@ -149,6 +149,7 @@ def test_unreadable_cassette_is_a_clear_error(project: Project, fake: FakeOpenAI
 
 
 def test_parse_cache_notices_a_hand_edited_cassette(project: Project, fake: FakeOpenAI) -> None:
+    project.monkeypatch.delenv("CI", raising=False)  # CI=true reads the cache but writes none
     project.suite("hello.yaml", SUITE)
     fake.add_rule(Rule(contains="hello", content="hello Ada"))
     assert project.record(fake, "suites").code == 0

@@ -311,6 +311,7 @@ def test_a_cold_run_writes_the_parse_cache_once(recorded: pytest.Pytester, monke
     """Once per session, not once per item (the whole folder's file each time: quadratic)."""
     from harness import cassettes, parse_cache, pytest_plugin
 
+    monkeypatch.delenv("CI", raising=False)  # CI=true reads the cache but writes none
     fresh = parse_cache.ParseCache()
     monkeypatch.setattr(cassettes, "CACHE", fresh)
     monkeypatch.setattr(pytest_plugin, "CACHE", fresh)
