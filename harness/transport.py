@@ -30,6 +30,7 @@ from .endpoint import Endpoint
 from .errors import UserError
 from .limiter import AdaptiveLimiter
 from .output import Output
+from .record.parking import Parking
 from .request import Request, canonical_form, canonical_text
 
 _HOP_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
@@ -174,13 +175,14 @@ class LiveSession:
 
     def __init__(self, *, timeout: float = 120.0, max_retries: int = 4, max_connections: int = 64,
                  limiter: AdaptiveLimiter | None = None, stop: threading.Event | None = None,
-                 backoff: float = 0.5, backoff_max: float = 8.0) -> None:
+                 backoff: float = 0.5, backoff_max: float = 8.0, parking: Parking | None = None) -> None:
         self.timeout = timeout
         self.max_retries = max_retries
         self.limiter = limiter or AdaptiveLimiter(max_connections)
         self.stop = stop or threading.Event()
         self.backoff = backoff
         self.backoff_max = backoff_max
+        self.parking = parking or Parking()
         self._local = threading.local()
         self._pools: list[httpx2.HTTPTransport] = []
         self._pools_lock = threading.Lock()
@@ -260,7 +262,8 @@ class LiveSession:
         """Wait before retry ``attempt``; False when the run is being stopped."""
         if hint is None:
             hint = random.uniform(0, min(self.backoff_max, self.backoff * (2 ** (attempt - 1))))
-        return not self.stop.wait(hint)
+        with self.parking.parked():  # the pool may run another case on a thread meanwhile
+            return not self.stop.wait(hint)
 
     def send(self, request: Request, *, role: str | None = None) -> LiveResult:
         """Send with retries; return the last exchange, checked against the request."""
