@@ -80,6 +80,17 @@ def test_retry_after_is_waited_out_before_the_retry(project: Project, fake: Fake
     assert len(project.cassette_files()) == 1
 
 
+def test_a_cookie_one_answer_sets_is_not_sent_with_the_next_case(project: Project, fake: FakeOpenAI) -> None:
+    """The server sets a cookie with every answer (as a CDN in front of the API does); on one
+    thread, case after case, none of it may come back: each case is its own request."""
+    project.suite("s.yaml", _many(3))
+    result = project.run("run", "suites", "--record-mode", "once", "--base-url", fake.base_url,
+                         "--concurrency", "1", env={"OPENAI_API_KEY": CANARY})
+    assert result.code == 0, result.text
+    assert len(fake.requests) == 3
+    assert [r.headers.get("cookie") for r in fake.requests] == [None, None, None]
+
+
 def test_persistent_failure_gives_up_after_max_retries(project: Project, fake: FakeOpenAI) -> None:
     project.suite("s.yaml", ONE)
     fake.add_rule(Rule(contains="hello", status=500))
