@@ -356,8 +356,8 @@ def execute(planned: list[PlannedCase], options: RunOptions,
                 progress(done[index])
         return [done[i] for i in range(len(planned))]
     sampler = Sampler(planned, record_mode=options.record_mode, stop=session.stop, enabled=options.adaptive)
-    # A thread per in-flight slot, and one more per thread waiting before a retry (it holds no
-    # slot meanwhile): record/parking.py.
+    # A thread per in-flight slot, and one more per thread that holds no slot and wants none now
+    # (waiting to retry, or checking and saving its answer): record/parking.py.
     workers = None if options.record_mode == "none" else max(options.concurrency, 1)
     try:
         return run_all(planned, lambda item: _run_case(item, options, session, secrets, services),

@@ -283,6 +283,13 @@ class LiveSession:
 
     def send(self, request: Request, *, role: str | None = None) -> LiveResult:
         """Send with retries; return the last exchange, checked against the request."""
+        self.parking.sending()
+        try:
+            return self._send(request, role)
+        finally:
+            self.parking.done_sending()  # the pool may start another case while this one ends
+
+    def _send(self, request: Request, role: str | None) -> LiveResult:
         # The last guard before the socket (planning refuses a case's own request earlier, with
         # its variable's name): a judge request, say, must not carry a secret either.
         source = redact.current().found_in(request.text)

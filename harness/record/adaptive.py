@@ -158,7 +158,7 @@ def run_all(planned: Sequence[P], run: Callable[[P], R], sampler: Sampler, *, wo
             progress: Callable[[R], None] | None = None, parking: Parking | None = None) -> list[R]:
     """Run every planned sample and the extra ones the sampler asks for; in this thread when
     ``workers`` is None, else on ``workers`` threads, plus one for each thread ``parking`` counts
-    (up to twice ``workers``). Results come in plan order, extra samples after their case's
+    (waiting to retry, or done sending; up to twice ``workers``). Results come in plan order, extra samples after their case's
     others."""
     done: list[tuple[tuple[int, int], R]] = []
 
@@ -189,16 +189,22 @@ def _pooled(queue: deque[P], run: Callable[[P], R], finish: Callable[[P, R], P |
     small machine (each wakes for the GIL)."""
     # Finished futures report to one queue: waiting on all pending futures after each result
     # (concurrent.futures.wait) costs O(pending) per result, quadratic over a large run, and
-    # that time is spent holding the GIL the requests' threads need. A thread that parks before a
-    # retry puts None there: the loop may then start one more case.
+    # that time is spent holding the GIL the requests' threads need. A thread that parks (before a
+    # retry, or done sending) puts None there: the loop may then start one more case.
     finished: SimpleQueue[tuple[P, Future[R]] | None] = SimpleQueue()
     most = 2 * workers
     parking.listen(lambda: finished.put(None))
     try:
         with ThreadPoolExecutor(max_workers=most) as pool:
 
+            def work(item: P) -> R:
+                try:
+                    return run(item)
+                finally:
+                    parking.case_over()
+
             def submit(item: P) -> None:
-                pool.submit(run, item).add_done_callback(lambda future: finished.put((item, future)))
+                pool.submit(work, item).add_done_callback(lambda future: finished.put((item, future)))
 
             running = 0
             while True:
