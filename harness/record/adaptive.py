@@ -208,7 +208,7 @@ def _pooled(queue: deque[P], run: Callable[[P], R], finish: Callable[[P, R], P |
 
             running = 0
             while True:
-                while queue and running < min(workers + parking.count, most):
+                while queue and (not running or running < min(workers + parking.count, most)):
                     submit(queue.popleft())
                     running += 1
                 if not running:
