@@ -186,7 +186,8 @@ class LiveSession:
 
     The SDK's own retries are off (max_retries=0): this loop retries 408/409/429/5xx, timeouts
     and connection errors with exponential backoff and full jitter, honours Retry-After, and
-    releases its in-flight slot while it sleeps.
+    releases its in-flight slot while it sleeps; ``parking`` tells the run's pool when a thread
+    wants no slot (waiting to retry, or done sending), so that it can start another case.
     """
 
     def __init__(self, *, timeout: float = 120.0, max_retries: int = 4, max_connections: int = 64,
