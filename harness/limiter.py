@@ -49,6 +49,8 @@ class AdaptiveLimiter:
                     self.cuts += 1
             elif success:
                 self.limit = min(float(self.ceiling), self.limit + 1.0)
-            # One slot came free (and the limit grew by at most one): wake two waiters, not all
-            # thirty-odd, which would only fight for the GIL and go back to sleep.
-            self._cond.notify(2)
+            # Wake as many waiters as there are free slots (none after a cut): a woken thread that
+            # finds no slot only takes the GIL from one that has work and goes back to sleep.
+            free = max(1, int(self.limit)) - self._in_flight
+            if free > 0:
+                self._cond.notify(free)

@@ -30,6 +30,7 @@ from .judging import judge_baseline, status_from, weighted_score  # noqa: F401 -
 from .output import Output
 from .planning import PlannedCase, plan, plan_case  # noqa: F401 - re-exported for the doors
 from .record.adaptive import Sampler, run_all
+from .record.parking import Parking
 from .redact import Redactor
 from .request import Request
 from .session import Judge, JudgeSpend, LazySession
@@ -341,7 +342,8 @@ def execute(planned: list[PlannedCase], options: RunOptions,
     services: dict = {}
     if options.max_cost is not None:
         services["budget"] = Budget(options.max_cost)
-    session = LazySession(options, stop or threading.Event())
+    parking = Parking()
+    session = LazySession(options, stop or threading.Event(), parking)
     if options.batch and options.record_mode != "none":
         try:
             done = _execute_batch(planned, list(range(len(planned))), options, session, secrets,
@@ -354,12 +356,12 @@ def execute(planned: list[PlannedCase], options: RunOptions,
                 progress(done[index])
         return [done[i] for i in range(len(planned))]
     sampler = Sampler(planned, record_mode=options.record_mode, stop=session.stop, enabled=options.adaptive)
-    # Twice the in-flight limit in threads: a case sleeping before a retry holds a thread but not
-    # a slot, so the others keep the limit busy.
-    workers = None if options.record_mode == "none" else 2 * max(options.concurrency, 1)
+    # A thread per in-flight slot, and one more per thread that holds no slot and wants none now
+    # (waiting to retry, or checking and saving its answer): record/parking.py.
+    workers = None if options.record_mode == "none" else max(options.concurrency, 1)
     try:
         return run_all(planned, lambda item: _run_case(item, options, session, secrets, services),
-                       sampler, workers=workers, progress=progress)
+                       sampler, workers=workers, progress=progress, parking=parking)
     finally:
         session.close()
         cassettes.flush_cache()

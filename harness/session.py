@@ -21,6 +21,7 @@ from .diff import request_diff
 from .limiter import AdaptiveLimiter
 from .output import Output, Usage
 from .pricing import PriceTable
+from .record.parking import Parking
 from .request import canonical_form, raw_request
 from .transport import LiveSession, replay_output
 
@@ -56,9 +57,10 @@ def stale_detail(new: Request, old: Interaction | None) -> str:
 class LazySession:
     """Opens the connection pool only when something is recorded: replay never imports openai."""
 
-    def __init__(self, options: RunOptions, stop: threading.Event) -> None:
+    def __init__(self, options: RunOptions, stop: threading.Event, parking: Parking | None = None) -> None:
         self.options = options
         self.stop = stop
+        self.parking = parking
         self._session: LiveSession | None = None
         self._lock = threading.Lock()
 
@@ -69,7 +71,8 @@ class LazySession:
                 self._session = LiveSession(timeout=self.options.timeout,
                                             max_retries=self.options.max_retries,
                                             max_connections=ceiling,
-                                            limiter=AdaptiveLimiter(ceiling), stop=self.stop)
+                                            limiter=AdaptiveLimiter(ceiling), stop=self.stop,
+                                            parking=self.parking)
             return self._session
 
     def close(self) -> None:

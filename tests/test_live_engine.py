@@ -80,6 +80,31 @@ def test_retry_after_is_waited_out_before_the_retry(project: Project, fake: Fake
     assert len(project.cassette_files()) == 1
 
 
+def test_a_cookie_one_answer_sets_is_not_sent_with_the_next_case(project: Project, fake: FakeOpenAI) -> None:
+    """The server sets a cookie with every answer (as a CDN in front of the API does); on one
+    thread, case after case, none of it may come back: each case is its own request."""
+    project.suite("s.yaml", _many(3))
+    result = project.run("run", "suites", "--record-mode", "once", "--base-url", fake.base_url,
+                         "--concurrency", "1", env={"OPENAI_API_KEY": CANARY})
+    assert result.code == 0, result.text
+    assert len(fake.requests) == 3
+    assert [r.headers.get("cookie") for r in fake.requests] == [None, None, None]
+
+
+def test_a_case_waiting_to_retry_does_not_hold_up_the_others(project: Project, fake: FakeOpenAI) -> None:
+    """One request in flight at a time, and the first case is told to come back in 1.5 s: the
+    other cases are sent meanwhile, not after it (the wait holds neither a slot nor the pool)."""
+    project.suite("s.yaml", "model: gpt-4o\ncases:\n  - id: a\n    prompt: come back later\n" +
+                  "".join(f"  - id: c{i}\n    prompt: question {i}\n" for i in range(4)))
+    fake.add_rule(Rule(contains="come back later", status=429, retry_after=1.5, times=1))
+    result = project.run("run", "suites", "--record-mode", "once", "--base-url", fake.base_url,
+                         "--concurrency", "1", env={"OPENAI_API_KEY": CANARY})
+    assert result.code == 0, result.text
+    sent = ["a" if "come back later" in r.body.decode() else "other" for r in fake.requests]
+    assert sent == ["a", "other", "other", "other", "other", "a"], sent
+    assert len(project.cassette_files()) == 5
+
+
 def test_persistent_failure_gives_up_after_max_retries(project: Project, fake: FakeOpenAI) -> None:
     project.suite("s.yaml", ONE)
     fake.add_rule(Rule(contains="hello", status=500))

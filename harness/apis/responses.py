@@ -17,18 +17,8 @@ from typing import Any
 from ..endpoint import Endpoint
 from ..output import Output
 from . import responses_output
-from .base import Query, Translation, WireOptions, readable_image, readable_text, sdk_call
+from .base import Query, Translation, WireOptions, readable_image, readable_text, sdk_post
 from .responses_request import to_responses
-
-#: responses.create keyword arguments (openai 3.x); anything else goes through extra_body.
-SDK_PARAMS = frozenset({
-    "access_programs", "background", "background_options", "context_management", "conversation",
-    "image", "include", "input", "instructions", "max_output_tokens", "max_tool_calls", "metadata",
-    "model", "moderation", "parallel_tool_calls", "previous_response_id", "prompt", "prompt_cache_key",
-    "prompt_cache_options", "prompt_cache_retention", "reasoning", "safety_identifier", "service_tier",
-    "store", "stream", "stream_options", "temperature", "text", "tool_choice", "tools", "top_logprobs",
-    "top_p", "truncation", "user",
-})
 
 
 def _readable_content(content: Any) -> Any:
@@ -88,7 +78,7 @@ class ResponsesApi:
         return Translation(path, query, checked, wire)
 
     def send(self, client: Any, wire: dict[str, Any]) -> None:
-        sdk_call(client.responses.with_raw_response.create, wire, SDK_PARAMS)
+        sdk_post(client, "/responses", wire)
 
     def prompt(self, body: Any) -> list[Any]:
         """Previous response (when chained), instructions, then each input item."""

@@ -26,6 +26,7 @@ from queue import SimpleQueue
 from typing import Protocol, TypeVar
 
 from ..suite import Case
+from .parking import Parking
 from .sampling import Adaptive
 
 #: Statuses that judged an answer; others (skipped, missing, stale) say nothing about the model.
@@ -154,10 +155,11 @@ def _forget_beyond(case: Case, first: int, last: int) -> None:
 
 
 def run_all(planned: Sequence[P], run: Callable[[P], R], sampler: Sampler, *, workers: int | None,
-            progress: Callable[[R], None] | None = None) -> list[R]:
+            progress: Callable[[R], None] | None = None, parking: Parking | None = None) -> list[R]:
     """Run every planned sample and the extra ones the sampler asks for; in this thread when
-    ``workers`` is None, else in a pool. Results come in plan order, extra samples after their
-    case's others."""
+    ``workers`` is None, else on ``workers`` threads, plus one for each thread ``parking`` counts
+    (waiting to retry, or done sending; up to twice ``workers``). Results come in plan order, extra samples after their case's
+    others."""
     done: list[tuple[tuple[int, int], R]] = []
 
     def finish(item: P, result: R) -> P | None:
@@ -175,24 +177,49 @@ def run_all(planned: Sequence[P], run: Callable[[P], R], sampler: Sampler, *, wo
             if follow is not None:
                 queue.appendleft(follow)
     else:
-        # Finished futures report to one queue: waiting on all pending futures after each result
-        # (concurrent.futures.wait) costs O(pending) per result, quadratic over a large run, and
-        # that time is spent holding the GIL the requests' threads need.
-        finished: SimpleQueue[tuple[P, Future[R]]] = SimpleQueue()
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-
-            def submit(item: P) -> None:
-                pool.submit(run, item).add_done_callback(lambda future: finished.put((item, future)))
-
-            outstanding = len(queue)
-            for item in queue:
-                submit(item)
-            while outstanding:
-                item, future = finished.get()
-                outstanding -= 1
-                follow = finish(item, future.result())
-                if follow is not None:
-                    submit(follow)
-                    outstanding += 1
+        _pooled(queue, run, finish, workers, parking or Parking())
     done.sort(key=lambda pair: pair[0])
     return [result for _key, result in done]
+
+
+def _pooled(queue: deque[P], run: Callable[[P], R], finish: Callable[[P, R], P | None], workers: int,
+            parking: Parking) -> None:
+    """Run ``queue`` on a pool, handing a case to a thread only when one is free: submitting all of
+    them at once would start every thread the pool may have, and idle threads are not free on a
+    small machine (each wakes for the GIL)."""
+    # Finished futures report to one queue: waiting on all pending futures after each result
+    # (concurrent.futures.wait) costs O(pending) per result, quadratic over a large run, and
+    # that time is spent holding the GIL the requests' threads need. A thread that parks (before a
+    # retry, or done sending) puts None there: the loop may then start one more case.
+    finished: SimpleQueue[tuple[P, Future[R]] | None] = SimpleQueue()
+    most = 2 * workers
+    parking.listen(lambda: finished.put(None))
+    try:
+        with ThreadPoolExecutor(max_workers=most) as pool:
+
+            def work(item: P) -> R:
+                try:
+                    return run(item)
+                finally:
+                    parking.case_over()
+
+            def submit(item: P) -> None:
+                pool.submit(work, item).add_done_callback(lambda future: finished.put((item, future)))
+
+            running = 0
+            while True:
+                while queue and (not running or running < min(workers + parking.count, most)):
+                    submit(queue.popleft())
+                    running += 1
+                if not running:
+                    break
+                message = finished.get()
+                if message is None:
+                    continue
+                item, future = message
+                running -= 1
+                follow = finish(item, future.result())
+                if follow is not None:
+                    queue.append(follow)  # after the cases already waiting, as it always was
+    finally:
+        parking.listen(None)
