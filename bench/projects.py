@@ -74,6 +74,20 @@ def fresh_copy(root: Path, label: str) -> Iterator[Path]:
 
 
 @contextmanager
+def cache_cleared(root: Path) -> Iterator[Path]:
+    """``root`` itself with harness's and pytest's caches removed before and after: cold as far as
+    harness is concerned, without copying. For the 50,000-case suite, whose copy and removal take
+    minutes of disk work on a shared machine."""
+    for name in (".harness", ".pytest_cache"):
+        shutil.rmtree(root / name, ignore_errors=True)
+    try:
+        yield root
+    finally:
+        for name in (".harness", ".pytest_cache"):
+            shutil.rmtree(root / name, ignore_errors=True)
+
+
+@contextmanager
 def shipped_copy(label: str) -> Iterator[Path]:
     """A fresh copy of the repository's own example suites and cassettes (and the project files
     that configure them), as a CI job checking out this repository would have them."""

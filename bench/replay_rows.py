@@ -10,10 +10,11 @@ import re
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from procs import Measured, Timing, measure, say, tool
-from projects import ensure_project, fresh_copy, suite_of
+from projects import cache_cleared, ensure_project, fresh_copy, suite_of
 from table import NotMeasured, Row
 
 ONE_CASE_REPEATS = 5
@@ -158,13 +159,15 @@ class ScalePart:
 def scale_part() -> ScalePart:
     """``harness validate`` and ``harness run -q`` cold on rows-1, rows-1,000 (median of 3) and
     rows-50,000 (one run each: it takes minutes), cases from a data file (a suite file may write
-    out at most 10,000 cases; from data it may hold 100,000)."""
+    out at most 10,000 cases; from data it may hold 100,000). Cold here means without
+    ``.harness/``, in the generated project itself (no copy), at every size alike."""
     part = ScalePart({})
     for command in ("validate", "run"):
         runs: dict[int, ColdWarm | NotMeasured] = {}
         for n, repeats in ((1, 3), (SCALE_BASE, 3), (SCALE_SIZE, 1)):
             args = [*tool("harness"), command, suite_of(n)] + (["-q"] if command == "run" else [])
-            runs[n] = cold_warm(copies_of("rows", n), n, args, repeats, label=command, warm=False,
+            root = ensure_project("rows", n)
+            runs[n] = cold_warm(partial(cache_cleared, root), n, args, repeats, label=command, warm=False,
                                 expect=None if command == "run" else 0)
         one, base, big = runs[1], runs[SCALE_BASE], runs[SCALE_SIZE]
         for n, got in runs.items():
