@@ -192,7 +192,7 @@ def _row(what: str, n: int, got: Eval, cached: bool, extra: str = "") -> Row:
     assert isinstance(got.outcome, Outcome)
     notes = [f"{n / got.run.wall_s:,.0f} cases/s", f"{got.outcome.successes}/{n} passed, "
              f"{got.outcome.cached} cached (its results database)", f"{got.sent} requests sent",
-             f"exit {got.run.code}"]
+             f"CPU {got.run.cpu_s:.2f} s", f"exit {got.run.code}"]
     silent = "passed" not in got.run.stdout
     if silent:
         notes.append("printed no summary")
@@ -203,7 +203,7 @@ def _row(what: str, n: int, got: Eval, cached: bool, extra: str = "") -> Row:
 class PromptfooPart:
     """The cached re-run of PROMPTFOO_SIZE cases (what the replay targets compare with) and all rows."""
 
-    cached_s: float | NotMeasured
+    cached: Measured | NotMeasured
     rows: list[Row] = field(default_factory=list)
 
 
@@ -231,4 +231,4 @@ def promptfoo_part(n: int = PROMPTFOO_SIZE) -> PromptfooPart:
         again = _eval(config, "promptfoo cached re-run", n, server, 900, f"promptfoo-{n}-cached")
         rows.append(_row("promptfoo cached re-run", n, again, cached=True))
     why = again.failure(n, cached=True)
-    return PromptfooPart(NotMeasured(why) if why else again.run.wall_s, rows)
+    return PromptfooPart(NotMeasured(why) if why else again.run, rows)
