@@ -85,9 +85,44 @@ def cold_warm(copies: Copies, n: int, cmd: Sequence[str], repeats: int, *, label
     return ColdWarm.of(n, colds, warms)
 
 
-def marginal_ms(big: Timing, small: Timing, n_big: int, n_small: int) -> float:
-    """The cost of one more case: the wall-time difference over the case-count difference."""
+def marginal_ms(big: Timing, small: Timing, n_big: int, n_small: int, *, cpu: bool = False) -> float:
+    """The cost of one more case: the wall-time (or CPU-time) difference over the case-count difference."""
+    if cpu:
+        return (big.cpu_s - small.cpu_s) / (n_big - n_small) * 1000
     return (big.wall_s - small.wall_s) / (n_big - n_small) * 1000
+
+
+@dataclass(frozen=True)
+class Marginal:
+    """Marginal ms/case over a smaller span (``base``) and a larger one (``scale``), in wall and CPU time.
+
+    Linearity is judged on CPU time: replay is single-threaded CPU work, and on a shared machine
+    a wall-time difference also carries whatever else ran in that minute (a noisy one-case run can
+    make a wall-time marginal negative). Wall time is shown beside it.
+    """
+
+    wall_base: float
+    wall_scale: float
+    cpu_base: float
+    cpu_scale: float
+
+    @classmethod
+    def between(cls, one: Timing, base: Timing, big: Timing, n_base: int, n_big: int, *,
+                from_base: bool) -> Marginal:
+        """Up to ``base`` from one case; then up to ``big`` from ``base`` (or from one case)."""
+        start, n_start = (base, n_base) if from_base else (one, 1)
+        return cls(marginal_ms(base, one, n_base, 1), marginal_ms(big, start, n_big, n_start),
+                   marginal_ms(base, one, n_base, 1, cpu=True), marginal_ms(big, start, n_big, n_start, cpu=True))
+
+    @property
+    def ratio(self) -> float | None:
+        """CPU marginal at scale over at base; None when the base is not above zero (noise)."""
+        return self.cpu_scale / self.cpu_base if self.cpu_base > 0 else None
+
+    def shown(self) -> str:
+        return (f"CPU {self.cpu_base:.3f} -> {self.cpu_scale:.3f} ms/case"
+                + (f": {self.ratio:.2f}x" if self.ratio is not None else "")
+                + f" (wall {self.wall_base:.3f} -> {self.wall_scale:.3f})")
 
 
 def _notes(t: Timing, n: int, extra: Sequence[str] = ()) -> str:
@@ -106,12 +141,20 @@ class ReplayPart:
     sizes: dict[int, ColdWarm | NotMeasured]
     rows: list[Row] = field(default_factory=list)
 
-    def marginal(self, n: int, which: str) -> float | None:
+    def marginal(self, n: int, which: str, *, cpu: bool = False) -> float | None:
         """Marginal ms/case at n (``which``: cold or warm), from the one-case run."""
         got, one = self.sizes.get(n), self.one
         if not isinstance(got, ColdWarm) or not isinstance(one, ColdWarm):
             return None
-        return marginal_ms(getattr(got, which), getattr(one, which), n, 1)
+        return marginal_ms(getattr(got, which), getattr(one, which), n, 1, cpu=cpu)
+
+    def flatness(self, small: int, big: int) -> Marginal | None:
+        """Cold marginal ms/case at ``small`` and at ``big``, both from the one-case run."""
+        got_small, got_big, one = self.sizes.get(small), self.sizes.get(big), self.one
+        if not all(isinstance(g, ColdWarm) for g in (got_small, got_big, one)):
+            return None
+        assert isinstance(got_small, ColdWarm) and isinstance(got_big, ColdWarm) and isinstance(one, ColdWarm)
+        return Marginal.between(one.cold, got_small.cold, got_big.cold, small, big, from_base=False)
 
 
 def replay_part(sizes: Sequence[int]) -> ReplayPart:
@@ -129,23 +172,13 @@ def replay_part(sizes: Sequence[int]) -> ReplayPart:
         for which in ("cold", "warm"):
             timing: Timing = getattr(got, which)
             marginal = part.marginal(n, which) if n > 1 else None
-            extra = [f"CPU {timing.cpu_s:.2f} s"] + ([f"marginal {marginal:.3f} ms/case"] if marginal else [])
+            cpu = part.marginal(n, which, cpu=True) if n > 1 else None
+            extra = [f"CPU {timing.cpu_s:.2f} s"] + ([f"marginal {marginal:.3f} ms/case (CPU {cpu:.3f})"]
+                                                     if marginal is not None and cpu is not None else [])
             where = "fresh copy, no .harness/" if which == "cold" else "second run in the same copy"
             part.rows.append(Row(f"{what}, {which.upper()} ({where}; median of {reps})", n, timing.wall_s,
                                  timing.rss_mb, _notes(timing, n, extra)))
     return part
-
-
-@dataclass(frozen=True)
-class Marginal:
-    """Marginal ms/case up to the base suite (from one case) and beyond it (up to the big suite)."""
-
-    at_base: float
-    at_scale: float
-
-    @property
-    def ratio(self) -> float:
-        return self.at_scale / self.at_base
 
 
 @dataclass
@@ -176,12 +209,12 @@ def scale_part() -> ScalePart:
             if isinstance(got, NotMeasured):
                 part.rows.append(got.row(what, n))
             else:
-                part.rows.append(Row(what, n, got.cold.wall_s, got.cold.rss_mb, _notes(got.cold, n)))
+                part.rows.append(Row(what, n, got.cold.wall_s, got.cold.rss_mb,
+                                     _notes(got.cold, n, [f"CPU {got.cold.cpu_s:.2f} s"])))
         if isinstance(one, ColdWarm) and isinstance(base, ColdWarm) and isinstance(big, ColdWarm):
-            at_base = marginal_ms(base.cold, one.cold, SCALE_BASE, 1)
-            at_scale = marginal_ms(big.cold, base.cold, SCALE_SIZE, SCALE_BASE)
-            part.marginal[command] = Marginal(at_base, at_scale)
-            part.rows[-1].notes += f"; marginal {at_base:.3f} ms/case to 1,000, {at_scale:.3f} beyond"
+            marginal = Marginal.between(one.cold, base.cold, big.cold, SCALE_BASE, SCALE_SIZE, from_base=True)
+            part.marginal[command] = marginal
+            part.rows[-1].notes += f"; marginal to 1,000 -> beyond: {marginal.shown()}"
         else:
             failed = next(g for g in (one, base, big) if isinstance(g, NotMeasured))
             assert isinstance(failed, NotMeasured)
