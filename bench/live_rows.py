@@ -1,0 +1,132 @@
+"""Live recording against the loopback fake server (200 ms per answer, 32 in flight), with and without
+5% 429s, and a bare Node fetch client on the same server for reference.
+
+Besides wall time against the ideal (N x 0.2 s / 32), each row gives the client's CPU per recorded
+case (user + sys from ``os.wait4``, over N): on 2 shared cores the client's CPU is what keeps it
+from the ideal.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from loopback import LATENCY_S, fake_server
+from procs import BENCH, measure, say, tool
+from projects import ensure_project, suite_of
+from replay_rows import passed_of
+from table import Row
+
+CONCURRENCY = 32
+REFERENCE_SIZE = 1_000
+
+
+@dataclass(frozen=True)
+class Live:
+    """One recording run: its size, whether 429s were injected, wall over ideal, CPU per case."""
+
+    n: int
+    faults: bool
+    ratio: float
+    cpu_ms_per_case: float
+    complete: bool
+
+
+@dataclass
+class LivePart:
+    runs: list[Live]
+    rows: list[Row] = field(default_factory=list)
+
+
+def _label(faults: bool) -> str:
+    return f"live record, c={CONCURRENCY}" + (", 5% 429 + Retry-After 1 s" if faults else "")
+
+
+def recorded_latency_ms(cassettes: Path) -> float:
+    """Mean request latency as harness recorded it (``latency_ms`` in each cassette), in ms.
+
+    Against 200 ms of server sleep it shows how much each request waited beyond the server.
+    """
+    values = [float(m) for path in cassettes.rglob("*.yaml")
+              for m in re.findall(r"^\s*latency_ms: ([\d.]+)", path.read_text(), re.MULTILINE)]
+    return statistics.fmean(values) if values else float("nan")
+
+
+def live_row(n: int, *, faults: bool) -> tuple[Live, Row]:
+    """Record n cases at --concurrency 32, from no cassettes at all."""
+    root = ensure_project("live", n)
+    tag = f"{n}-{'429' if faults else 'ok'}"
+    cassettes = root / "cassettes"
+    shutil.rmtree(cassettes, ignore_errors=True)
+    shutil.rmtree(root / ".harness", ignore_errors=True)
+    cassettes.mkdir()
+    ideal = n * LATENCY_S / CONCURRENCY
+    with fake_server(f"harness-{tag}", faults=faults) as server:
+        say(f"{_label(faults)}: {n} cases (ideal {ideal:.1f} s)")
+        run = measure([*tool("harness"), "run", suite_of(n), "-q", "--record-mode", "once",
+                       "--base-url", server.url, "--concurrency", str(CONCURRENCY)],
+                      cwd=root, timeout=max(120.0, 10 * ideal), log=f"live-{tag}")
+        statuses = server.statuses()
+    written = sum(1 for _ in cassettes.rglob("*.yaml"))
+    passed = passed_of(run)
+    complete = run.ok and written == n and passed == n
+    live = Live(n, faults, run.wall_s / ideal, run.cpu_s / n * 1000, complete)
+    notes = [f"ideal {ideal:.2f} s", f"**{live.ratio:.2f}x ideal**",
+             f"client CPU {live.cpu_ms_per_case:.2f} ms/case", f"{written}/{n} cassettes",
+             f"{sum(statuses.values())} requests ({statuses.get('429', 0)} answered 429)",
+             f"mean latency {recorded_latency_ms(cassettes):.0f} ms as recorded"]
+    if not complete:
+        notes.insert(0, f"FAILED ({passed}/{n} passed): {run.why()}")
+    return live, Row(_label(faults), n, run.wall_s, run.rss_mb, "; ".join(notes))
+
+
+def node_binary(node22: Path) -> Path | None:
+    """Node 22 from bench/out if installed, else the machine's node (the reference client only
+    needs fetch, which Node 20 has)."""
+    if node22.exists():
+        return node22
+    found = shutil.which("node")
+    return Path(found) if found else None
+
+
+def reference_row(n: int, node: Path | None, *, faults: bool) -> Row:
+    """A bare Node fetch client, 32 in flight, on the same kind of server: the server's own floor.
+
+    Not a target: it tells how much of a live ratio is the loopback server's (and, with 429s, the
+    Retry-After waits') and how much is harness's.
+    """
+    label = f"reference: bare Node fetch client, {CONCURRENCY} in flight" + \
+        (", 5% 429 + Retry-After 1 s" if faults else "")
+    if node is None:
+        return Row(label, n, None, None, "NOT MEASURED: no node")
+    ideal = n * LATENCY_S / CONCURRENCY
+    tag = f"reference-{n}-{'429' if faults else 'ok'}"
+    with fake_server(tag, faults=faults) as server:
+        say(f"{label}: {n} requests")
+        run = measure([node, BENCH / "loopback_client.mjs", server.url, str(n), str(CONCURRENCY)],
+                      cwd=BENCH, timeout=max(120.0, 10 * ideal), log=tag)
+    try:
+        stats = json.loads(run.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return Row(label, n, None, None, f"FAILED: {run.why()}")
+    notes = f"ideal {ideal:.2f} s; {stats['wall_s'] / ideal:.2f}x ideal; mean latency " \
+            f"{stats['mean_ms']:.0f} ms, p99 {stats['p99_ms']:.0f} ms; " \
+            f"{stats['rate_limited']} answered 429; {stats['failed']} failed; " \
+            f"client CPU {run.cpu_s / n * 1000:.2f} ms/request"
+    return Row(label, n, float(stats["wall_s"]), run.rss_mb, notes)
+
+
+def live_part(sizes: tuple[int, ...], node22: Path) -> LivePart:
+    part = LivePart([])
+    for n in sizes:
+        for faults in (False, True):
+            live, row = live_row(n, faults=faults)
+            part.runs.append(live)
+            part.rows.append(row)
+    node = node_binary(node22)
+    part.rows += [reference_row(REFERENCE_SIZE, node, faults=False), reference_row(REFERENCE_SIZE, node, faults=True)]
+    return part
