@@ -31,6 +31,7 @@ from .endpoint import Endpoint
 from .errors import UserError
 from .limiter import AdaptiveLimiter
 from .output import Output
+from .proxy_env import proxy_for
 from .record.parking import Parking
 from .request import Request, canonical_form, canonical_text
 
@@ -268,8 +269,9 @@ class LiveSession:
                 # of CPU, as much as five requests, and every thread would build its own.
                 if self._tls is None:
                     self._tls = httpx2.create_ssl_context()
-                pool = httpx2.HTTPTransport(verify=self._tls, limits=httpx2.Limits(
-                    max_connections=2, max_keepalive_connections=2))
+                target = endpoint.azure_endpoint if endpoint.type == "azure" else endpoint.base_url
+                pool = httpx2.HTTPTransport(verify=self._tls, proxy=proxy_for(target or ""),
+                                            limits=httpx2.Limits(max_connections=2, max_keepalive_connections=2))
                 self._pools.append(pool)
             capture = _CaptureTransport(pool)
             cache[endpoint] = (self._client(endpoint, capture), capture)
