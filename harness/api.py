@@ -26,9 +26,10 @@ from .orphans import survey
 from .output import Output
 from .project import run_paths
 from .record.sampling import SamplesOption, check_option
+from .record_modes import RECORD_MODE_ALIASES, RECORD_MODES
 from .report import parse_specs, write_reports
 from .report.records import CaseRecord, Gate, RunRecord, Totals, from_results, totals
-from .runner import RECORD_MODE_ALIASES, RECORD_MODES, CaseResult, RunOptions, execute, plan
+from .runner import CaseResult, RunOptions, execute, plan
 from .shard import Shard, ShardInfo, fingerprint, positions, selection
 from .suite import Suite
 

@@ -22,7 +22,8 @@ from rich.markup import escape
 
 from . import __version__, redact
 from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USER_ERROR, HarnessError, NoCasesSelected
-from .runner import RECORD_MODE_ALIASES, RECORD_MODES, collect, plan, select_cases
+from .record_modes import RECORD_MODE_ALIASES, RECORD_MODES
+from .runner import collect, plan, select_cases
 
 if TYPE_CHECKING:
     from .gates import FailOnOptions

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .errors import EXIT_OK, EXIT_USER_ERROR, NoCasesSelected
-from .runner import RECORD_MODE_ALIASES
+from .record_modes import RECORD_MODE_ALIASES
 
 #: The modes of ``harness run``; ``none`` would send nothing, so a plan has no use for it.
 PLAN_MODES = ("once", "new_episodes", "all")

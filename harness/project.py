@@ -28,12 +28,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from . import safe_files
 from .errors import UserError
 from .pricing import PriceTable
-from .schemas.suite_errors import suite_schema
 from .toml_lines import key_lines, with_lines
 from .yamlio import line_of, load_yaml
 
@@ -176,7 +173,12 @@ def project_schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _validator() -> Any:
+    # jsonschema is imported only for a project file to check: pytest imports this module in every
+    # session wherever harness is installed (pytest_plugin.py), most of them with no project file.
+    import jsonschema
     from referencing import Registry, Resource
+
+    from .schemas.suite_errors import suite_schema
 
     suite = suite_schema()
     registry: Registry[Any] = Registry().with_resource(suite["$id"], Resource.from_contents(suite))
@@ -188,6 +190,8 @@ def _validate(doc: dict[str, Any], shown: str) -> None:
     errors = list(_validator().iter_errors(doc))
     if not errors:
         return
+    import jsonschema
+
     err = jsonschema.exceptions.best_match(errors)
     path = list(err.absolute_path)
     parent: Any = doc

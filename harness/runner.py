@@ -31,16 +31,13 @@ from .output import Output
 from .planning import PlannedCase, plan, plan_case  # noqa: F401 - re-exported for the doors
 from .record.adaptive import Sampler, run_all
 from .record.parking import Parking
+from .record_modes import RECORD_MODES
 from .redact import Redactor
 from .request import Request
 from .session import Judge, JudgeSpend, LazySession
 from .steps import NOT_STARTED, Problem, Walked, Walker
 from .suite import Case
 from .transport import LiveResult, replay_output
-
-RECORD_MODES = ("none", "once", "new_episodes", "all")
-#: Other tools' names for the same modes: pytest-recording calls ``all`` ``rewrite``.
-RECORD_MODE_ALIASES = {"rewrite": "all"}
 
 
 @dataclass

@@ -309,12 +309,11 @@ def test_only_the_suites_a_project_names_are_collected(pytester: pytest.Pytester
 
 def test_a_cold_run_writes_the_parse_cache_once(recorded: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """Once per session, not once per item (the whole folder's file each time: quadratic)."""
-    from harness import cassettes, parse_cache, pytest_plugin
+    from harness import cassettes, parse_cache
 
     monkeypatch.delenv("CI", raising=False)  # CI=true reads the cache but writes none
     fresh = parse_cache.ParseCache()
     monkeypatch.setattr(cassettes, "CACHE", fresh)
-    monkeypatch.setattr(pytest_plugin, "CACHE", fresh)
     shutil.rmtree(recorded.path / ".harness", ignore_errors=True)  # cold
     writes: list[str] = []
     real_write = parse_cache.atomic_write
