@@ -484,3 +484,18 @@ def test_what_a_user_reads_of_a_failure_and_of_an_expected_failure(
     ], consecutive=True)
     out = result.stdout.str()
     assert "Traceback" not in out and "pytest_plugin.py" not in out and "def runtest" not in out
+
+
+def test_a_session_without_suites_does_not_load_harness(pytester: pytest.Pytester) -> None:
+    """pytest loads the plugin in every session wherever harness is installed: a project's own
+    unit tests must not pay for suites, the runner or jsonschema."""
+    pytester.makepyfile(test_plain="""
+        import sys
+
+        def test_plain():
+            heavy = [m for m in ("harness.runner", "harness.suite", "harness.planning", "harness.gates",
+                                 "harness.report.sampled", "jsonschema", "openai") if m in sys.modules]
+            assert heavy == []
+    """)
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
