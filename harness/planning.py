@@ -45,10 +45,12 @@ class PlannedCase:
 
 def plan_case(case: Case, *, base_url: str | None = None, check_limits: bool = False,
               prices: PriceTable | None = None,
-              bound: dict[int, tuple[CheckSpec, BoundCheck | None]] | None = None) -> PlannedCase:
-    """Render the request and bind the checks (plus the automatic schema checks)."""
+              bound: dict[int, tuple[CheckSpec, BoundCheck | None]] | None = None,
+              renderer: Renderer | None = None) -> PlannedCase:
+    """Render the request and bind the checks (plus the automatic schema checks); ``renderer`` is
+    the suite's (its ``for_case()`` renders this case), made here when not given."""
     try:
-        return _plan_case(case, base_url, check_limits, prices, bound)
+        return _plan_case(case, base_url, check_limits, prices, bound, renderer)
     except HarnessError as exc:
         if case.origin and case.origin not in exc.message:  # which row of a data file
             exc.message += f" (the row at {case.origin})"
@@ -56,8 +58,9 @@ def plan_case(case: Case, *, base_url: str | None = None, check_limits: bool = F
 
 
 def _plan_case(case: Case, base_url: str | None, check_limits: bool, prices: PriceTable | None,
-               bound: dict[int, tuple[CheckSpec, BoundCheck | None]] | None) -> PlannedCase:
-    renderer = Renderer(case.suite_path, case.prompt_roots)
+               bound: dict[int, tuple[CheckSpec, BoundCheck | None]] | None,
+               suite_renderer: Renderer | None) -> PlannedCase:
+    renderer = suite_renderer.for_case() if suite_renderer else Renderer(case.suite_path, case.prompt_roots)
     refused = None
     try:
         episode = plan_episode(case, renderer)
@@ -108,6 +111,7 @@ def plan(cases: list[Case], *, base_url: str | None = None, check_limits: bool =
     tables: dict[Path, PriceTable] = {}
     diffs: dict[Path, DiffOptions] = {}
     bound: dict[int, tuple[CheckSpec, BoundCheck | None]] = {}
+    renderers: dict[tuple[Path, tuple[Path, ...]], Renderer] = {}  # one per suite: its folders resolved once
     for case in cases:
         try:
             if case.suite_path not in tables:
@@ -115,8 +119,11 @@ def plan(cases: list[Case], *, base_url: str | None = None, check_limits: bool =
                     price_table(project_of(case.suite_path)), config_file=config,
                     suite_overrides=case.pricing, suite_file=case.suite_path)
                 diffs[case.suite_path] = DiffOptions.from_mapping(case.diff, file=case.suite_path)
+            where = (case.suite_path, case.prompt_roots)
+            if where not in renderers:
+                renderers[where] = Renderer(*where)
             item = plan_case(case, base_url=base_url, check_limits=check_limits,
-                             prices=tables[case.suite_path], bound=bound)
+                             prices=tables[case.suite_path], bound=bound, renderer=renderers[where])
             planned.append(replace(item, diff=diffs[case.suite_path]))
         except HarnessError as exc:
             errors.append(exc)
