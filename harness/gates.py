@@ -27,6 +27,7 @@ after missing or stale cassettes (3) and before failing gates (1).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -141,12 +142,16 @@ def percent(value: float) -> str:
 def tolerated_failures(run: RunRecord) -> list[Tolerated]:
     """Suites whose failures ``--fail-on failed`` tolerates because their gate is met."""
     met = {path for path, gate in _pass_rates(run) if gate.met}
-    units = outcomes(run)
+    if not met:
+        return []
+    failing = Counter(u.suite_path for u in outcomes(run) if u.status == "failed")  # one pass, not one per suite
     out = []
     for suite, cases in _suites(run):
-        failed = sum(u.status == "failed" for u in units if u.suite_path == suite.path)
+        failed = failing[suite.path]
+        if suite.path not in met or not failed:
+            continue
         measured = suite_rate((c.node_id, c.status) for c in cases)
-        if suite.path in met and failed and measured is not None:
+        if measured is not None:
             out.append(Tolerated(suite.name, suite.path, failed, measured.rate,
                                  float(suite.options["min_pass_rate"])))
     return out
