@@ -20,11 +20,11 @@ from .cassettes import Interaction
 from .diff import Change, DiffOptions
 from .diff_steps import case_change
 from .episode import Episode, Step, ToolResult
+from .exchange import replay_output
 from .output import Output
 from .pricing import PriceTable
 from .request import Endpoint, Request
 from .trajectory import trajectory
-from .transport import replay_output
 
 _MARKS = ("step", "turn")
 

@@ -37,6 +37,7 @@ samples (all its samples run on one shard), changed answers, regressions, stale 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -154,12 +155,16 @@ def tolerated_failures(run: RunRecord) -> list[Tolerated]:
     if run.shard is not None:
         return []
     met = {path for path, gate in _pass_rates(run) if gate.met}
-    units = outcomes(run)
+    if not met:
+        return []
+    failing = Counter(u.suite_path for u in outcomes(run) if u.status == "failed")  # one pass, not one per suite
     out = []
     for suite, cases in _suites(run):
-        failed = sum(u.status == "failed" for u in units if u.suite_path == suite.path)
+        failed = failing[suite.path]
+        if suite.path not in met or not failed:
+            continue
         measured = suite_rate((c.node_id, c.status) for c in cases)
-        if suite.path in met and failed and measured is not None:
+        if measured is not None:
             out.append(Tolerated(suite.name, suite.path, failed, measured.rate,
                                  float(suite.options["min_pass_rate"])))
     return out

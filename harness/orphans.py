@@ -92,6 +92,7 @@ def survey(suites: Iterable[Suite]) -> Survey:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError:  # no folder yet: nothing recorded, nothing left behind
             continue
+        ours = _Ours.of(group)
         for entry in entries:
             if entry.name in names or entry.name.startswith(".") or not entry.name.endswith(".yaml") \
                     or entry.is_dir(follow_symlinks=False):
@@ -100,12 +101,26 @@ def survey(suites: Iterable[Suite]) -> Survey:
             label = recorded_for(path, root=folder)
             if label is None:
                 strangers.append(path)
-            elif not _anothers(label, group):
+            elif not _anothers(label, ours):
                 orphans.append(Orphan(path, paths))
     return Survey(tuple(orphans), tuple(strangers), tuple(groups))
 
 
-def _anothers(label: str, group: list[Suite]) -> bool:
+@dataclass(frozen=True)
+class _Ours:
+    """A group's suite files and the folders a cassette header's path may be relative to, resolved
+    once per folder (each costs system calls), not once per cassette looked at."""
+
+    files: frozenset[Path]
+    roots: frozenset[Path]
+
+    @classmethod
+    def of(cls, group: list[Suite]) -> _Ours:
+        return cls(frozenset(s.path.resolve() for s in group),
+                   frozenset({Path.cwd(), *(project_root(s.path) for s in group)}))
+
+
+def _anothers(label: str, ours: _Ours) -> bool:
     """Whether a cassette's header names another suite file that exists: two suites of the same
     name (``chat.yaml`` in two folders) share a cassette folder, and one run of either must not
     take the other's cassettes for orphans. The header's path was relative to the folder the
@@ -113,10 +128,8 @@ def _anothers(label: str, group: list[Suite]) -> bool:
     suite_file = label.rpartition("::")[0]
     if not suite_file:
         return False
-    ours = {s.path.resolve() for s in group}
-    roots = {Path.cwd(), *(project_root(s.path) for s in group)}
-    named = {(root / suite_file).resolve() for root in roots}
-    return not named & ours and any(p.is_file() for p in named)
+    named = {(root / suite_file).resolve() for root in ours.roots}
+    return not named & ours.files and any(p.is_file() for p in named)
 
 
 def notice(orphans: Iterable[Orphan], limit: int = 5) -> list[str]:

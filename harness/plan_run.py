@@ -27,12 +27,12 @@ from .cassettes import Interaction
 from .decide import decide, records_step
 from .errors import HarnessError
 from .estimate import CallEstimate, cost, estimate_recorded, estimate_request, prompt_ids
+from .exchange import replay_output
 from .planning import PlannedCase
 from .prompt_cache import PromptCache
 from .steps import Walker
 from .suite import Case
 from .tokens import encoder_for
-from .transport import replay_output
 
 #: What a plan says of a case: ``send`` (a recording run sends it), ``replay`` (its cassette
 #: answers), ``stale`` / ``missing`` (the mode leaves it so), ``skipped`` (``skip:``), ``refused``

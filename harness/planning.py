@@ -45,10 +45,12 @@ class PlannedCase:
 
 def plan_case(case: Case, *, base_url: str | None = None, check_limits: bool = False,
               prices: PriceTable | None = None,
-              bound: dict[int, tuple[CheckSpec, BoundCheck | None]] | None = None) -> PlannedCase:
-    """Render the request and bind the checks (plus the automatic schema checks)."""
+              bound: dict[int, tuple[CheckSpec, BoundCheck | None]] | None = None,
+              renderer: Renderer | None = None) -> PlannedCase:
+    """Render the request and bind the checks (plus the automatic schema checks); ``renderer`` is
+    the suite's (its ``for_case()`` renders this case), made here when not given."""
     try:
-        return _plan_case(case, base_url, check_limits, prices, bound)
+        return _plan_case(case, base_url, check_limits, prices, bound, renderer)
     except HarnessError as exc:
         if case.origin and case.origin not in exc.message:  # which row of a data file
             exc.message += f" (the row at {case.origin})"
@@ -56,8 +58,9 @@ def plan_case(case: Case, *, base_url: str | None = None, check_limits: bool = F
 
 
 def _plan_case(case: Case, base_url: str | None, check_limits: bool, prices: PriceTable | None,
-               bound: dict[int, tuple[CheckSpec, BoundCheck | None]] | None) -> PlannedCase:
-    renderer = Renderer(case.suite_path, case.prompt_roots)
+               bound: dict[int, tuple[CheckSpec, BoundCheck | None]] | None,
+               suite_renderer: Renderer | None) -> PlannedCase:
+    renderer = suite_renderer.for_case() if suite_renderer else Renderer(case.suite_path, case.prompt_roots)
     refused = None
     try:
         episode = plan_episode(case, renderer)
@@ -98,7 +101,7 @@ def _bind_once(spec: CheckSpec, case: Case, renderer: Renderer, variables: list[
 
 class Planner:
     """Plans cases one at a time, sharing what many cases have in common: each suite's price table
-    and diff options, and the suite-level checks, bound once.
+    and diff options, its renderer, and the suite-level checks, bound once.
 
     ``plan`` plans a whole run with one. The pytest door keeps one for its session, since it plans
     each item's case as the item runs: without the shared tables, every case would read the project
@@ -113,6 +116,8 @@ class Planner:
         self._tables: dict[Path, PriceTable] = {}
         self._diffs: dict[Path, DiffOptions] = {}
         self._bound: dict[int, tuple[CheckSpec, BoundCheck | None]] = {}
+        # One renderer per suite and template folders: its folders are resolved once.
+        self._renderers: dict[tuple[Path, tuple[Path, ...]], Renderer] = {}
 
     def plan(self, case: Case) -> PlannedCase:
         """One case's plan; a user error about it is raised (located at its file, line and case)."""
@@ -122,8 +127,12 @@ class Planner:
                 suite_overrides=case.pricing, suite_file=case.suite_path)
             self._diffs[case.suite_path] = DiffOptions.from_mapping(case.diff, file=case.suite_path)
             self._tables[case.suite_path] = table
+        where = (case.suite_path, case.prompt_roots)
+        if where not in self._renderers:
+            self._renderers[where] = Renderer(*where)
         item = plan_case(case, base_url=self.base_url, check_limits=self.check_limits,
-                         prices=self._tables[case.suite_path], bound=self._bound)
+                         prices=self._tables[case.suite_path], bound=self._bound,
+                         renderer=self._renderers[where])
         return replace(item, diff=self._diffs[case.suite_path])
 
 

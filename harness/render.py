@@ -123,7 +123,8 @@ class Renderer:
     """Renders the templates of one case; every failure becomes a UserError with file and line.
 
     Everything one Renderer renders shares one time budget (template_limits.RENDER_SECONDS): make
-    one per case, as the runner does. ``shared`` are the project's shared template folders
+    one per case, or make one per suite and take ``for_case()`` of it per case (the folders are
+    resolved once, which costs system calls). ``shared`` are the project's shared template folders
     (Case.prompt_roots), searched after the suite's own folder."""
 
     def __init__(self, suite_file: Path, shared: tuple[Path, ...] = ()) -> None:
@@ -133,6 +134,12 @@ class Renderer:
         self.roots = (self.root, *(r for r in shared if r != self.root))
         self.env = _environment(self.roots)
         self.budget = Budget()
+
+    def for_case(self) -> Renderer:
+        """This renderer's folders and environment with a fresh time budget: one case's renders."""
+        fresh = Renderer.__new__(Renderer)  # not copy.copy: its generic protocol costs more than the rest
+        fresh.__dict__.update(self.__dict__, budget=Budget())
+        return fresh
 
     @property
     def _where(self) -> str:

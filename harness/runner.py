@@ -26,6 +26,7 @@ from .diff import Change
 from .episode import Episode
 from .episode_store import episode_change, marked, recorded_episode, summed
 from .errors import HarnessError, UserError
+from .exchange import LiveResult, replay_output
 from .judging import judge_baseline, status_from, weighted_score  # noqa: F401 - weighted_score re-exported
 from .output import Output
 from .planning import PlannedCase, plan, plan_case  # noqa: F401 - re-exported for the doors
@@ -37,7 +38,6 @@ from .request import Request
 from .session import Judge, JudgeSpend, LazySession
 from .steps import NOT_STARTED, Problem, Walked, Walker
 from .suite import Case
-from .transport import LiveResult, replay_output
 
 
 @dataclass

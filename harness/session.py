@@ -18,17 +18,18 @@ from .cassettes import Interaction
 from .checks.registry import NeedsRecording
 from .checks.rubric import explain_judge_change, rubric_of
 from .diff import request_diff
+from .exchange import replay_output
 from .limiter import AdaptiveLimiter
 from .output import Output, Usage
 from .pricing import PriceTable
 from .record.parking import Parking
 from .request import canonical_form, raw_request
-from .transport import LiveSession, replay_output
 
 if TYPE_CHECKING:  # runner imports this module; the names are for annotations only
     from .planning import PlannedCase
     from .request import Request
     from .runner import RunOptions
+    from .transport import LiveSession
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ def stale_detail(new: Request, old: Interaction | None) -> str:
 
 
 class LazySession:
-    """Opens the connection pool only when something is recorded: replay never imports openai."""
+    """Opens the connection pool only when something is recorded: replay never imports openai, nor
+    the HTTP client (transport.py is imported here, on the first live call)."""
 
     def __init__(self, options: RunOptions, stop: threading.Event, parking: Parking | None = None) -> None:
         self.options = options
@@ -67,6 +69,8 @@ class LazySession:
     def get(self) -> LiveSession:
         with self._lock:
             if self._session is None:
+                from .transport import LiveSession
+
                 ceiling = max(self.options.concurrency, 1)
                 self._session = LiveSession(timeout=self.options.timeout,
                                             max_retries=self.options.max_retries,

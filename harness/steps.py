@@ -25,6 +25,7 @@ from .cassettes import Interaction
 from .diff import request_diff
 from .episode import Conversation, Step, ToolResult
 from .errors import HarnessError
+from .exchange import LiveResult, replay_output
 from .output import Output
 from .pricing import PriceTable
 from .redact import Redactor
@@ -33,7 +34,6 @@ from .request import Request, build_messages, build_request, canonical_form
 from .suite import Case
 from .tokens import fit_error
 from .tools.answer import ToolBox
-from .transport import LiveResult, replay_output
 
 NOT_STARTED = "not started: the run was stopped"
 

@@ -136,9 +136,10 @@ class Case:
         """The case id with its sample suffix (``id``, ``id#1``, ...), as every report shows it."""
         return sample_name(self.id, self.sample)
 
-    @property
+    @cached_property
     def node_id(self) -> str:
-        """The id shared by the CLI and pytest: ``suites/x.yaml::case-id``."""
+        """The id shared by the CLI and pytest: ``suites/x.yaml::case-id`` (made once: the runner,
+        the gates and every report ask for it)."""
         return f"{self.suite_path.as_posix()}::{self.id}"
 
     @cached_property
@@ -252,9 +253,11 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
         (raw, line_of(doc["cases"], i), (None,)) for i, raw in enumerate(doc.get("cases") or [])]
     written += [({"id": f"cases_from {data.source.file}"}, data.source.line, data.rows)
                 for data in load_datasets(doc, path, display)]
+    inherited_settings = {**defaults, **{k: doc[k] for k in _INHERITED if k in doc}}  # once, copied per case
+    inherited_lines = {k: line_of(doc, k) for k in inherited_settings if k in doc}
     for raw, case_line, rows in written:
-        settings = {**defaults, **{k: doc[k] for k in _INHERITED if k in doc}}
-        lines = {k: line_of(doc, k) for k in settings if k in doc}
+        settings = dict(inherited_settings)
+        lines = dict(inherited_lines)
         own = {k: raw[k] for k in _INHERITED if k in raw}
         if "model" in own:
             settings.pop("models", None)

@@ -29,6 +29,7 @@ from . import apis, cassettes, redact
 from .cassettes import Interaction
 from .endpoint import Endpoint
 from .errors import UserError
+from .exchange import LiveResult, replay_output  # noqa: F401 - replay_output re-exported
 from .limiter import AdaptiveLimiter
 from .output import Output
 from .proxy_env import proxy_for
@@ -127,16 +128,6 @@ class _CaptureTransport(httpx2.BaseTransport):
                                       headers, content, latency, ttft))
         return httpx2.Response(response.status_code, headers=headers, content=content,
                                request=request)
-
-
-@dataclass
-class LiveResult:
-    """A live call's outcome: the interaction to save (None on failure) and what to check."""
-
-    interaction: Interaction | None
-    output: Output
-    attempts: int
-    interrupted: bool = False
 
 
 RETRY_STATUSES = frozenset({408, 409, 429})
@@ -353,11 +344,3 @@ class LiveSession:
         if canonical_text(sent) != request.text:
             raise RuntimeError("the SDK sent a different request than harness computed; "
                                f"sent {canonical_text(sent)[:300]} expected {request.text[:300]}")
-
-
-def replay_output(interaction: Interaction) -> Output:
-    """The recorded answer, exactly as a live call would have produced it; read as the API its
-    path belongs to, whatever the suite says now."""
-    return apis.parse_answer(apis.for_path(interaction.path), interaction.status,
-                             interaction.response_headers, interaction.response_text,
-                             latency_ms=interaction.latency_ms, ttft_ms=interaction.ttft_ms)

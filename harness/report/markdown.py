@@ -219,9 +219,12 @@ def render_run(run: RunRecord) -> str:
     if failures:
         lines += [f"### Failures ({len(failures)})", ""] + _case_rows(failures, with_base=False)
     _sampled_section(sampled, lines)
+    tolerated_rows: dict[str, list[CaseRecord]] = {}  # grouped once, not looked for once per suite
+    for c in run.cases:
+        if c.suite_path in tolerant and c.status == "failed" and not c.regressed and c.node_id not in sampled:
+            tolerated_rows.setdefault(c.suite_path, []).append(c)
     for path, tol in tolerant.items():
-        cases = [c for c in run.cases if c.status == "failed" and c.suite_path == path and not c.regressed
-                 and c.node_id not in sampled]
+        cases = tolerated_rows.get(path, [])
         lines += ["<details>", f"<summary>{html.escape(tol.text)}</summary>", ""]
         lines += _case_rows(cases, with_base=False) + ["</details>", ""]
     skipped = [c for c in run.cases if c.budget_skipped]

@@ -16,6 +16,7 @@ The suite's ``min_pass_rate`` weighs cases, not samples: its rate is the mean of
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -168,9 +169,20 @@ def pass_k_of(run: RunRecord) -> dict[str, tuple[int, ...]]:
     return {s.path: tuple(int(k) for k in s.options.get("pass_k") or ()) for s in run.suites}
 
 
+#: sampled_cases per run: the terminal, the gates and every report ask for the same run's, and each
+#: answer walks every case. Held while the run lives (its entry leaves with it).
+_by_run: dict[int, tuple[weakref.ref[RunRecord], dict[str, CaseSamples]]] = {}
+
+
 def sampled_cases(run: RunRecord) -> dict[str, CaseSamples]:
-    """The run's sampled cases (see ``case_samples``)."""
-    return case_samples(run.cases, pass_k_of(run))
+    """The run's sampled cases (see ``case_samples``), worked out once per run: read, never change it."""
+    key = id(run)
+    hit = _by_run.get(key)
+    if hit is not None and hit[0]() is run:
+        return hit[1]
+    found = case_samples(run.cases, pass_k_of(run))
+    _by_run[key] = (weakref.ref(run, lambda _dead: _by_run.pop(key, None)), found)
+    return found
 
 
 @dataclass(frozen=True)
@@ -255,9 +267,12 @@ def _mean(cases: Sequence[CaseSamples], attr: str) -> Estimates:
 def suite_samples(run: RunRecord, sampled: Mapping[str, CaseSamples] | None = None) -> list[SuiteSamples]:
     """Per suite that has sampled cases: its cases, mean rate, mean pass@k and pass^k, flaky cases."""
     sampled = sampled_cases(run) if sampled is None else sampled
+    by_path: dict[str, list[CaseSamples]] = {}  # grouped once, not looked for once per suite
+    for group in sampled.values():
+        by_path.setdefault(group.suite_path, []).append(group)
     out = []
     for path, cases in run.by_suite().items():
-        mine = tuple(s for s in sampled.values() if s.suite_path == path)
+        mine = tuple(by_path.get(path, ()))
         if not mine:
             continue
         rate = suite_rate((c.node_id, c.status) for c in cases)

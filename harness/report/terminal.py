@@ -143,10 +143,13 @@ def print_problems(console: Console, results: list[CaseResult], mode: str, *,
             bad.append(group)
     if bad:
         console.print("\n[bold red]Failures[/]")
+        samples_of: dict[str, list[CaseResult]] = defaultdict(list)  # grouped once, not per failing case
+        for r in results if seen else ():
+            if r.case.node_id in seen:
+                samples_of[r.case.node_id].append(r)
         for x in bad:
             if isinstance(x, CaseSamples):
-                _print_sampled_failure(console, x, [r for r in results if r.case.node_id == x.node_id],
-                                       verbose=verbose)
+                _print_sampled_failure(console, x, samples_of[x.node_id], verbose=verbose)
             else:
                 _print_failure(console, x)
     stale = [r for r in results if r.status == "stale"]

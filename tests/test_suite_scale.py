@@ -1,0 +1,89 @@
+"""Large suites: what is done once per suite stays right when it is no longer done per case.
+
+The schema's quick check (the document once, then each case against the case rule) must give the
+whole schema's verdict on every suite; a broken case in a large suite is still reported at its own
+line, with its id; and a replay still loads neither the SDK nor the HTTP client.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.schemas.suite_errors import _validator, is_valid_suite
+from harness.testing.fake_openai import FakeOpenAI
+from harness.yamlio import load_yaml
+
+from conftest import Project
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = sorted(p for folder in ("suites", "examples", "tests/fixtures") for p in (REPO / folder).rglob("*.yaml")
+                 if "cassettes" not in p.parts)
+
+
+def _suite_docs() -> list[Path]:
+    return [p for p in SHIPPED if isinstance(doc := load_yaml(p), dict) and ("cases" in doc or "cases_from" in doc)]
+
+
+@pytest.mark.parametrize("path", _suite_docs(), ids=lambda p: str(p.relative_to(REPO)))
+def test_quick_check_agrees_with_the_whole_schema_on_shipped_suites(path: Path) -> None:
+    doc = load_yaml(path)
+    assert is_valid_suite(doc) == _validator().is_valid(doc)
+
+
+BROKEN_CASES = {
+    "bad id": {"id": "-no", "prompt": "hi"},
+    "unknown key": {"id": "a", "prompt": "hi", "promt": "typo"},
+    "turns not a list": {"id": "a", "prompt": "hi", "turns": 5},  # the case rule refers to #/properties/turns
+    "max_steps too low": {"id": "a", "prompt": "hi", "max_steps": 0},
+    "message without content": {"id": "a", "messages": [{"role": "user"}]},
+    "a case that is a text": "just a prompt",
+    "valid turns": {"id": "a", "prompt": "hi", "turns": ["and then?"], "max_steps": 3},
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN_CASES.values()), ids=list(BROKEN_CASES))
+def test_quick_check_agrees_with_the_whole_schema_on_each_case(case: object) -> None:
+    doc = {"name": "s", "model": "gpt-4o", "cases": [{"id": "ok", "prompt": "fine"}, case]}
+    assert is_valid_suite(doc) == _validator().is_valid(doc)
+    top = {"name": "s", "model": "gpt-4o", "cases": [], "modle": "x"}
+    assert is_valid_suite(top) == _validator().is_valid(top) is False
+
+
+def test_a_broken_case_among_thousands_is_told_at_its_line(project: Project) -> None:
+    cases = "".join(f"  - id: c{i:04d}\n    prompt: \"question {i}\"\n" for i in range(3000))
+    broken = "  - id: c3000\n    prompt: \"question\"\n    turns: 5\n"
+    project.suite("big.yaml", "name: big\nmodel: gpt-4o\ncases:\n" + cases + broken)
+    result = project.run("validate", "suites/big.yaml")
+    assert result.code == 2
+    line = 3 + 2 * 3000 + 3
+    assert f"suites/big.yaml:{line} [case c3000]: invalid suite at cases/3000/turns:" in result.err, result.err
+    assert "Traceback" not in result.text
+
+
+def test_a_replay_imports_neither_the_sdk_nor_the_http_client(project: Project, fake: FakeOpenAI) -> None:
+    project.suite("s.yaml", """
+        name: s
+        model: gpt-4o
+        checks: [{contains: "Echo"}]
+        cases:
+          - id: one
+            prompt: "hello"
+          - id: two
+            prompt: "{{ greeting }} there"
+            vars: {greeting: hi}
+            turns: ["and again"]
+    """)
+    assert project.record(fake, "suites").code == 0
+    fake.stop()
+    code = ("import sys; from harness.cli import main\n"
+            "rc = main(['run', 'suites', '-q'])\n"
+            "loaded = [m for m in ('openai', 'httpx', 'httpx2', 'harness.transport') if m in sys.modules]\n"
+            "assert not loaded, f'a replay imported {loaded}'\n"
+            "sys.exit(rc)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=project.root, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0 and "2 passed" in done.stdout, done.stdout + done.stderr
