@@ -74,6 +74,11 @@ def materialize(ref: str, dest: Path, *, cwd: Path | None = None) -> Path:
     try:
         with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
             tar.extractall(dest, filter="data")
+        # tarfile stops at the end-of-archive marker, but git archive pads its output beyond it:
+        # closing the pipe before git has written the padding kills git with SIGPIPE, and whether
+        # it had finished first is a race (a busy machine lost it, and the diff failed).
+        while proc.stdout.read(1 << 16):
+            pass
     finally:
         proc.stdout.close()
         err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
