@@ -130,7 +130,12 @@ def _same_to_pyyaml(value: Any, depth: int) -> bool:
         return False
     if kind is dict:
         for key, item in value.items():
-            if type(key) is not str or not _stays_str(key) or not _same_to_pyyaml(item, depth + 1):
+            if type(key) is not str or not _stays_str(key):
+                return False
+            if type(item) is str:  # most leaves: checked here, without a call per leaf
+                if not _stays_str(item):
+                    return False
+            elif not _same_to_pyyaml(item, depth + 1):
                 return False
         return True
     if kind is list:
@@ -138,11 +143,23 @@ def _same_to_pyyaml(value: Any, depth: int) -> bool:
     return kind is int or kind is bool or value is None
 
 
+#: Short strings already judged: a cassette's keys and most of its short values (methods, header
+#: names and values, roles) repeat in every file, and each would be matched against the resolvers.
+_JUDGED: dict[str, bool] = {}
+_JUDGED_MAX = 4096
+
+
 def _stays_str(text: str) -> bool:
     """False when PyYAML would read ``text``, written plain, as something other than a string, or
     when it starts as only a string from yaml_rs's leniency in flow collections can."""
+    known = _JUDGED.get(text)
+    if known is not None:
+        return known
     first = text[:1]
     if first in _RISKY_FIRST:
         return False
     resolvers = _RESOLVERS.get(first)
-    return resolvers is None or not any(regexp.match(text) for _tag, regexp in resolvers)
+    stays = resolvers is None or not any(regexp.match(text) for _tag, regexp in resolvers)
+    if len(text) <= 64 and len(_JUDGED) < _JUDGED_MAX:
+        _JUDGED[text] = stays
+    return stays
