@@ -66,6 +66,11 @@ class Timing:
                    first_s=runs[0].wall_s, runs=len(runs))
 
 
+#: What a CI job's environment adds: GitHub Actions, GitLab CI and most CI services set CI=true, and
+#: harness then reads the parse cache but does not write it (a fresh checkout would never read it).
+CI_ENV = {"CI": "true"}
+
+
 def child_env(**extra: str) -> dict[str, str]:
     """The environment of every measured command: no real key, no real endpoint, and a dead proxy.
 
@@ -80,6 +85,7 @@ def child_env(**extra: str) -> dict[str, str]:
         env[name] = env[name.lower()] = DEAD_PROXY
     env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
     env["OPENAI_API_KEY"] = FAKE_KEY
+    env.pop("CI", None)  # a run is a CI job's only where a part says so (CI_ENV)
     env.update(extra)
     return env
 

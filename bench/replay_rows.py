@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from procs import Measured, Timing, measure, say, tool
+from procs import CI_ENV, Measured, Timing, child_env, measure, say, tool
 from projects import cache_cleared, ensure_project, fresh_copy, suite_of
 from table import NotMeasured, Row
 
@@ -54,16 +54,23 @@ def copies_of(kind: str, n: int) -> Copies:
 
 def in_one_copy(copies: Copies, n: int, cmd: Sequence[str], *, label: str, attempt: int, warm: bool = True,
                 expect: int | None = None) -> list[Measured] | NotMeasured:
-    """``cmd`` in a fresh copy (cold), then, if ``warm``, again in the same copy: the runs in order.
+    """``cmd`` in a fresh copy (cold, as a CI job), then, if ``warm``, twice more in the same copy
+    (as a developer: the first writes the parse cache, the second, measured, reads it).
 
     A run counts only if it exits 0 with ``expect`` (default n; 0: not checked) cases passed.
     """
     want = n if expect is None else expect
     runs: list[Measured] = []
     with copies() as copy:
-        for which in ("cold", "warm")[: 2 if warm else 1]:
+        for which in ("cold", "prime", "warm")[: 3 if warm else 1]:
             say(f"{label} {copy.name}: {which} {attempt}")
-            run = measure(cmd, cwd=copy, timeout=120 + n * 0.05, log=f"{label}-{copy.name}-{which}-{attempt}")
+            # Cold is a CI job's run (CI=true: it writes no cache); a developer's first run (not
+            # measured) writes the cache, and the warm run after it reads it.
+            env = child_env(**CI_ENV) if which == "cold" else child_env()
+            run = measure(cmd, cwd=copy, timeout=120 + n * 0.05, env=env,
+                          log=f"{label}-{copy.name}-{which}-{attempt}")
+            if which == "prime":
+                continue
             passed = passed_of(run)
             if not run.ok or (want and passed != want):
                 return NotMeasured(f"{label}: {which} run {attempt} failed ({passed}/{want} passed): {run.why()}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 
-from procs import OUT, Measured, measure, say, tool
+from procs import CI_ENV, OUT, Measured, child_env, measure, say, tool
 from projects import ensure_project, fresh_copy, suite_of
 from replay_rows import passed_of
 from table import NotMeasured, Row
@@ -54,7 +54,7 @@ def _run_in_copy(extra: list[str], report: str, log: str) -> Measured:
     with fresh_copy(root, log) as copy:
         say(f"shards: {log}")
         run = measure([*tool("harness"), "run", suite_of(SHARD_SIZE), "-q", *extra, "--report", "json=report.json"],
-                      cwd=copy, timeout=120 + SHARD_SIZE * 0.05, log=log)
+                      cwd=copy, timeout=120 + SHARD_SIZE * 0.05, env=child_env(**CI_ENV), log=log)
         if (copy / "report.json").exists():
             shutil.copy2(copy / "report.json", REPORTS / report)
     return run
