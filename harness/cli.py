@@ -167,6 +167,7 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from .report.progress import LiveProgress
     from .report.rate_change import AGAINST_RECORDINGS
     from .report.sampled import sampled_cases
+    from .report.summary import summary_line
     from .report.terminal import (
         print_changes,
         print_estimates,
@@ -175,7 +176,6 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         print_problems,
         print_rates,
         print_table,
-        summary_line,
     )
 
     args.record_mode = RECORD_MODE_ALIASES.get(args.record_mode, args.record_mode)
@@ -208,7 +208,7 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     print_gates(out, [g for g in result.gates if g.name != "failures"], tolerated, verbose=args.verbose)
     for line in notice(result.record.orphans):
         out.print(f"[yellow]{escape(line)}[/]", highlight=False, soft_wrap=True)
-    out.print(summary_line(results, time.perf_counter() - start, tolerated=quiet, sampled=sampled),
+    out.print(summary_line(result.record, time.perf_counter() - start, tolerated=quiet, sampled=sampled),
               highlight=False)
     if result.record.shard is not None:
         out.print(f"shard {result.record.shard.text}: the suites' own gates are decided by harness merge "

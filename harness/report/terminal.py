@@ -26,11 +26,10 @@ from rich.text import Text
 from .. import redact
 from ..gates import Tolerated
 from ..runner import CaseResult, rerecord_command
-from .common import cost, cost_delta, counts_line, rate, reasons, total_cost
+from .common import cost_delta, counts_line, rate, reasons, total_cost
 from .rate_change import RateDiff, case_line, changed_samples_text, method_text, suite_line
 from .records import CaseRecord, Comparison, Gate
-from .sampled import CaseSamples, suite_rate
-from .terminal_rows import case_cost as _case_cost
+from .sampled import CaseSamples
 from .terminal_rows import key as _key
 from .terminal_rows import print_estimates, print_flaky  # noqa: F401 - printed by the CLI after the tables
 from .terminal_rows import print_failure as _print_failure
@@ -193,49 +192,6 @@ def print_skipped(console: Console, results: list[CaseResult], *, limit: int = 1
         console.print(f"  [dim]-[/] {n} case(s): {escape(reason)}", soft_wrap=True)
     if len(reasons) > limit:
         console.print(f"  ... and {len(reasons) - limit} more reasons")
-
-
-def summary_line(results: Iterable[CaseResult], elapsed: float, *, tolerated: Iterable[str] = (),
-                 sampled: Mapping[str, CaseSamples] | None = None) -> str:
-    """One line: counts, time, pass rate, cost. With sampled cases the counts are of cases (a
-    sampled case by its own status), then of samples, and the pass rate is the mean of case rates."""
-    results = list(results)
-    sampled = sampled or {}
-    quiet = set(tolerated)
-    counts = Counter(r.status for r in results if r.case.node_id not in sampled)
-    counts.update(s.status for s in sampled.values())
-    excused = sum(_hidden(r, quiet) for r in results if r.case.node_id not in sampled)
-    excused += sum(s.status == "failed" and s.suite_path in quiet for s in sampled.values())
-    budget = sum(r.budget_skipped for r in results)
-    labels = {"failed": f"failed ({excused} tolerated)" if excused else "failed",
-              "skipped": f"skipped ({budget} by budget)" if budget else "skipped"}
-    parts = [f"{counts[s]} {labels.get(s, s)}" for s in ("passed", "failed", "error", "stale", "missing", "skipped")
-             if counts[s]]
-    recorded = sum(1 for r in results if r.recorded)
-    if recorded:
-        parts.append(f"{recorded} recorded")
-    line = ", ".join(parts or ["no cases"]) + f" in {elapsed:.2f}s"
-    if sampled:
-        samples = Counter(r.status for r in results)
-        line += " · samples: " + ", ".join(f"{samples[s]} {s}" for s in ("passed", "failed", "error") if samples[s])
-        measured = suite_rate((r.case.node_id, r.status) for r in results)
-        if measured is not None:
-            line += f" · pass rate {measured.rate:.1%} (mean of case rates)"
-    else:
-        ran = len(results) - counts["skipped"]
-        if ran:
-            line += f" · pass rate {counts['passed'] / ran:.1%}"
-    costs = [_case_cost(r) for r in results if r.output is not None and r.output.error is None]
-    if costs:
-        known = sum(c for c in costs if c is not None)
-        unknown = sum(c is None for c in costs)
-        judges = [r.judge for r in results if r.judge is not None]
-        judge = ""
-        if judges:
-            judge_known = sum(j.cost_usd or 0.0 for j in judges)
-            judge = f", of which judge {cost(judge_known)} ({sum(j.calls for j in judges)} calls)"
-        line += f" · cost {cost(known)}" + (f" (+{unknown} unpriced)" if unknown else "") + judge
-    return line
 
 
 def print_changes(console: Console, results: list[CaseResult], *, max_lines: int = 20,

@@ -21,12 +21,11 @@ from .diff_samples import from_baselines
 from .ifeval_table import ifeval_scores_of, print_ifeval
 from .rate_change import AGAINST_RECORDINGS, changed_samples_text
 from .records import CaseRecord, Gate, RunRecord
-from .sampled import CaseSamples, sampled_cases, suite_rate
+from .sampled import CaseSamples, sampled_cases
+from .summary import summary_line
 from .terminal import print_gates, print_rates
 from .terminal_rows import LABEL, STYLE, print_estimates, print_flaky, stat_cells, stat_columns
 from .terminal_steps import print_trajectory
-
-STATUSES = ("passed", "failed", "error", "stale", "missing", "skipped")
 
 
 def _checks(c: CaseRecord) -> str:
@@ -153,47 +152,6 @@ def _print_failure(console: Console, c: CaseRecord, indent: str = "") -> None:
         console.print(f"{indent}    [red]{escape(v.name)}[/]: {escape(v.reason)}")
     if c.steps:
         print_trajectory(console, c.steps, c.stopped, indent=f"{indent}    ")
-
-
-def summary_line(run: RunRecord, elapsed: float, *, tolerated: Iterable[str] = (),
-                 sampled: Mapping[str, CaseSamples] | None = None) -> str:
-    """The line ``harness run`` ends with (report/terminal.py's summary_line), from records."""
-    cases = list(run.cases)
-    sampled = sampled_cases(run) if sampled is None else sampled
-    quiet = set(tolerated)
-    counts = Counter(c.status for c in cases if c.node_id not in sampled)
-    counts.update(s.status for s in sampled.values())
-    excused = sum(c.status == "failed" and c.suite_path in quiet for c in cases if c.node_id not in sampled)
-    excused += sum(s.status == "failed" and s.suite_path in quiet for s in sampled.values())
-    budget = sum(c.budget_skipped for c in cases)
-    labels = {"failed": f"failed ({excused} tolerated)" if excused else "failed",
-              "skipped": f"skipped ({budget} by budget)" if budget else "skipped"}
-    parts = [f"{counts[s]} {labels.get(s, s)}" for s in STATUSES if counts[s]]
-    recorded = sum(c.recorded for c in cases)
-    if recorded:
-        parts.append(f"{recorded} recorded")
-    line = ", ".join(parts or ["no cases"]) + f" in {elapsed:.2f}s"
-    if sampled:
-        samples = Counter(c.status for c in cases)
-        line += " · samples: " + ", ".join(f"{samples[s]} {s}" for s in ("passed", "failed", "error") if samples[s])
-        measured = suite_rate((c.node_id, c.status) for c in cases)
-        if measured is not None:
-            line += f" · pass rate {measured.rate:.1%} (mean of case rates)"
-    else:
-        ran = len(cases) - counts["skipped"]
-        if ran:
-            line += f" · pass rate {counts['passed'] / ran:.1%}"
-    costs = [c.total_cost_usd for c in cases if c.answer is not None and c.answer.error is None]
-    if costs:
-        known = sum(c for c in costs if c is not None)
-        unknown = sum(c is None for c in costs)
-        judges = [c.judge for c in cases if c.judge is not None]
-        judge = ""
-        if judges:
-            judge = (f", of which judge {cost(sum(j.cost_usd or 0.0 for j in judges))} "
-                     f"({sum(j.calls for j in judges)} calls)")
-        line += f" · cost {cost(known)}" + (f" (+{unknown} unpriced)" if unknown else "") + judge
-    return line
 
 
 def print_changes(console: Console, run: RunRecord, sampled: Mapping[str, CaseSamples], *,
