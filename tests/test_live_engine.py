@@ -118,12 +118,12 @@ def test_persistent_failure_gives_up_after_max_retries(project: Project, fake: F
 
 def test_timeout_is_an_error_not_a_hang(project: Project) -> None:
     project.suite("s.yaml", ONE)
-    with FakeOpenAI(latency=4.0) as slow:  # an ignored timeout would take >= 4 s
+    # An ignored timeout would wait out the 4 s and record a passing case: the verdict, not a
+    # clock, shows the timeout was kept (a wall-time bound flakes on a loaded machine).
+    with FakeOpenAI(latency=4.0) as slow:
         url = slow.base_url
-        started = time.monotonic()
         result = project.run("run", "suites", "--record-mode", "once", "--base-url", slow.base_url,
                              "--timeout", "0.3", "--max-retries", "0", env={"OPENAI_API_KEY": CANARY})
-        assert time.monotonic() - started < 3.5  # generous: a loaded CI machine is slow to start
     assert result.code == 1 and "Timeout" in result.out
     assert f"no answer from {url}/chat/completions within 0.3 s" in result.out
     assert project.cassette_files() == []
