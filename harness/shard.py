@@ -23,10 +23,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import UserError
 from .safe_files import project_root
-from .suite import Case, Suite
+
+if TYPE_CHECKING:  # harness merge reads a shard's record without loading any suite
+    from .suite import Case, Suite
 
 _SPEC = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
 

@@ -16,13 +16,14 @@ from typing import Any
 from ..diff import change_from_json, change_to_json
 from ..episode import ToolResult
 from ..errors import UserError
+from ..judge_spend import JudgeSpend
 from ..orphans import Orphan
 from ..output import Output, ToolCall, Usage
-from ..session import JudgeSpend
 from ..shard import ShardInfo
 from ..stats import Rate
 from ..trajectory import StepRecord
 from .diff_samples import from_baselines
+from .json_text import indented
 from .rate_change import ADJUSTMENT, RateDiff
 from .records import (
     CaseRecord,
@@ -253,7 +254,7 @@ def rate_diff_document(diff: RateDiff) -> dict[str, Any]:
 
 def render(run: RunRecord, comparison: Comparison | None = None) -> str:
     doc = diff_document(comparison) if comparison is not None else run_document(run)
-    return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
+    return indented(doc) + "\n"  # json.dumps(doc, indent=2, ensure_ascii=False, default=str), faster
 
 
 # ---------------------------------------------------------------- reading back
