@@ -1,5 +1,5 @@
 """The JSON report's text: exactly ``json.dumps(doc, indent=2, ensure_ascii=False, default=str)``,
-several times faster.
+about 1.6x faster.
 
 Why by hand: CPython (3.11 to 3.13) writes indented JSON with its pure-Python encoder, a chain of
 generators per nesting level; only compact JSON goes through the C encoder. A merged report of
