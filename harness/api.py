@@ -31,7 +31,7 @@ from .record_modes import RECORD_MODE_ALIASES, RECORD_MODES
 from .report import parse_specs, write_reports
 from .report.records import CaseRecord, Gate, RunRecord, Totals, from_results, totals
 from .runner import CaseResult, RunOptions, execute, plan
-from .shard import Shard, ShardInfo, fingerprint, positions, selection
+from .shard import Shard, ShardInfo, fingerprint, positions, selection, source_files
 from .suite import Suite
 
 RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]  # rewrite: all (pytest-recording's name)
@@ -148,7 +148,7 @@ def run(paths: str | Path | Iterable[str | Path] | None = None, *, record_mode: 
         record = replace(record, shard=ShardInfo(
             part.index, part.count, tuple((s.path.as_posix(), fingerprint(s)) for s in suites),
             positions(keys, whole_run), record.orphans_checked, selection(whole_run),
-            stopped=stop is not None and stop.is_set()))
+            stopped=stop is not None and stop.is_set(), files=source_files(suites)))
     code, gates = evaluate(record, fail_on=gate_on.cases, orphans=gate_on.orphans)
     record = replace(record, gates=tuple(gates))
     errors: tuple[HarnessError, ...] = ()

@@ -87,6 +87,10 @@ def _check(parts: Sequence[Part]) -> None:
         if theirs != suites:
             raise UserError(f"its suites differ from those of {first.path} ({_difference(suites, theirs)}): "
                             "every shard must run the same suites at the same commit", file=part.path)
+        if info.files != first.shard.files:
+            raise UserError(f"the files its cases are made from differ from those of {first.path} "
+                            f"({_difference(dict(first.shard.files), dict(info.files))}): every shard must "
+                            "run the same suites, templates and data at the same commit", file=part.path)
         if info.selection != first.shard.selection:
             raise UserError(f"it selected other cases than {first.path} (a different -k, FILE::CASE, --samples "
                             "or --models, or other suite paths): run every shard with the same selection",

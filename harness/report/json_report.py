@@ -205,7 +205,8 @@ def run_document(run: RunRecord) -> dict[str, Any]:
         doc["shard"] = {"index": info.index, "count": info.count,
                         "suites": [{"path": path, "fingerprint": fp} for path, fp in info.suites],
                         "positions": list(info.positions), "orphans_checked": info.orphans_checked,
-                        "selection": info.selection, "stopped": info.stopped}
+                        "selection": info.selection, "stopped": info.stopped,
+                        "files": [{"path": path, "sha256": digest} for path, digest in info.files]}
     return doc
 
 
@@ -321,7 +322,8 @@ def _shard_from(data: Mapping[str, Any] | None) -> ShardInfo | None:
     return ShardInfo(int(data["index"]), int(data["count"]),
                      tuple((str(s["path"]), str(s["fingerprint"])) for s in data.get("suites") or []),
                      tuple(int(p) for p in data.get("positions") or []), int(data.get("orphans_checked") or 0),
-                     str(data.get("selection") or ""), bool(data.get("stopped")))
+                     str(data.get("selection") or ""), bool(data.get("stopped")),
+                     tuple((str(f["path"]), str(f["sha256"])) for f in data.get("files") or []))
 
 
 def _orphans_from(docs: Any) -> tuple[Orphan, ...]:
