@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
+from .errors import NoCasesSelected, UserError
 from .report.json_report import RUN_SCHEMA, run_from
 from .report.records import RunRecord
 from .shard import ShardInfo
@@ -125,6 +125,8 @@ def merge(paths: Sequence[str | Path]) -> Merged:
         raise UserError("harness merge: give the JSON reports of every shard (harness merge shard-*.json)")
     parts = [read_part(p) for p in paths]
     _check(parts)
+    if parts[0].shard.no_cases:  # every shard's selection was nothing (_check: they are all alike)
+        raise NoCasesSelected(parts[0].shard.no_cases)
     parts.sort(key=lambda p: p.shard.index)
     placed = sorted((((pos, case.sample, part.shard.index, n), case) for part in parts
                      for n, (pos, case) in enumerate(zip(part.shard.positions, part.run.cases, strict=True))),

@@ -184,6 +184,9 @@ class ShardInfo:
     stopped: bool = False
     #: (path relative to the project, sha256) of every file the cases are made from (source_files()).
     files: tuple[tuple[str, str], ...] = ()
+    #: The run selected no case at all (-k matching nothing): the message the unsharded run exits 5
+    #: with, which harness merge gives too. Empty otherwise.
+    no_cases: str = ""
 
     @property
     def text(self) -> str:

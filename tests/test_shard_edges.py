@@ -66,3 +66,20 @@ def test_shards_made_from_other_data_or_templates_are_not_merged(project: Projec
         project.run("run", "suites", "--shard", "2/4", "--report", "json=out/other-template.json")
     code, text = merge(project, shards()[0], "out/other-template.json", *shards()[2:])
     assert code == EXIT_USER_ERROR and "out/other-template.json" in text and "suites/ask.j2" in text, text
+
+
+def test_a_selection_of_nothing_merges_to_what_one_job_gives(project: Project, fake: FakeOpenAI) -> None:
+    project.suite("chat.yaml", CHAT)
+    assert project.record(fake, "suites").code == EXIT_OK
+    fake.stop()
+    with network_blocked():
+        whole = project.run("run", "suites", "-k", "nothing-has-this-name")
+        codes = sharded(project, 4, "-k", "nothing-has-this-name")
+        picked = project.run("run", "suites", "-k", "greet", "--shard", "1/4", "--report", "json=out/greet.json")
+    assert whole.code == EXIT_NO_CASES and codes == [EXIT_NO_CASES] * 4
+    merged = project.run("merge", *shards())
+    assert merged.code == EXIT_NO_CASES, merged.text
+    assert merged.err == whole.err and "no case id matches -k 'nothing-has-this-name'" in merged.err
+    assert picked.code == EXIT_OK  # a shard holding none of a selection of something passes
+    code, text = merge(project, "out/greet.json", *shards()[1:])  # a shard of another selection: not one run
+    assert code == EXIT_USER_ERROR and "selected other cases" in text, text

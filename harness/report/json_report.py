@@ -207,6 +207,8 @@ def run_document(run: RunRecord) -> dict[str, Any]:
                         "positions": list(info.positions), "orphans_checked": info.orphans_checked,
                         "selection": info.selection, "stopped": info.stopped,
                         "files": [{"path": path, "sha256": digest} for path, digest in info.files]}
+        if info.no_cases:  # only when the run selected nothing: harness merge then exits as it did
+            doc["shard"]["no_cases"] = info.no_cases
     return doc
 
 
@@ -323,7 +325,8 @@ def _shard_from(data: Mapping[str, Any] | None) -> ShardInfo | None:
                      tuple((str(s["path"]), str(s["fingerprint"])) for s in data.get("suites") or []),
                      tuple(int(p) for p in data.get("positions") or []), int(data.get("orphans_checked") or 0),
                      str(data.get("selection") or ""), bool(data.get("stopped")),
-                     tuple((str(f["path"]), str(f["sha256"])) for f in data.get("files") or []))
+                     tuple((str(f["path"]), str(f["sha256"])) for f in data.get("files") or []),
+                     str(data.get("no_cases") or ""))
 
 
 def _orphans_from(docs: Any) -> tuple[Orphan, ...]:
