@@ -2,7 +2,7 @@
 parts of, so that gates, reports and the exit status are those a single unsharded job would give.
 
 Shards are joined only when they are provably parts of one run: every shard of the same N exactly
-once, written by the same harness version in the same record mode, over the same suites with the
+once, written by the merge's own harness version in the same record mode, over the same suites with the
 same contents (each report carries the suites' fingerprints, shard.py). Anything else is a user
 error naming the file, because a merge that quietly dropped or doubled a shard would pass or fail
 CI on a run that never happened. The cases are put back in the order the unsharded run lists them
@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from . import __version__
 from .errors import NoCasesSelected, UserError
 from .report.json_report import RUN_SCHEMA, run_from
 from .report.records import RunRecord
@@ -53,6 +54,10 @@ def read_part(path: str | Path) -> Part:
     """A shard's report; anything that is not one is a UserError naming the file."""
     path = Path(path)
     doc = _document(path)
+    version = doc.get("harness_version")
+    if version != __version__:  # checked before reading on: another version may write other keys
+        raise UserError(f"written by harness {version}, but this is harness {__version__}: run every shard "
+                        "and the merge with one version", file=path)
     try:
         run = run_from(doc, label="")
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -77,9 +82,6 @@ def _check(parts: Sequence[Part]) -> None:
         if info.index in seen:
             raise UserError(f"shard {info.text} is given twice (also {seen[info.index]})", file=part.path)
         seen[info.index] = part.path
-        if part.run.harness_version != first.run.harness_version:
-            raise UserError(f"written by harness {part.run.harness_version}, but {first.path} by harness "
-                            f"{first.run.harness_version}: run every shard with one version", file=part.path)
         if part.run.record_mode != first.run.record_mode:
             raise UserError(f"record mode {part.run.record_mode!r}, but {first.path} ran "
                             f"{first.run.record_mode!r}: the shards are not parts of one run", file=part.path)

@@ -34,7 +34,7 @@ DOCUMENTS: list[Any] = [
     0.1,
     None,
     {"a": [], "b": {}, "c": [[]], "d": [{}], "e": [1, [2, {"x": (3, 4)}]]},
-    {1: "int key", 2.5: "float key", None: "null key", True: "bool key", "nested": {3: [4]}},
+    {1: "int key", 2.5: "float key", None: "null key", False: "bool key", "nested": {3: [4]}},
     [1e-05, 2.5e-07, 1.2e-05, -0.0, float("nan"), float("inf"), -float("inf"), 10**30, 1e22],
     ["é\x1b\"\\\t\u2028", Stranger(), {"k": [Stranger(), {"y": []}]}],
     [[[[]]]], [[[[1]]]], [{"a": 1}, {"b": [2, {"c": {}}]}, 3],

@@ -6,13 +6,13 @@ file; it never joins what is not one run."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
+
+from test_shards import CHAT, sharded, without_timings
 
 from harness.errors import EXIT_NO_CASES, EXIT_OK, EXIT_USER_ERROR
 from harness.testing.fake_openai import FakeOpenAI
 
 from conftest import Project, network_blocked
-from test_shards import CHAT, sharded, without_timings
 
 DATA_SUITE = """
 name: rows
@@ -83,3 +83,71 @@ def test_a_selection_of_nothing_merges_to_what_one_job_gives(project: Project, f
     assert picked.code == EXIT_OK  # a shard holding none of a selection of something passes
     code, text = merge(project, "out/greet.json", *shards()[1:])  # a shard of another selection: not one run
     assert code == EXIT_USER_ERROR and "selected other cases" in text, text
+
+
+ADAPTIVE = """
+model: gpt-4o
+min_pass_rate: 0.7
+samples: {min: 3, max: 12}
+checks: [{contains: Paris}]
+cases:
+  - id: always
+    prompt: "Capital of France? (always)"
+  - id: never
+    prompt: "Capital of France? (never)"
+  - id: coin
+    prompt: "Capital of France? (coin)"
+    models: [gpt-4o, gpt-4o-mini]
+  - id: other
+    prompt: "Capital of France? (other)"
+    matrix: {n: [1, 2, 3]}
+"""
+
+
+def test_adaptive_samples_and_variants_merge_to_the_unsharded_run(project: Project, fake: FakeOpenAI) -> None:
+    from harness.testing.fake_openai import Rule
+
+    for word, chance in (("always", 1.0), ("never", 0.0), ("coin", 0.7), ("other", 0.9)):
+        fake.add_rule(Rule(contains=f"({word})", content="Paris", failing="Lyon", pass_probability=chance, seed=3))
+    project.suite("adaptive.yaml", ADAPTIVE)
+    recorded = project.record(fake, "suites")
+    fake.stop()
+    extra = len([p for p in (project.root / "cassettes").rglob("*#*.yaml") if int(p.stem.rsplit("#", 1)[1]) >= 3])
+    assert extra > 0, recorded.text  # some case took samples beyond its minimum: they replay too
+    for count, options in ((4, ()), (3, ("--samples", "2")), (1, ())):
+        with network_blocked():
+            whole = project.run("run", "suites", "--report", "json=out/whole.json", *options)
+            codes = sharded(project, count, *options)
+            merged = project.run("merge", *shards(count), "--report", "json=out/merged.json")
+        assert merged.code == whole.code, (count, options, merged.text)
+        assert len(codes) == count
+        a, b = (json.loads((project.root / "out" / n).read_text()) for n in ("whole.json", "merged.json"))
+        assert without_timings(a) == without_timings(b), (count, options)
+
+
+def test_shards_of_another_harness_version_are_refused_even_all_of_them(project: Project, fake: FakeOpenAI) -> None:
+    project.suite("chat.yaml", CHAT)
+    assert project.record(fake, "suites").code == EXIT_OK
+    fake.stop()
+    with network_blocked():
+        assert sharded(project, 2) == [EXIT_OK] * 2
+    for path in shards(2):  # both machines ran another version than the merge's
+        doc = json.loads((project.root / path).read_text())
+        doc["harness_version"] = "9.9.9"
+        doc["cases"] = [{"renamed": "keys of another version"} for _ in doc["cases"]]
+        (project.root / path).write_text(json.dumps(doc))
+    code, text = merge(project, *shards(2))
+    assert code == EXIT_USER_ERROR and "out/shard-1.json" in text and "harness 9.9.9" in text, text
+
+
+def test_the_same_report_twice_or_a_merged_report_is_refused(project: Project, fake: FakeOpenAI) -> None:
+    project.suite("chat.yaml", CHAT)
+    assert project.record(fake, "suites").code == EXIT_OK
+    fake.stop()
+    with network_blocked():
+        assert sharded(project, 2) == [EXIT_OK] * 2
+    assert project.run("merge", *shards(2), "--report", "json=out/merged.json").code == EXIT_OK
+    code, text = merge(project, *shards(2), "./" + shards(2)[1])
+    assert code == EXIT_USER_ERROR and "shard 2/2 is given twice" in text, text
+    code, text = merge(project, shards(2)[0], "out/merged.json")
+    assert code == EXIT_USER_ERROR and "out/merged.json" in text and "whole run" in text, text
