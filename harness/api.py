@@ -110,7 +110,8 @@ def run(paths: str | Path | Iterable[str | Path] | None = None, *, record_mode: 
         specs = parse_specs(list(reports))  # a bad report is an error before anything runs
         part = Shard.parse(shard) if isinstance(shard, str) else shard
         targets = run_paths(paths, notify)
-        suites, selected = collect(targets, notify or (lambda _text: None), models=wanted_models, samples=samples)
+        suites, selected = collect(targets, notify or (lambda _text: None), models=wanted_models, samples=samples,
+                                   owns=part.owns_id if part is not None else None)
         whole_run = select_cases(suites, selected, keyword)
         if not whole_run:
             if part is None:

@@ -62,7 +62,7 @@ def owned(suite: Suite) -> set[str]:
     """The file names the suite's cases are recorded under."""
     names: set[str] = set()
     for case in suite.cases:
-        names.add(case.cassette_path.name)
+        names.add(case_file_name(case.id, case.sample))  # cassette_path's name, without making its Path
         if case.adaptive is not None:
             names.update(case_file_name(case.id, k) for k in range(case.adaptive.max))
     return names

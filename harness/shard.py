@@ -60,11 +60,16 @@ class Shard:
     def owns(self, case: Case) -> bool:
         return shard_of(case, self.count) == self.index
 
+    def owns_id(self, suite_path: Path, base_id: str) -> bool:
+        """Whether this shard runs the case written with ``base_id`` in the suite shown as
+        ``suite_path`` (Case.suite_path): owns() before the case is made."""
+        return _shard_of_key(f"{_suite_key(suite_path)}::{base_id}", self.count) == self.index
+
 
 def case_key(case: Case) -> str:
     """What a case's shard is computed from: ``suites/x.yaml::base-id``, the suite file relative to
     its project root (the same on every machine), and the id before matrix, model and API values."""
-    return f"{_suite_key(Path(case.suite_path))}::{case.base_id}"
+    return f"{_suite_key(case.suite_path)}::{case.base_id}"  # one Path per suite: _suite_key's cache hits
 
 
 @lru_cache(maxsize=1024)
@@ -79,7 +84,11 @@ def _suite_key(path: Path) -> str:
 def shard_of(case: Case, count: int) -> int:
     """The shard (from 1) of ``count`` that runs ``case``. sha256, not ``hash()``: Python salts its
     string hashes per process, and two machines must agree."""
-    digest = hashlib.sha256(case_key(case).encode("utf-8")).digest()
+    return _shard_of_key(case_key(case), count)
+
+
+def _shard_of_key(key: str, count: int) -> int:
+    digest = hashlib.sha256(key.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") % count + 1
 
 

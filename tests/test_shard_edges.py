@@ -151,3 +151,47 @@ def test_the_same_report_twice_or_a_merged_report_is_refused(project: Project, f
     assert code == EXIT_USER_ERROR and "shard 2/2 is given twice" in text, text
     code, text = merge(project, shards(2)[0], "out/merged.json")
     assert code == EXIT_USER_ERROR and "out/merged.json" in text and "whole run" in text, text
+
+
+def test_a_shard_checks_its_own_cases_and_every_shard_the_suite(project: Project, fake: FakeOpenAI) -> None:
+    from test_shards import bench, cases_of, recorded
+
+    from harness.shard import shard_of
+
+    recorded(project, fake, bench(set()))
+    owner = {c.id: shard_of(c, 4) for c in cases_of(project.root) if c.suite_name == "bench"}
+    suite = project.root / "suites" / "bench.yaml"
+    good = suite.read_text()
+
+    def broken(case_id: str, line: str) -> None:
+        suite.write_text(good.replace(f"  - id: {case_id}\n", f"  - id: {case_id}\n{line}\n"))
+
+    def runs() -> tuple[str, list[tuple[int, str]]]:
+        with network_blocked():
+            whole = project.run("run", "suites")
+            parts = [project.run("run", "suites", "--shard", f"{k}/4", "--report", f"json=out/shard-{k}.json")
+                     for k in range(1, 5)]
+        assert whole.code == EXIT_USER_ERROR and "Traceback" not in whole.text + "".join(p.text for p in parts)
+        return whole.err, [(p.code, p.err) for p in parts]
+
+    # a key no case may have, in a case of shard 3: that shard fails with the message one job gives
+    victim = next(i for i, k in owner.items() if k == 3)
+    broken(victim, "    promt: typo")
+    message, parts = runs()
+    assert f"[case {victim}]" in message and "promt" in message
+    assert parts[2] == (EXIT_USER_ERROR, message)
+    assert [code for code, _ in parts] == [EXIT_OK, EXIT_OK, EXIT_USER_ERROR, EXIT_OK]  # the others' cases are fine
+    code, text = merge(project, *shards()[:2], shards()[3])  # shard 3 wrote no report
+    assert code == EXIT_USER_ERROR and "missing shard(s) 3/4" in text  # as one job: exit 2
+
+    # a case another shard owns, broken so that making it fails: every shard says what one job says
+    other = next(i for i, k in owner.items() if k == 2)
+    broken(other, "    matrix: 5")
+    message, parts = runs()
+    assert f"[case {other}]" in message and "matrix" in message
+    assert parts == [(EXIT_USER_ERROR, message)] * 4
+
+    # a broken suite-level key: every shard finds it
+    suite.write_text(good.replace("min_pass_rate: 0.75", "min_pass_rate: high"))
+    message, parts = runs()
+    assert "min_pass_rate" in message and parts == [(EXIT_USER_ERROR, message)] * 4

@@ -129,6 +129,8 @@ def print_problems(console: Console, results: list[CaseResult], mode: str, *,
     """Failures and why, stale and missing cassettes, skipped cases; failures in ``tolerated``
     suites only when ``verbose`` (their one-line summary is printed with the gates). A sampled
     case (``sampled``, by node id) is a failure when it fails as a whole, with its samples."""
+    from ..runner import rerecord_command  # loaded already (the results came from it); merge never calls this
+
     quiet_suites = set() if verbose else set(tolerated)
     sampled = sampled or {}
     bad: list[CaseResult | CaseSamples] = []
@@ -163,8 +165,6 @@ def print_problems(console: Console, results: list[CaseResult], mode: str, *,
             if r.detail:
                 console.print(escape(r.detail), highlight=False, soft_wrap=True)
             print_result_trajectory(console, r)
-        from ..runner import rerecord_command  # loaded already: these results came from it
-
         console.print(f"  Re-record them: {escape(rerecord_command([r.case for r in stale]))}",
                       soft_wrap=True)
     missing = [r for r in results if r.status == "missing"]
