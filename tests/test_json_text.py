@@ -38,6 +38,9 @@ DOCUMENTS: list[Any] = [
     [1e-05, 2.5e-07, 1.2e-05, -0.0, float("nan"), float("inf"), -float("inf"), 10**30, 1e22],
     ["é\x1b\"\\\t\u2028", Stranger(), {"k": [Stranger(), {"y": []}]}],
     [[[[]]]], [[[[1]]]], [{"a": 1}, {"b": [2, {"c": {}}]}, 3],
+    # lists of flat records (a case's checks), and near misses of them
+    [{"a": 1}, {"b": {}, "c": []}, {"d": "},\n    {"}], ({"x": 1},), [{"a": {}}, {"b": {}}], [{"a": 1}, 2],
+    [{"a": [1]}], {"k": [{"a": 1, "b": None}, {"c": Stranger()}]}, [{"a": 1}, {}],
     # the marker this writer uses for its holes, in the data: the document is still written exactly
     {"a": [_MARK, {"b": [1]}]}, {_MARK: [1], "x": {"y": [2]}}, [Stranger(), [1, {"z": _MARK}]],
 ]
