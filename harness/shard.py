@@ -120,7 +120,7 @@ def source_files(suites: Sequence[Suite]) -> tuple[tuple[str, str], ...]:
     the files below each suite's folder (its templates, message and variable files, schema files,
     tool modules, data files and the suite files themselves), the project's shared template folders,
     its project file, and each ``cases_from`` data file wherever in the project it lies. Hidden
-    files and folders, cassette folders and bytecode are left out. Two shards whose files differ are
+    files and folders, cassette folders, bytecode and harness's own JSON reports are left out. Two shards whose files differ are
     not parts of one run, even when no case id changed (a data row's text, a template's wording).
 
     Found by walking folders rather than by noting what was read: a shard renders only its own
@@ -155,6 +155,10 @@ def source_files(suites: Sequence[Suite]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(out.items()))
 
 
+#: How every JSON report harness writes begins (report/json_report.py: harness.run/1, harness.diff/1).
+_REPORT_HEAD = b'{\n  "schema": "harness.'
+
+
 def _file_digest(path: Path, root: Path) -> str | None:
     """sha256 of a regular file inside the project (symlinks followed); None for anything else, which
     no case can read either (safe_files refuses it)."""
@@ -162,7 +166,13 @@ def _file_digest(path: Path, root: Path) -> str | None:
         if not path.is_file() or not is_inside(path.resolve(), root.resolve()):
             return None
         with path.open("rb") as fh:
-            return "sha256:" + hashlib.file_digest(fh, "sha256").hexdigest()
+            head = fh.read(len(_REPORT_HEAD))
+            if head == _REPORT_HEAD:  # a JSON report of an earlier run (another shard's), kept beside
+                return None          # the suites: written by runs, not something cases are made from
+            digest = hashlib.sha256(head)
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+            return "sha256:" + digest.hexdigest()
     except OSError:
         return None
 

@@ -195,3 +195,17 @@ def test_a_shard_checks_its_own_cases_and_every_shard_the_suite(project: Project
     suite.write_text(good.replace("min_pass_rate: 0.75", "min_pass_rate: high"))
     message, parts = runs()
     assert "min_pass_rate" in message and parts == [(EXIT_USER_ERROR, message)] * 4
+
+
+def test_shard_reports_kept_beside_the_suites_do_not_part_the_shards(project: Project, fake: FakeOpenAI) -> None:
+    project.suite("chat.yaml", CHAT)
+    assert project.record(fake, "suites").code == EXIT_OK
+    fake.stop()
+    beside = [f"suites/shard-{k}.json" for k in range(1, 5)]
+    for _ in range(2):  # the second round sees the first round's reports, and overwrites them one by one
+        with network_blocked():
+            codes = [project.run("run", "suites", "--shard", f"{k}/4", "--report", f"json={beside[k - 1]}").code
+                     for k in range(1, 5)]
+        assert codes == [EXIT_OK] * 4
+        code, text = merge(project, *beside)
+        assert code == EXIT_OK, text
