@@ -120,8 +120,9 @@ def source_files(suites: Sequence[Suite]) -> tuple[tuple[str, str], ...]:
     the files below each suite's folder (its templates, message and variable files, schema files,
     tool modules, data files and the suite files themselves), the project's shared template folders,
     its project file, and each ``cases_from`` data file wherever in the project it lies. Hidden
-    files and folders, cassette folders, bytecode and harness's own JSON reports are left out. Two shards whose files differ are
-    not parts of one run, even when no case id changed (a data row's text, a template's wording).
+    files and folders, cassette folders, bytecode and harness's own JSON reports are left out.
+    Two shards whose files differ are not parts of one run, even when no case id changed (a data
+    row's text, a template's wording).
 
     Found by walking folders rather than by noting what was read: a shard renders only its own
     cases, and a template cached in the process is not read again, so reads differ between
