@@ -117,11 +117,12 @@ def _load(file: Path, models: tuple[str, ...], samples: int | str | dict[str, An
           owns: Callable[[Path, str], bool] | None) -> Suite:
     try:
         return load_suite(file, models_override=models, samples_override=samples, owns=owns)
-    except (TypeError, KeyError, ValueError, AttributeError, IndexError):
+    except (UserError, TypeError, KeyError, ValueError, AttributeError, IndexError):
         if owns is None:
             raise
-        # A case another shard owns, not checked against the schema here, broke its expansion:
-        # checked whole, the suite fails with the schema's message, as one unsharded job does.
+        # A case another shard owns, not checked against the schema here, may have broken its
+        # making (matrix: 5) or failed with a message of its own: checked whole, the suite fails
+        # with the message one unsharded job gives.
         return load_suite(file, models_override=models, samples_override=samples)
 
 

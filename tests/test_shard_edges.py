@@ -209,3 +209,24 @@ def test_shard_reports_kept_beside_the_suites_do_not_part_the_shards(project: Pr
         assert codes == [EXIT_OK] * 4
         code, text = merge(project, *beside)
         assert code == EXIT_OK, text
+
+
+def test_a_case_broken_past_the_schema_reads_the_same_on_every_shard(project: Project, fake: FakeOpenAI) -> None:
+    from test_shards import bench, cases_of, recorded
+
+    from harness.shard import shard_of
+
+    recorded(project, fake, bench(set()))
+    owner = {c.id: shard_of(c, 4) for c in cases_of(project.root) if c.suite_name == "bench"}
+    suite = project.root / "suites" / "bench.yaml"
+    other = next(i for i, k in owner.items() if k == 1)
+    good = suite.read_text()
+    tool = ("    tools: [{type: function, function: {name: f, parameters: {type: object}}, impl: 'tools_impl:f', "
+            "results: [{when: {}, result: x}]}]\n")
+    for broken in ("    samples: lots\n", tool):  # one breaks the making of the case, one fails it its own way
+        suite.write_text(good.replace(f"  - id: {other}\n", f"  - id: {other}\n{broken}"))
+        with network_blocked():
+            whole = project.run("run", "suites")
+            parts = [project.run("run", "suites", "--shard", f"{k}/4") for k in range(1, 5)]
+        assert whole.code == EXIT_USER_ERROR and f"[case {other}]" in whole.err and "Traceback" not in whole.text
+        assert [(p.code, p.err) for p in parts] == [(EXIT_USER_ERROR, whole.err)] * 4, (broken, whole.err)
