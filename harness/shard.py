@@ -111,8 +111,9 @@ def fingerprint(suite: Suite) -> str:
 
 
 #: Folders never looked in for the files cases are made from: recordings and caches, which change
-#: as the shards run (a recording shard writes cassettes; importing a tool module writes bytecode).
-_NOT_SOURCES = frozenset({"cassettes", "__pycache__", "node_modules"})
+#: as the shards run (a recording shard writes cassettes; importing a tool module writes bytecode),
+#: and installed packages (a virtualenv is also skipped by its pyvenv.cfg, whatever its name).
+_NOT_SOURCES = frozenset({"cassettes", "__pycache__", "node_modules", "site-packages"})
 
 
 def source_files(suites: Sequence[Suite]) -> tuple[tuple[str, str], ...]:
@@ -146,7 +147,7 @@ def source_files(suites: Sequence[Suite]) -> tuple[tuple[str, str], ...]:
     for folder, root in folders.items():
         for here, dirs, names in os.walk(folder):
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _NOT_SOURCES
-                             and Path(here, d) not in skip)
+                             and Path(here, d) not in skip and not os.path.exists(os.path.join(here, d, "pyvenv.cfg")))
             files.update((Path(here, n), root) for n in names if not n.startswith(".") and not n.endswith(".pyc"))
     out: dict[str, str] = {}
     for path, root in files.items():

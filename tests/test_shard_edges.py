@@ -42,6 +42,10 @@ def test_shards_made_from_other_data_or_templates_are_not_merged(project: Projec
     template = project.root / "suites" / "ask.j2"
     project.suite("rows.yaml", DATA_SUITE)
     template.write_text("Tell me about {{ topic }}.")
+    venv = project.root / "suites" / "venv"  # a virtualenv beside the suites: installed, not made from
+    (venv / "lib").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (venv / "lib" / "site.py").write_text("")
     assert project.record(fake, "suites").code == EXIT_OK
     fake.stop()
     with network_blocked():
@@ -50,7 +54,7 @@ def test_shards_made_from_other_data_or_templates_are_not_merged(project: Projec
     assert code == EXIT_OK
     doc = json.loads((project.root / "out" / "shard-1.json").read_text())
     assert {f["path"] for f in doc["shard"]["files"]} >= {"data/rows.csv", "suites/ask.j2", "suites/rows.yaml"}
-    assert not any(f["path"].startswith("cassettes/") for f in doc["shard"]["files"])
+    assert not any(f["path"].startswith(("cassettes/", "suites/venv/")) for f in doc["shard"]["files"])
 
     # one machine checked out other data: a row's text changed, no case id did
     data.write_text(ROWS.replace("good topic 3", "good topic three"))
