@@ -28,10 +28,10 @@ from .output import Output
 from .project import run_paths
 from .record.sampling import SamplesOption, check_option
 from .record_modes import RECORD_MODE_ALIASES, RECORD_MODES
-from .report import parse_specs, write_reports
+from .report import ReportSpec, parse_specs, write_reports
 from .report.records import CaseRecord, Gate, RunRecord, Totals, from_results, totals
 from .runner import CaseResult, RunOptions, execute, plan
-from .shard import Shard, ShardInfo, fingerprint, positions, selection
+from .shard import Shard, ShardInfo, fingerprint, positions, selection, source_files
 from .suite import Suite
 
 RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]  # rewrite: all (pytest-recording's name)
@@ -110,10 +110,14 @@ def run(paths: str | Path | Iterable[str | Path] | None = None, *, record_mode: 
         specs = parse_specs(list(reports))  # a bad report is an error before anything runs
         part = Shard.parse(shard) if isinstance(shard, str) else shard
         targets = run_paths(paths, notify)
-        suites, selected = collect(targets, notify or (lambda _text: None), models=wanted_models, samples=samples)
+        suites, selected = collect(targets, notify or (lambda _text: None), models=wanted_models, samples=samples,
+                                   owns=part.owns_id if part is not None else None)
         whole_run = select_cases(suites, selected, keyword)
         if not whole_run:
-            raise NoCasesSelected.for_selection(targets, keyword)
+            if part is None:
+                raise NoCasesSelected.for_selection(targets, keyword)
+            return _empty_shard(part, suites, NoCasesSelected.for_selection(targets, keyword), specs,
+                                record_mode, time.perf_counter() - started)
         cases = [c for c in whole_run if part is None or part.owns(c)]  # a shard may hold none
         pricing_file = config_file(config)
         planned, problems = plan(cases, base_url=base_url, check_limits=record_mode != "none",
@@ -148,7 +152,7 @@ def run(paths: str | Path | Iterable[str | Path] | None = None, *, record_mode: 
         record = replace(record, shard=ShardInfo(
             part.index, part.count, tuple((s.path.as_posix(), fingerprint(s)) for s in suites),
             positions(keys, whole_run), record.orphans_checked, selection(whole_run),
-            stopped=stop is not None and stop.is_set()))
+            stopped=stop is not None and stop.is_set(), files=source_files(suites)))
     code, gates = evaluate(record, fail_on=gate_on.cases, orphans=gate_on.orphans)
     record = replace(record, gates=tuple(gates))
     errors: tuple[HarnessError, ...] = ()
@@ -160,6 +164,22 @@ def run(paths: str | Path | Iterable[str | Path] | None = None, *, record_mode: 
     stopped = stop is not None and stop.is_set()
     return RunResult(EXIT_INTERRUPTED if stopped else code, record.cases, tuple(gates), errors, tuple(suites),
                      record, tuple(results), tuple(written), stopped)
+
+
+def _empty_shard(part: Shard, suites: Sequence[Suite], empty: NoCasesSelected, specs: list[ReportSpec],
+                 record_mode: str, elapsed_s: float) -> RunResult:
+    """A shard of a selection of nothing exits as the unsharded run would (5, with its message), and
+    still writes its report, saying so: harness merge then gives that same status and message
+    instead of calling every shard missing."""
+    record = from_results([], suites, record_mode=record_mode, elapsed_s=elapsed_s)
+    record = replace(record, shard=ShardInfo(
+        part.index, part.count, tuple((s.path.as_posix(), fingerprint(s)) for s in suites), (), 0, selection([]),
+        files=source_files(suites), no_cases=empty.message))
+    try:
+        written = write_reports(specs, record)
+    except HarnessError as exc:
+        return RunResult(exc.exit_code, errors=(exc,), suites=tuple(suites))
+    return RunResult(empty.exit_code, errors=(empty,), suites=tuple(suites), reports=tuple(written))
 
 
 def load_suite(path: str | Path, *, models: Sequence[str] | str | None = None,

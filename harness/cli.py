@@ -24,7 +24,6 @@ from rich.markup import escape
 from . import __version__, redact
 from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USER_ERROR, HarnessError, NoCasesSelected
 from .record_modes import RECORD_MODE_ALIASES, RECORD_MODES
-from .runner import collect, plan, select_cases
 
 if TYPE_CHECKING:
     from .gates import FailOnOptions
@@ -225,6 +224,7 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def _cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
     from .project import run_paths
+    from .runner import collect, plan, select_cases  # here, not at the top: merge and diff need none of it
 
     def notify(text: str) -> None:
         err.print(escape(text), highlight=False)

@@ -2,7 +2,7 @@
 parts of, so that gates, reports and the exit status are those a single unsharded job would give.
 
 Shards are joined only when they are provably parts of one run: every shard of the same N exactly
-once, written by the same harness version in the same record mode, over the same suites with the
+once, written by the merge's own harness version in the same record mode, over the same suites with the
 same contents (each report carries the suites' fingerprints, shard.py). Anything else is a user
 error naming the file, because a merge that quietly dropped or doubled a shard would pass or fail
 CI on a run that never happened. The cases are put back in the order the unsharded run lists them
@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
+from . import __version__
+from .errors import NoCasesSelected, UserError
 from .report.json_report import RUN_SCHEMA, run_from
 from .report.records import RunRecord
 from .shard import ShardInfo
@@ -53,6 +54,10 @@ def read_part(path: str | Path) -> Part:
     """A shard's report; anything that is not one is a UserError naming the file."""
     path = Path(path)
     doc = _document(path)
+    version = doc.get("harness_version")
+    if version != __version__:  # checked before reading on: another version may write other keys
+        raise UserError(f"written by harness {version}, but this is harness {__version__}: run every shard "
+                        "and the merge with one version", file=path)
     try:
         run = run_from(doc, label="")
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -77,9 +82,6 @@ def _check(parts: Sequence[Part]) -> None:
         if info.index in seen:
             raise UserError(f"shard {info.text} is given twice (also {seen[info.index]})", file=part.path)
         seen[info.index] = part.path
-        if part.run.harness_version != first.run.harness_version:
-            raise UserError(f"written by harness {part.run.harness_version}, but {first.path} by harness "
-                            f"{first.run.harness_version}: run every shard with one version", file=part.path)
         if part.run.record_mode != first.run.record_mode:
             raise UserError(f"record mode {part.run.record_mode!r}, but {first.path} ran "
                             f"{first.run.record_mode!r}: the shards are not parts of one run", file=part.path)
@@ -87,6 +89,10 @@ def _check(parts: Sequence[Part]) -> None:
         if theirs != suites:
             raise UserError(f"its suites differ from those of {first.path} ({_difference(suites, theirs)}): "
                             "every shard must run the same suites at the same commit", file=part.path)
+        if info.files != first.shard.files:
+            raise UserError(f"the files its cases are made from differ from those of {first.path} "
+                            f"({_difference(dict(first.shard.files), dict(info.files))}): every shard must "
+                            "run the same suites, templates and data at the same commit", file=part.path)
         if info.selection != first.shard.selection:
             raise UserError(f"it selected other cases than {first.path} (a different -k, FILE::CASE, --samples "
                             "or --models, or other suite paths): run every shard with the same selection",
@@ -121,6 +127,8 @@ def merge(paths: Sequence[str | Path]) -> Merged:
         raise UserError("harness merge: give the JSON reports of every shard (harness merge shard-*.json)")
     parts = [read_part(p) for p in paths]
     _check(parts)
+    if parts[0].shard.no_cases:  # every shard's selection was nothing (_check: they are all alike)
+        raise NoCasesSelected(parts[0].shard.no_cases)
     parts.sort(key=lambda p: p.shard.index)
     placed = sorted((((pos, case.sample, part.shard.index, n), case) for part in parts
                      for n, (pos, case) in enumerate(zip(part.shard.positions, part.run.cases, strict=True))),

@@ -24,11 +24,13 @@ import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .cassette_names import case_file_name
-from .cassettes import recorded_for
 from .safe_files import is_inside, project_root
-from .suite import Suite
+
+if TYPE_CHECKING:  # reports read Orphan back (harness merge, diff) without cassettes or suites
+    from .suite import Suite
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ def owned(suite: Suite) -> set[str]:
     """The file names the suite's cases are recorded under."""
     names: set[str] = set()
     for case in suite.cases:
-        names.add(case.cassette_path.name)
+        names.add(case_file_name(case.id, case.sample))  # cassette_path's name, without making its Path
         if case.adaptive is not None:
             names.update(case_file_name(case.id, k) for k in range(case.adaptive.max))
     return names
@@ -78,6 +80,8 @@ class Survey:
 
 def survey(suites: Iterable[Suite]) -> Survey:
     """Every suite folder's files that no case owns."""
+    from .cassettes import recorded_for  # only a run looks: reading a report's orphans needs none of it
+
     groups: dict[Path, list[Suite]] = {}
     for suite in suites:
         folder = folder_of(suite)

@@ -9,7 +9,6 @@ request: reports show it beside the model's cost, and ``--max-cost`` budgets it 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import cassettes
@@ -19,6 +18,7 @@ from .checks.registry import NeedsRecording
 from .checks.rubric import explain_judge_change, rubric_of
 from .diff import request_diff
 from .exchange import replay_output
+from .judge_spend import JudgeSpend
 from .limiter import AdaptiveLimiter
 from .output import Output, Usage
 from .pricing import PriceTable
@@ -30,16 +30,6 @@ if TYPE_CHECKING:  # runner imports this module; the names are for annotations o
     from .request import Request
     from .runner import RunOptions
     from .transport import LiveSession
-
-
-@dataclass(frozen=True)
-class JudgeSpend:
-    """What a case's judge calls used: their number, summed tokens and cost (None when a judge
-    model has no price or an answer no usage: an unknown cost is never shown as 0)."""
-
-    calls: int
-    usage: Usage
-    cost_usd: float | None
 
 
 def add_usage(a: Usage, b: Usage) -> Usage:

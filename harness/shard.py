@@ -18,15 +18,19 @@ case's place in the whole run (so the merged report lists the cases as one unsha
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import UserError
-from .safe_files import project_root
-from .suite import Case, Suite
+from .safe_files import is_inside, project_root
+
+if TYPE_CHECKING:  # harness merge reads a shard's record without loading any suite
+    from .suite import Case, Suite
 
 _SPEC = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
 
@@ -56,11 +60,16 @@ class Shard:
     def owns(self, case: Case) -> bool:
         return shard_of(case, self.count) == self.index
 
+    def owns_id(self, suite_path: Path, base_id: str) -> bool:
+        """Whether this shard runs the case written with ``base_id`` in the suite shown as
+        ``suite_path`` (Case.suite_path): owns() before the case is made."""
+        return _shard_of_key(f"{_suite_key(suite_path)}::{base_id}", self.count) == self.index
+
 
 def case_key(case: Case) -> str:
     """What a case's shard is computed from: ``suites/x.yaml::base-id``, the suite file relative to
     its project root (the same on every machine), and the id before matrix, model and API values."""
-    return f"{_suite_key(Path(case.suite_path))}::{case.base_id}"
+    return f"{_suite_key(case.suite_path)}::{case.base_id}"  # one Path per suite: _suite_key's cache hits
 
 
 @lru_cache(maxsize=1024)
@@ -75,7 +84,11 @@ def _suite_key(path: Path) -> str:
 def shard_of(case: Case, count: int) -> int:
     """The shard (from 1) of ``count`` that runs ``case``. sha256, not ``hash()``: Python salts its
     string hashes per process, and two machines must agree."""
-    digest = hashlib.sha256(case_key(case).encode("utf-8")).digest()
+    return _shard_of_key(case_key(case), count)
+
+
+def _shard_of_key(key: str, count: int) -> int:
+    digest = hashlib.sha256(key.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") % count + 1
 
 
@@ -86,7 +99,7 @@ def select(cases: Iterable[Case], shard: Shard | None) -> list[Case]:
 
 def fingerprint(suite: Suite) -> str:
     """What must be equal for two shards to be parts of one run: the suite file's bytes and the
-    ids of every case it expands to (data files of ``cases_from`` and matrices show in the ids)."""
+    ids of every case it expands to (the files its cases are made from are source_files())."""
     h = hashlib.sha256()
     try:
         h.update(suite.path.read_bytes())
@@ -95,6 +108,82 @@ def fingerprint(suite: Suite) -> str:
     for case in suite.cases:
         h.update(b"\0" + case.name.encode("utf-8"))
     return "sha256:" + h.hexdigest()
+
+
+#: Folders never looked in for the files cases are made from: recordings and caches, which change
+#: as the shards run (a recording shard writes cassettes; importing a tool module writes bytecode),
+#: and installed packages (a virtualenv is also skipped by its pyvenv.cfg, whatever its name).
+_NOT_SOURCES = frozenset({"cassettes", "__pycache__", "node_modules", "site-packages"})
+
+
+def source_files(suites: Sequence[Suite]) -> tuple[tuple[str, str], ...]:
+    """Every file the run's cases can be made from, each (path relative to its project, sha256):
+    the files below each suite's folder (its templates, message and variable files, schema files,
+    tool modules, data files and the suite files themselves), the project's shared template folders,
+    its project file, and each ``cases_from`` data file wherever in the project it lies. Hidden
+    files and folders, cassette folders, bytecode and harness's own JSON reports are left out.
+    Two shards whose files differ are not parts of one run, even when no case id changed (a data
+    row's text, a template's wording).
+
+    Found by walking folders rather than by noting what was read: a shard renders only its own
+    cases, and a template cached in the process is not read again, so reads differ between
+    shards of the same commit; the folders do not."""
+    from .project import project_of  # here: harness merge reads shard records without any project
+
+    folders: dict[Path, Path] = {}  # folder -> its project root
+    files: dict[Path, Path] = {}
+    skip: set[Path] = set()
+    for suite in suites:
+        root = project_root(suite.path).absolute()
+        folders.setdefault(Path(os.path.abspath(suite.path)).parent, root)
+        project = project_of(suite.path)
+        for prompts in project.prompts:
+            folders.setdefault(prompts, root)
+        if project.file is not None:
+            files.setdefault(Path(os.path.abspath(project.file)), root)
+        skip.update(Path(os.path.abspath(c.cassette_root)) for c in suite.cases[:1])
+        for origin in dict.fromkeys(c.origin.rsplit(":", 1)[0] for c in suite.cases if c.origin):
+            files.setdefault(Path(os.path.abspath(origin)), root)
+    for folder, root in folders.items():
+        for here, dirs, names in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _NOT_SOURCES
+                             and Path(here, d) not in skip and not os.path.exists(os.path.join(here, d, "pyvenv.cfg")))
+            files.update((Path(here, n), root) for n in names if not n.startswith(".") and not n.endswith(".pyc"))
+    out: dict[str, str] = {}
+    for path, root in files.items():
+        digest = _file_digest(path, root)
+        if digest is not None:
+            out[_relative(path, root)] = digest
+    return tuple(sorted(out.items()))
+
+
+#: How every JSON report harness writes begins (report/json_report.py: harness.run/1, harness.diff/1).
+_REPORT_HEAD = b'{\n  "schema": "harness.'
+
+
+def _file_digest(path: Path, root: Path) -> str | None:
+    """sha256 of a regular file inside the project (symlinks followed); None for anything else, which
+    no case can read either (safe_files refuses it)."""
+    try:
+        if not path.is_file() or not is_inside(path.resolve(), root.resolve()):
+            return None
+        with path.open("rb") as fh:
+            head = fh.read(len(_REPORT_HEAD))
+            if head == _REPORT_HEAD:  # a JSON report of an earlier run (another shard's), kept beside
+                return None          # the suites: written by runs, not something cases are made from
+            digest = hashlib.sha256(head)
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+            return "sha256:" + digest.hexdigest()
+    except OSError:
+        return None
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 @dataclass(frozen=True)
@@ -114,6 +203,11 @@ class ShardInfo:
     selection: str = ""
     #: Ctrl-C or SIGTERM stopped the shard before every case ran (its run exited 130).
     stopped: bool = False
+    #: (path relative to the project, sha256) of every file the cases are made from (source_files()).
+    files: tuple[tuple[str, str], ...] = ()
+    #: The run selected no case at all (-k matching nothing): the message the unsharded run exits 5
+    #: with, which harness merge gives too. Empty otherwise.
+    no_cases: str = ""
 
     @property
     def text(self) -> str:

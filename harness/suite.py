@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -226,9 +227,12 @@ def _turns(raw: Any) -> tuple[Message, ...]:
 
 
 def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
-               samples_override: int | str | dict[str, Any] | None = None) -> Suite:
+               samples_override: int | str | dict[str, Any] | None = None,
+               owns: Callable[[Path, str], bool] | None = None) -> Suite:
     """Parse, validate and expand one suite file; the overrides replace the file's models and
-    samples (a number, ``"auto"`` or ``{min, max}``, as ``samples:`` takes)."""
+    samples (a number, ``"auto"`` or ``{min, max}``, as ``samples:`` takes). ``owns`` (a shard's:
+    does it run the case of this suite and id?) checks only those cases against the schema; every
+    case is still expanded, as the whole run's ids place the shard's cases in it (shard.py)."""
     display = display_path(path)
     if not is_inside(path, project_root(path)):
         raise UserError("the suite file is a symlink to outside its project", file=display)
@@ -237,7 +241,7 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
     if not isinstance(doc, dict):
         raise UserError("a suite must be a YAML mapping with a 'cases' list", file=display, line=1)
     defaults = inherited(project, doc)  # the project's defaults: the suite's own keys win
-    schema_error(doc, display)
+    schema_error(doc, display, None if owns is None else lambda case_id: owns(display, case_id))
     check_declared(doc, path, display=display)
     name = suite_name_of(doc, path, display)
     root = cassette_root_of(doc, path, display, name)

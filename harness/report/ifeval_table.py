@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
-from ..runner import CaseResult
 from .records import CaseRecord
+
+if TYPE_CHECKING:  # annotations only: harness merge prints the table from records
+    from ..runner import CaseResult
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,14 @@ from typing import Any
 from ..diff import change_from_json, change_to_json
 from ..episode import ToolResult
 from ..errors import UserError
+from ..judge_spend import JudgeSpend
 from ..orphans import Orphan
 from ..output import Output, ToolCall, Usage
-from ..session import JudgeSpend
 from ..shard import ShardInfo
 from ..stats import Rate
 from ..trajectory import StepRecord
 from .diff_samples import from_baselines
+from .json_text import indented
 from .rate_change import ADJUSTMENT, RateDiff
 from .records import (
     CaseRecord,
@@ -204,7 +205,10 @@ def run_document(run: RunRecord) -> dict[str, Any]:
         doc["shard"] = {"index": info.index, "count": info.count,
                         "suites": [{"path": path, "fingerprint": fp} for path, fp in info.suites],
                         "positions": list(info.positions), "orphans_checked": info.orphans_checked,
-                        "selection": info.selection, "stopped": info.stopped}
+                        "selection": info.selection, "stopped": info.stopped,
+                        "files": [{"path": path, "sha256": digest} for path, digest in info.files]}
+        if info.no_cases:  # only when the run selected nothing: harness merge then exits as it did
+            doc["shard"]["no_cases"] = info.no_cases
     return doc
 
 
@@ -253,7 +257,7 @@ def rate_diff_document(diff: RateDiff) -> dict[str, Any]:
 
 def render(run: RunRecord, comparison: Comparison | None = None) -> str:
     doc = diff_document(comparison) if comparison is not None else run_document(run)
-    return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
+    return indented(doc) + "\n"  # json.dumps(doc, indent=2, ensure_ascii=False, default=str), faster
 
 
 # ---------------------------------------------------------------- reading back
@@ -320,7 +324,9 @@ def _shard_from(data: Mapping[str, Any] | None) -> ShardInfo | None:
     return ShardInfo(int(data["index"]), int(data["count"]),
                      tuple((str(s["path"]), str(s["fingerprint"])) for s in data.get("suites") or []),
                      tuple(int(p) for p in data.get("positions") or []), int(data.get("orphans_checked") or 0),
-                     str(data.get("selection") or ""), bool(data.get("stopped")))
+                     str(data.get("selection") or ""), bool(data.get("stopped")),
+                     tuple((str(f["path"]), str(f["sha256"])) for f in data.get("files") or []),
+                     str(data.get("no_cases") or ""))
 
 
 def _orphans_from(docs: Any) -> tuple[Orphan, ...]:

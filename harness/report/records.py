@@ -15,21 +15,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..cassette_names import sample_name
 from ..diff import Change
+from ..judge_spend import JudgeSpend
 from ..orphans import Orphan
 from ..output import Output
 from ..pricing import PriceTable
-from ..runner import CaseResult, rerecord_command
-from ..session import JudgeSpend
 from ..shard import ShardInfo
-from ..suite import Suite
 from ..trajectory import StepRecord, trajectory
 from .rate_change import RateDiff
 from .variants import by_variant
+
+if TYPE_CHECKING:  # harness merge and harness diff read records back without the runner or suites
+    from ..runner import CaseResult
+    from ..suite import Suite
 
 FAILING = ("failed", "error")
 #: Suite keys a report keeps, because gates and diffs read them later from the saved file.
@@ -335,6 +337,8 @@ def case_record(result: CaseResult, table: PriceTable | None = None) -> CaseReco
     cost = result.cost_usd if result.cost_usd is not None else _cost(table, case.model, result.output)
     rerecord = ""
     if result.status in ("stale", "missing"):
+        from ..runner import rerecord_command  # imported by now: a CaseResult came from it
+
         rerecord = rerecord_command([case], "new_episodes" if result.status == "stale" else "once")
     checks = tuple(CheckRecord(v.name, v.passed, v.reason, v.score, v.weight, v.error, _ifeval(v.details))
                    for v in result.verdicts)

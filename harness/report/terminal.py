@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from rich.console import Console
 from rich.markup import escape
@@ -25,7 +25,6 @@ from rich.text import Text
 
 from .. import redact
 from ..gates import Tolerated
-from ..runner import CaseResult, rerecord_command
 from .common import cost_delta, counts_line, rate, reasons, total_cost
 from .rate_change import RateDiff, case_line, changed_samples_text, method_text, suite_line
 from .records import CaseRecord, Comparison, Gate
@@ -38,6 +37,9 @@ from .terminal_rows import row as _row
 from .terminal_rows import sampled_row as _sampled_row
 from .terminal_rows import stat_columns as _stat_columns
 from .terminal_steps import print_result_trajectory, print_trajectories
+
+if TYPE_CHECKING:  # harness merge prints a merged run's gates and rates without the runner
+    from ..runner import CaseResult
 
 
 class _RedactingConsole(Console):
@@ -127,6 +129,8 @@ def print_problems(console: Console, results: list[CaseResult], mode: str, *,
     """Failures and why, stale and missing cassettes, skipped cases; failures in ``tolerated``
     suites only when ``verbose`` (their one-line summary is printed with the gates). A sampled
     case (``sampled``, by node id) is a failure when it fails as a whole, with its samples."""
+    from ..runner import rerecord_command  # loaded already (the results came from it); merge never calls this
+
     quiet_suites = set() if verbose else set(tolerated)
     sampled = sampled or {}
     bad: list[CaseResult | CaseSamples] = []

@@ -8,16 +8,19 @@ small room; terminal.py lays the rows out in tables and sections.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from ..pricing import PriceTable
-from ..runner import CaseResult
 from .common import cost
 from .sampled import CaseSamples, pct
 from .terminal_steps import print_result_trajectory
+
+if TYPE_CHECKING:  # annotations only: harness merge prints records without the runner
+    from ..runner import CaseResult
 
 STYLE = {"passed": "green", "failed": "red", "error": "red", "stale": "yellow",
          "missing": "yellow", "skipped": "dim"}

@@ -8,12 +8,15 @@ result) is flattened to one trimmed line: the full trajectory is in the JSON and
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 
-from ..runner import CaseResult
 from ..trajectory import StepRecord, headline, step_lines, trajectory
+
+if TYPE_CHECKING:  # annotations only: harness merge prints records without the runner
+    from ..runner import CaseResult
 
 LIMIT = 120  # characters per text in the terminal
 

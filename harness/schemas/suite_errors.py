@@ -5,6 +5,7 @@ rule but not what to write instead)."""
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -57,13 +58,20 @@ def _split_validators() -> tuple[jsonschema.protocols.Validator, jsonschema.prot
     return cls(top), _validator().evolve(schema=schema["$defs"]["case"])
 
 
-def is_valid_suite(doc: Any) -> bool:
-    """Whether ``doc`` is valid against the suite schema (the same verdict as the whole schema)."""
+def is_valid_suite(doc: Any, owns: Callable[[str], bool] | None = None) -> bool:
+    """Whether ``doc`` is valid against the suite schema (the same verdict as the whole schema).
+
+    ``owns`` (a shard's: does it run the case of this id?) limits the check to the cases it owns,
+    and to every item without a string id, which no shard could tell apart; the rest of the suite
+    is checked whole. Each case is owned by one shard, so every broken case fails some shard."""
     split = _split_validators()
     if split is None:
         return bool(_validator().is_valid(doc))
     top, case = split
     cases = doc.get("cases") if isinstance(doc, dict) else None
+    if owns is not None and isinstance(cases, list):
+        cases = [item for item in cases
+                 if not isinstance(item, dict) or not isinstance(item.get("id"), str) or owns(item["id"])]
     return top.is_valid(doc) and all(case.is_valid(item) for item in cases or ())
 
 
@@ -131,11 +139,11 @@ def _readable(err: jsonschema.ValidationError, doc: Any) -> str:
     return err.message
 
 
-def schema_error(doc: Any, file: Path) -> None:
+def schema_error(doc: Any, file: Path, owns: Callable[[str], bool] | None = None) -> None:
     """Raise a UserError for the most relevant way ``doc`` breaks the suite schema, if it does.
-    A valid suite (nearly every one) is told so by the quick check; only a broken one is walked
-    whole, to pick the error a user is shown."""
-    if is_valid_suite(doc):
+    A valid suite (nearly every one) is told so by the quick check (of a shard's own cases only,
+    with ``owns``); only a broken one is walked whole, to pick the error a user is shown."""
+    if is_valid_suite(doc, owns):
         return
     errors = sorted(_validator().iter_errors(doc), key=lambda e: (len(e.absolute_path), e.message))
     if not errors:
