@@ -12,12 +12,11 @@ import math
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .case_ids import expanded_id
 from .cassette_names import case_file_name, fitted, sample_name
 from .checks.targets import TARGET_KEYS, Target
-from .datasets import Row, load_datasets
 from .errors import UserError
 from .project import inherited, project_of
 from .record.sampling import Adaptive, adaptive
@@ -27,6 +26,9 @@ from .schemas.suite_errors import schema_error, suite_schema
 from .suite_paths import cassette_root_of, default_cassette_root, display_path, recorded_files, suite_name_of
 from .tools import DEFAULT_MAX_STEPS, ToolSpec, answering_tools, api_tools
 from .yamlio import LineDict, LineList, line_of, load_yaml, plain
+
+if TYPE_CHECKING:
+    from .datasets import Row
 
 #: Request keys a suite or a case may set; a case's value replaces the suite's.
 REQUEST_KEYS = (
@@ -251,8 +253,11 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
     # Each written case, and each cases_from source: one written case expanded over its rows.
     written: list[tuple[Any, int | None, tuple[Row | None, ...]]] = [
         (raw, line_of(doc["cases"], i), (None,)) for i, raw in enumerate(doc.get("cases") or [])]
-    written += [({"id": f"cases_from {data.source.file}"}, data.source.line, data.rows)
-                for data in load_datasets(doc, path, display)]
+    if doc.get("cases_from") is not None:  # the data readers are imported only for a suite that has data
+        from .datasets import load_datasets
+
+        written += [({"id": f"cases_from {data.source.file}"}, data.source.line, data.rows)
+                    for data in load_datasets(doc, path, display)]
     inherited_settings = {**defaults, **{k: doc[k] for k in _INHERITED if k in doc}}  # once, copied per case
     inherited_lines = {k: line_of(doc, k) for k in inherited_settings if k in doc}
     for raw, case_line, rows in written:

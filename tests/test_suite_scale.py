@@ -87,3 +87,41 @@ def test_a_replay_imports_neither_the_sdk_nor_the_http_client(project: Project, 
     done = subprocess.run([sys.executable, "-c", code], cwd=project.root, capture_output=True, text=True,
                           check=False)
     assert done.returncode == 0 and "2 passed" in done.stdout, done.stdout + done.stderr
+
+
+def test_a_replay_of_plain_prompts_imports_no_template_engine(project: Project, fake: FakeOpenAI) -> None:
+    """Prompts without template syntax never need Jinja, a suite without ``cases_from`` never needs
+    the data readers, and built-in checks never need the entry-point lookup: a replay of such a
+    suite imports none of them; a template then still renders (and is still sandboxed)."""
+    project.suite("s.yaml", """
+        name: s
+        model: gpt-4o
+        checks: [{contains: "Echo"}]
+        cases:
+          - id: one
+            prompt: "hello"
+          - id: two
+            prompt: "hello again"
+    """)
+    project.suite("t.yaml", """
+        name: t
+        model: gpt-4o
+        cases:
+          - id: greet
+            prompt: "{{ greeting }} there"
+            vars: {greeting: hi}
+    """)
+    assert project.record(fake, "suites").code == 0
+    fake.stop()
+    unwanted = ("jinja2", "harness.template_sandbox", "harness.datasets", "importlib.metadata")
+    code = ("import sys; from harness.cli import main\n"
+            "rc = main(['run', 'suites/s.yaml', '-q'])\n"
+            f"loaded = [m for m in {unwanted!r} if m in sys.modules]\n"
+            "assert not loaded, f'a replay of plain prompts imported {loaded}'\n"
+            "rc = rc or main(['run', 'suites/t.yaml', '-q'])\n"
+            "assert 'jinja2' in sys.modules\n"
+            "sys.exit(rc)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=project.root, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0 and "2 passed" in done.stdout and "1 passed" in done.stdout, \
+        done.stdout + done.stderr
