@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from rich.console import Console
 from rich.markup import escape
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # type: ignore[name-defined]  # noqa: F821
+    def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(EXIT_USER_ERROR, redact.clean(f"harness: error: {message}\n"))
 
@@ -187,6 +187,8 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
                      batch_poll=args.batch_poll, config=args.config,
                      fail_on=args.fail_on, reports=args.report, shard=args.shard, progress=bar, stop=stop,
                      notify=lambda text: err.print(escape(text), highlight=False))
+    if _kept_until_exit is not None:
+        _kept_until_exit.append(result)  # freed with the process, not value by value (see _exit)
     if result.record is None:  # a user error: nothing ran
         _print_errors(err, result.errors)
         return result.exit_code
@@ -283,6 +285,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+#: The console script's run results, held until the process ends (``entry`` sets it): freeing a
+#: 5,000-case run's values one by one on the way out cost ~50 ms. None when main() is called in a
+#: longer-lived process (tests, a wrapper), which must get its memory back.
+_kept_until_exit: list[object] | None = None
+
+
 def entry() -> None:
     # The command is a short-lived process that builds a large, mostly acyclic object graph (suites,
     # plans, cassettes, records): with the default thresholds the cyclic collector ran about 560
@@ -290,7 +298,30 @@ def entry() -> None:
     # often, peak memory stayed the same. Only the command does this; harness.run() in someone's
     # process leaves their collector alone.
     gc.set_threshold(200_000, 30, 30)
-    sys.exit(main())
+    global _kept_until_exit
+    _kept_until_exit = []
+    _exit(main())
+
+
+def _exit(code: int) -> NoReturn:
+    """End the command without tearing the interpreter down. Freeing every module, cache and
+    value one by one, and a last full collection, cost ~70 ms after a 5,000-case replay, for a
+    process about to vanish (mypy's command ends the same way). What an exit must still do is
+    done first: the atexit callbacks (log handlers, temporary folders, coverage's data) and the
+    flush of both streams. A thread still working (none is, after a run) gets the ordinary exit,
+    which waits for it."""
+    import atexit
+    import os
+
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (| head) or stream: nothing more can be said
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,7 +7,7 @@ case. The runner then executes the plan.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +46,12 @@ class PlannedCase:
 def plan_case(case: Case, *, base_url: str | None = None, check_limits: bool = False,
               prices: PriceTable | None = None,
               bound: dict[int, tuple[CheckSpec, BoundCheck | None]] | None = None,
-              renderer: Renderer | None = None) -> PlannedCase:
+              renderer: Renderer | None = None, diff: DiffOptions | None = None) -> PlannedCase:
     """Render the request and bind the checks (plus the automatic schema checks); ``renderer`` is
-    the suite's (its ``for_case()`` renders this case), made here when not given."""
+    the suite's (its ``for_case()`` renders this case), made here when not given; ``diff`` is how
+    the suite compares answers (the default when not given)."""
     try:
-        return _plan_case(case, base_url, check_limits, prices, bound, renderer)
+        return _plan_case(case, base_url, check_limits, prices, bound, renderer, diff)
     except HarnessError as exc:
         if case.origin and case.origin not in exc.message:  # which row of a data file
             exc.message += f" (the row at {case.origin})"
@@ -59,7 +60,7 @@ def plan_case(case: Case, *, base_url: str | None = None, check_limits: bool = F
 
 def _plan_case(case: Case, base_url: str | None, check_limits: bool, prices: PriceTable | None,
                bound: dict[int, tuple[CheckSpec, BoundCheck | None]] | None,
-               suite_renderer: Renderer | None) -> PlannedCase:
+               suite_renderer: Renderer | None, diff: DiffOptions | None) -> PlannedCase:
     renderer = suite_renderer.for_case() if suite_renderer else Renderer(case.suite_path, case.prompt_roots)
     refused = None
     try:
@@ -80,7 +81,8 @@ def _plan_case(case: Case, base_url: str | None, check_limits: bool, prices: Pri
         specs += auto_specs(request, file=str(case.suite_path), line=case.line)
     variables: list[dict[str, Any]] = []  # the case's variables, resolved once if a check uses them
     checks = tuple(_bind_once(spec, case, renderer, variables, bound) for spec in specs)
-    return PlannedCase(case, request, checks, prices, refused=refused, episode_plan=episode)
+    return PlannedCase(case, request, checks, prices, diff if diff is not None else DiffOptions(), refused=refused,
+                       episode_plan=episode)
 
 
 def _bind_once(spec: CheckSpec, case: Case, renderer: Renderer, variables: list[dict[str, Any]],
@@ -130,10 +132,9 @@ class Planner:
         where = (case.suite_path, case.prompt_roots)
         if where not in self._renderers:
             self._renderers[where] = Renderer(*where)
-        item = plan_case(case, base_url=self.base_url, check_limits=self.check_limits,
+        return plan_case(case, base_url=self.base_url, check_limits=self.check_limits,
                          prices=self._tables[case.suite_path], bound=self._bound,
-                         renderer=self._renderers[where])
-        return replace(item, diff=self._diffs[case.suite_path])
+                         renderer=self._renderers[where], diff=self._diffs[case.suite_path])
 
 
 def plan(cases: list[Case], *, base_url: str | None = None, check_limits: bool = False,

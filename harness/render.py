@@ -15,23 +15,24 @@ import base64
 import mimetypes
 import os
 import re
-from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import jinja2
-from jinja2.environment import TemplateExpression
-from jinja2.loaders import split_template_path
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from typing import TYPE_CHECKING, Any
 
 from . import safe_files
 from .errors import UserError
 from .schemas.files import is_file_ref
 from .template_checks import check_printable, check_template_source
 from .template_limits import Budget, TemplateLimit, active
-from .template_sandbox import BoundedSandbox
 from .yamlio import line_of
+
+if TYPE_CHECKING:
+    import jinja2
+    from jinja2.environment import TemplateExpression
+    from jinja2.sandbox import SandboxedEnvironment
+
+# jinja2 (about 20 ms to import) is imported on the first text that holds template syntax: most
+# prompts are plain text, and a replay of them never compiles a template.
 
 
 def _find(roots: tuple[Path, ...], relative: str) -> tuple[Path, Path, str] | None:
@@ -44,30 +45,14 @@ def _find(roots: tuple[Path, ...], relative: str) -> tuple[Path, Path, str] | No
     return None
 
 
-class _SuiteLoader(jinja2.BaseLoader):
-    """Loads ``{% include %}`` and message files from the suite's folder tree (then the shared
-    folders), through safe_files: no '..' or absolute names, no symlink out of the folder it was
-    found in, no FIFO or device, a size cap."""
-
-    def __init__(self, roots: tuple[Path, ...]) -> None:
-        self.roots = roots
-
-    def get_source(self, environment: jinja2.Environment,
-                   template: str) -> tuple[str, str, Callable[[], bool]]:
-        if template.startswith(("/", "\\")) or ":" in template.split("/")[0]:
-            raise jinja2.TemplateNotFound(template)
-        found = _find(self.roots, os.path.join(*split_template_path(template)))  # refuses '..'
-        if found is None:
-            raise jinja2.TemplateNotFound(template)
-        root, path, where = found
-        source = safe_files.read_text(path, shown=template, what="template file", root=root, where=where)
-        return source, str(path), lambda: True
-
-
 @lru_cache(maxsize=64)
 def _environment(roots: tuple[Path, ...]) -> SandboxedEnvironment:
+    import jinja2
+
+    from .template_sandbox import BoundedSandbox, SuiteLoader
+
     return BoundedSandbox(
-        loader=_SuiteLoader(roots),
+        loader=SuiteLoader(roots, _find),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,  # send exactly what the suite says (YAML "|-" strips it)
@@ -107,6 +92,8 @@ def _expression(env: SandboxedEnvironment, source: str) -> TemplateExpression | 
     if match is None or "}}" in match.group(1) or "{{" in match.group(1):
         return None
     check_template_source(source)
+    import jinja2
+
     try:
         return env.compile_expression(match.group(1), undefined_to_none=False)
     except jinja2.TemplateSyntaxError:
@@ -132,8 +119,12 @@ class Renderer:
         # The folder the suite was named in (not where a symlinked suite file points to).
         self.root = _real_folder(os.path.dirname(os.path.abspath(suite_file)))
         self.roots = (self.root, *(r for r in shared if r != self.root))
-        self.env = _environment(self.roots)
         self.budget = Budget()
+
+    @property
+    def env(self) -> SandboxedEnvironment:
+        """The Jinja environment of these folders, made on the first template (one per folders)."""
+        return _environment(self.roots)
 
     def for_case(self) -> Renderer:
         """This renderer's folders and environment with a fresh time budget: one case's renders."""
@@ -148,6 +139,9 @@ class Renderer:
 
     def _fail(self, exc: BaseException, *, what: str, file: str, line: int | None,
               case: str | None) -> UserError:
+        import jinja2
+        from jinja2.sandbox import SecurityError
+
         if isinstance(exc, UserError):  # a file an include named, refused by safe_files
             return UserError(f"{exc.message} (in {what})", file=file, line=line, case=case)
         if isinstance(exc, TemplateLimit):
@@ -193,6 +187,8 @@ class Renderer:
             raise self._fail(exc, what=what, file=str(self.suite_file), line=line, case=case) from None
         if expression is None:
             return self.render_string(source, variables, line=line, case=case, what=what)
+        import jinja2
+
         try:
             with active(self.budget):
                 value = expression(variables)
@@ -205,6 +201,8 @@ class Renderer:
     def render_file(self, relative: str, variables: dict[str, Any], *, line: int | None,
                     case: str | None) -> str:
         """Render a template file that lives inside the suite's folder tree."""
+        import jinja2
+
         file = str(Path(self.suite_file).parent / relative)
         try:
             with active(self.budget):

@@ -211,13 +211,13 @@ def _finish(item: PlannedCase, walked: Walked, stored: list[Interaction] | None,
                        {**services, "judge": judge, "batch": batch, "pricing": item.prices},
                        episode=episode if multi else None)
     cost = episode.cost_usd()
-    saved = marked(walked.interactions, walked.steps)
     try:
         verdicts = [Verdict("response", False, secrets.text(output.error), error=True)] \
             if output.error else [bound.run(ctx) for bound in item.checks]
     except BudgetStop as stop:
         # The answer was paid for: keep it (and any judge exchange already made) in the cassette.
-        failure = _save(item, saved, judge.used, secrets) if recorded or judge.recorded else ""
+        failure = _save(item, marked(walked.interactions, walked.steps), judge.used, secrets) \
+            if recorded or judge.recorded else ""
         if failure:
             return CaseResult(item, "error", output=output, message=failure, judge=judge.spend)
         kept = "; the answer is kept in its cassette" if recorded else ""
@@ -232,8 +232,8 @@ def _finish(item: PlannedCase, walked: Walked, stored: list[Interaction] | None,
         return CaseResult(item, "error", output=output, message=secrets.text(str(exc)))
     if walked.stopped:
         verdicts.insert(0, Verdict("max_steps", False, walked.stopped))
-    if recorded or judge.recorded:
-        failure = _save(item, saved, judge.used, secrets)
+    if recorded or judge.recorded:  # a replay saves nothing, so marks nothing
+        failure = _save(item, marked(walked.interactions, walked.steps), judge.used, secrets)
         if failure:
             return CaseResult(item, "error", verdicts, output, message=failure, judge=judge.spend)
     # An old cassette may hold an answer that is no longer recorded (one cut short, say).

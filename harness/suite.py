@@ -11,14 +11,13 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .case_ids import expanded_id
 from .cassette_names import case_file_name, fitted, sample_name
 from .checks.targets import TARGET_KEYS, Target
-from .datasets import Row, load_datasets
 from .errors import UserError
 from .project import inherited, project_of
 from .record.sampling import Adaptive, adaptive
@@ -28,6 +27,9 @@ from .schemas.suite_errors import schema_error, suite_schema
 from .suite_paths import cassette_root_of, default_cassette_root, display_path, recorded_files, suite_name_of
 from .tools import DEFAULT_MAX_STEPS, ToolSpec, answering_tools, api_tools
 from .yamlio import LineDict, LineList, line_of, load_yaml, plain
+
+if TYPE_CHECKING:
+    from .datasets import Row
 
 #: Request keys a suite or a case may set; a case's value replaces the suite's.
 REQUEST_KEYS = (
@@ -39,6 +41,9 @@ REQUEST_KEYS = (
 _INHERITED = REQUEST_KEYS + ("provider", "model", "models", "messages", "prompt", "system",
                              "samples", "auto_checks", "threshold", "api", "history", "turns",
                              "max_steps")
+_INHERITED_KEYS = frozenset(_INHERITED)
+#: The keys whose line a case keeps (Case.key_lines).
+_LINED_KEYS = (*REQUEST_KEYS, "api", "history", "provider")
 #: Cases one suite file may expand to (matrix x models x apis x samples), counted before expanding: ten
 #: variables of ten values are 10^10 cases, which no run could hold in memory, let alone send.
 MAX_CASES_PER_FILE = 10_000
@@ -147,7 +152,13 @@ class Case:
     def cassette_path(self) -> Path:
         """cassettes/<suite>/<case-id>.yaml; extra samples add ``#<n>``; over-long names are
         shortened (cassette_names.py)."""
-        return self.cassette_root / fitted(self.suite_name) / case_file_name(self.id, self.sample)
+        return _cassette_folder(self.cassette_root, self.suite_name) / case_file_name(self.id, self.sample)
+
+
+@lru_cache(maxsize=256)
+def _cassette_folder(root: Path, suite_name: str) -> Path:
+    """cassettes/<suite>: shared by every case of a suite, so joined once (a Path join is a parse)."""
+    return root / fitted(suite_name)
 
 
 @dataclass(frozen=True)
@@ -255,14 +266,18 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
     # Each written case, and each cases_from source: one written case expanded over its rows.
     written: list[tuple[Any, int | None, tuple[Row | None, ...]]] = [
         (raw, line_of(doc["cases"], i), (None,)) for i, raw in enumerate(doc.get("cases") or [])]
-    written += [({"id": f"cases_from {data.source.file}"}, data.source.line, data.rows)
-                for data in load_datasets(doc, path, display)]
+    if doc.get("cases_from") is not None:  # the data readers are imported only for a suite that has data
+        from .datasets import load_datasets
+
+        written += [({"id": f"cases_from {data.source.file}"}, data.source.line, data.rows)
+                    for data in load_datasets(doc, path, display)]
     inherited_settings = {**defaults, **{k: doc[k] for k in _INHERITED if k in doc}}  # once, copied per case
     inherited_lines = {k: line_of(doc, k) for k in inherited_settings if k in doc}
+    suite_provider = Provider(**inherited_settings.get("provider", {}))  # frozen: one for every case
     for raw, case_line, rows in written:
         settings = dict(inherited_settings)
         lines = dict(inherited_lines)
-        own = {k: raw[k] for k in _INHERITED if k in raw}
+        own = {k: v for k, v in raw.items() if k in _INHERITED_KEYS}
         if "model" in own:
             settings.pop("models", None)
         if "models" in own:
@@ -289,7 +304,7 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
         if not messages and not turns:
             raise UserError("no messages: set 'messages', 'prompt' or 'system'",
                             file=display, line=case_line, case=raw["id"])
-        provider = Provider(**settings.get("provider", {}))
+        provider = Provider(**settings["provider"]) if "provider" in own else suite_provider
         params = {k: plain(settings[k]) for k in REQUEST_KEYS if k in settings}
         answering = answering_tools(settings.get("tools"), file=display, case=raw["id"])
         if answering:  # impl/results are harness's own: never sent, never in a cassette
@@ -303,7 +318,7 @@ def load_suite(path: Path, *, models_override: tuple[str, ...] = (),
         total += (math.prod(len(v) for v in matrix.values()) * len(models) * len(wire_apis)
                   * (rule.max if rule else samples)) * len(rows)
         _check_total(total, rows, display, case_line, raw["id"])
-        key_lines = {k: lines.get(k) for k in (*REQUEST_KEYS, "api", "history", "provider") if k in settings}
+        key_lines = {k: lines.get(k) for k in _LINED_KEYS if k in settings}
         combos = [dict(zip(matrix, values, strict=True)) for values in itertools.product(*matrix.values())] \
             if matrix else [{}]
         checks = tuple(suite_checks + _parse_checks(raw.get("checks"), display, raw["id"]))

@@ -14,8 +14,6 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from jinja2 import Undefined
-
 from .template_limits import (
     MAX_DEPTH,
     MAX_INT_BITS,
@@ -73,6 +71,8 @@ def printed_size(value: Any, *, limit: int = MAX_TEXT, indent: int = 0, _depth: 
         return value.bit_length() * 3 // 10 + 2
     if isinstance(value, (float, datetime.date, datetime.time)):
         return 32
+    from jinja2 import Undefined  # imported by then: only a rendered template prints values
+
     if isinstance(value, Undefined):
         return len(str(value))  # a strict undefined raises its own, better error here
     if isinstance(value, (list, tuple, dict)):

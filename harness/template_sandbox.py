@@ -14,19 +14,23 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import time
 import types
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import jinja2
 from jinja2 import nodes, pass_environment, pass_eval_context
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.filters import make_attrgetter
+from jinja2.loaders import split_template_path
 from jinja2.runtime import Namespace
 from jinja2.sandbox import SandboxedEnvironment, SandboxedFormatter
 from markupsafe import EscapeFormatter, Markup
 
+from . import safe_files
 from . import template_checks as checks
 from . import template_limits as limits
 
@@ -39,6 +43,32 @@ _TEXT_FILTERS = frozenset({
 #: Output that differs from run to run cannot replay: these are not available.
 _UNAVAILABLE_FILTERS = ("random",)
 _UNAVAILABLE_GLOBALS = ("lipsum",)
+
+
+#: How a loader finds a file in its folders: (folder, path, how an error names the folder), or None.
+Finder = Callable[[tuple[Path, ...], str], tuple[Path, Path, str] | None]
+
+
+class SuiteLoader(jinja2.BaseLoader):
+    """Loads ``{% include %}`` and message files from the suite's folder tree (then the shared
+    folders), through safe_files: no '..' or absolute names, no symlink out of the folder it was
+    found in, no FIFO or device, a size cap. ``find`` is render.py's lookup, which its own file
+    reads (images, variable files) share."""
+
+    def __init__(self, roots: tuple[Path, ...], find: Finder) -> None:
+        self.roots = roots
+        self.find = find
+
+    def get_source(self, environment: jinja2.Environment,
+                   template: str) -> tuple[str, str, Callable[[], bool]]:
+        if template.startswith(("/", "\\")) or ":" in template.split("/")[0]:
+            raise jinja2.TemplateNotFound(template)
+        found = self.find(self.roots, os.path.join(*split_template_path(template)))  # refuses '..'
+        if found is None:
+            raise jinja2.TemplateNotFound(template)
+        root, path, where = found
+        source = safe_files.read_text(path, shown=template, what="template file", root=root, where=where)
+        return source, str(path), lambda: True
 
 
 def _unavailable(kind: str, name: str) -> Callable[..., Any]:

@@ -43,7 +43,17 @@ class LineList(list):
     item_lines: list[int]
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
 class _LineLoader(_BaseLoader):
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        # A text scalar is its own value (what construct_yaml_str returns, and immutable, so an
+        # alias to it may share it): skip the constructor's dispatch, most of a suite's nodes.
+        if node.__class__ is yaml.ScalarNode and node.tag == _STR_TAG:
+            return node.value
+        return super().construct_object(node, deep=deep)
+
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LineDict:
         self.flatten_mapping(node)
         out = LineDict()

@@ -149,6 +149,15 @@ def test_json_report_carries_the_statistics_and_reads_back(recorded: Project) ->
 
     again = sampled_cases(load(recorded.root / "run.json"))
     assert again["suites/s.yaml::hat"].status == "failed" and again["suites/s.yaml::gated"].status == "passed"
+    # a copy of the run with the same cases (a run is finished in copies: orphans, gates) is read
+    # once; a copy with other cases is read again
+    from dataclasses import replace
+
+    run = load(recorded.root / "run.json")
+    first = sampled_cases(run)
+    assert sampled_cases(replace(run, gates=())) is first
+    fewer = sampled_cases(replace(run, cases=tuple(c for c in run.cases if c.id != "hat")))
+    assert "suites/s.yaml::hat" not in fewer and fewer["suites/s.yaml::gated"].status == "passed"
 
 
 def test_markdown_html_and_junit_show_rates(recorded: Project) -> None:

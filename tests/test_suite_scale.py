@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.schemas.suite_errors import _validator, is_valid_suite
+from harness.schemas.suite_errors import CaseRule, _split_validators, _validator, is_valid_suite
 from harness.testing.fake_openai import FakeOpenAI
 from harness.yamlio import load_yaml
 
@@ -42,6 +42,17 @@ BROKEN_CASES = {
     "message without content": {"id": "a", "messages": [{"role": "user"}]},
     "a case that is a text": "just a prompt",
     "valid turns": {"id": "a", "prompt": "hi", "turns": ["and then?"], "max_steps": 3},
+    "no id": {"prompt": "hi"},
+    "id not a text": {"id": 5, "prompt": "hi"},
+    "a key that is a number": {"id": "a", "prompt": "hi", 1: "x"},
+    "a flag for a number": {"id": "a", "prompt": "hi", "temperature": True},
+    "a whole float for an integer": {"id": "a", "prompt": "hi", "max_tokens": 64.0},
+    "models twice": {"id": "a", "prompt": "hi", "models": ["m", "m"]},
+    "many valid keys": {"id": "a", "prompt": "hi {{ x }}", "model": "m", "temperature": 0.5, "samples": 3,
+                        "vars": {"x": 1}, "checks": [{"contains": "a"}, {"regex": "b", "weight": 2}],
+                        "skip": "later", "api": ["chat", "responses"], "max_tokens": 10},
+    "a broken check": {"id": "a", "prompt": "hi", "checks": [{"contains": "a", "step": 0}]},
+    "a list for a case": ["id", "a"],
 }
 
 
@@ -51,6 +62,12 @@ def test_quick_check_agrees_with_the_whole_schema_on_each_case(case: object) -> 
     assert is_valid_suite(doc) == _validator().is_valid(doc)
     top = {"name": "s", "model": "gpt-4o", "cases": [], "modle": "x"}
     assert is_valid_suite(top) == _validator().is_valid(top) is False
+
+
+def test_the_quick_check_judges_each_case_key_by_key() -> None:
+    """The shipped case rule is one the quick check judges key by key (not the whole walk)."""
+    split = _split_validators()
+    assert split is not None and isinstance(split[1], CaseRule)
 
 
 def test_a_broken_case_among_thousands_is_told_at_its_line(project: Project) -> None:
@@ -87,3 +104,41 @@ def test_a_replay_imports_neither_the_sdk_nor_the_http_client(project: Project, 
     done = subprocess.run([sys.executable, "-c", code], cwd=project.root, capture_output=True, text=True,
                           check=False)
     assert done.returncode == 0 and "2 passed" in done.stdout, done.stdout + done.stderr
+
+
+def test_a_replay_of_plain_prompts_imports_no_template_engine(project: Project, fake: FakeOpenAI) -> None:
+    """Prompts without template syntax never need Jinja, a suite without ``cases_from`` never needs
+    the data readers, and built-in checks never need the entry-point lookup: a replay of such a
+    suite imports none of them; a template then still renders (and is still sandboxed)."""
+    project.suite("s.yaml", """
+        name: s
+        model: gpt-4o
+        checks: [{contains: "Echo"}]
+        cases:
+          - id: one
+            prompt: "hello"
+          - id: two
+            prompt: "hello again"
+    """)
+    project.suite("t.yaml", """
+        name: t
+        model: gpt-4o
+        cases:
+          - id: greet
+            prompt: "{{ greeting }} there"
+            vars: {greeting: hi}
+    """)
+    assert project.record(fake, "suites").code == 0
+    fake.stop()
+    unwanted = ("jinja2", "harness.template_sandbox", "harness.datasets", "importlib.metadata")
+    code = ("import sys; from harness.cli import main\n"
+            "rc = main(['run', 'suites/s.yaml', '-q'])\n"
+            f"loaded = [m for m in {unwanted!r} if m in sys.modules]\n"
+            "assert not loaded, f'a replay of plain prompts imported {loaded}'\n"
+            "rc = rc or main(['run', 'suites/t.yaml', '-q'])\n"
+            "assert 'jinja2' in sys.modules\n"
+            "sys.exit(rc)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=project.root, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0 and "2 passed" in done.stdout and "1 passed" in done.stdout, \
+        done.stdout + done.stderr

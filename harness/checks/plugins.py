@@ -18,8 +18,10 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported where entry points are looked up: a run of built-in checks never is
+    from importlib import metadata
 
 GROUP = "harness.checks"
 
@@ -43,6 +45,8 @@ def _entry_points() -> tuple[metadata.EntryPoint, ...]:
     """The group's entry points, looked up again only when sys.path changed (scanning every
     installed distribution's metadata costs milliseconds, and a suite may name many unknowns)."""
     global _found
+    from importlib import metadata  # 10 ms to import: only a suite naming an unknown check pays it
+
     path = tuple(sys.path)
     if _found is None or _found[0] != path:
         _found = (path, tuple(metadata.entry_points(group=GROUP)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -40,12 +41,37 @@ def _validator() -> jsonschema.protocols.Validator:
     return cls(schema)
 
 
+#: Keywords a case rule may hold for a case to be judged key by key (CaseRule): the others (allOf,
+#: if/then, patternProperties, ...) relate several keys, and the case's whole rule judges then.
+_KEY_BY_KEY = frozenset({"type", "required", "additionalProperties", "properties", "description",
+                         "title", "$comment"})
+
+
+@dataclass(frozen=True)
+class CaseRule:
+    """A case rule of ``type: object``, ``required``, ``additionalProperties: false`` and
+    ``properties``, judged as those keywords mean: a mapping with every required key, no other
+    key than the properties, and each value valid against its property's rule. Judging the values
+    directly skips the walk over every property the rule lists (about 40) once per case, which is
+    two thirds of the cost of validating thousands of cases."""
+
+    required: tuple[str, ...]
+    properties: dict[str, jsonschema.protocols.Validator]
+
+    def is_valid(self, item: Any) -> bool:
+        if not isinstance(item, dict) or not all(key in item for key in self.required):
+            return False
+        rules = self.properties
+        return all(key in rules and rules[key].is_valid(value) for key, value in item.items())
+
+
 @lru_cache(maxsize=1)
-def _split_validators() -> tuple[jsonschema.protocols.Validator, jsonschema.protocols.Validator] | None:
+def _split_validators() -> tuple[jsonschema.protocols.Validator,
+                                 jsonschema.protocols.Validator | CaseRule] | None:
     """The suite schema in two parts with the same meaning: the document without its case items,
     and one case item (``$defs/case``). Validating each case against the second directly skips
-    resolving ``items: {$ref}`` once per case, most of the cost of validating thousands of cases.
-    None if the schema's cases are no longer written that way (the whole schema is used then)."""
+    resolving ``items: {$ref}`` once per case. None if the schema's cases are no longer written
+    that way (the whole schema is used then)."""
     schema = suite_schema()
     cases = schema["properties"]["cases"]
     if cases.get("items") != {"$ref": "#/$defs/case"}:
@@ -55,7 +81,13 @@ def _split_validators() -> tuple[jsonschema.protocols.Validator, jsonschema.prot
     cls = jsonschema.validators.validator_for(schema)
     # evolve keeps the whole schema's resolver: a case's own $refs (#/$defs/..., #/properties/...)
     # resolve against the whole schema, as they do when reached through items.
-    return cls(top), _validator().evolve(schema=schema["$defs"]["case"])
+    rule = schema["$defs"]["case"]
+    case: jsonschema.protocols.Validator | CaseRule = _validator().evolve(schema=rule)
+    if (set(rule) <= _KEY_BY_KEY and rule.get("type") == "object"
+            and rule.get("additionalProperties") is False and isinstance(rule.get("properties"), dict)):
+        case = CaseRule(tuple(rule.get("required", ())),
+                        {key: _validator().evolve(schema=sub) for key, sub in rule["properties"].items()})
+    return cls(top), case
 
 
 def is_valid_suite(doc: Any, owns: Callable[[str], bool] | None = None) -> bool:
