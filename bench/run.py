@@ -13,11 +13,13 @@ live. Every measured command runs in a fresh subprocess with a timeout, every re
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import platform
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from door_rows import door_part
 from live_rows import live_part
@@ -67,6 +69,15 @@ def chosen_parts(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
     return [p for p in PARTS if p in wanted], skipped
 
 
+def _compile_harness() -> None:
+    """Byte-compile harness's sources first, as pip does when it installs a wheel: an editable
+    checkout run with PYTHONDONTWRITEBYTECODE=1 (set on some machines and CI images) would compile
+    every changed module again in every measured process, which no installed copy does."""
+    import harness
+
+    compileall.compile_dir(Path(harness.__file__).parent, quiet=1)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -77,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run, skipped = chosen_parts(args)
     OUT.mkdir(parents=True, exist_ok=True)
+    _compile_harness()
     header = f"Machine: {machine()}. Mode: {'quick' if args.quick else 'full'}; parts: {', '.join(run)}."
     parts = Parts(skipped=skipped)
     rows: list[Row] = []
