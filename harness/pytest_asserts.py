@@ -10,6 +10,13 @@ pytest has no public way to leave a plugin's package alone (``PYTEST_DONT_REWRIT
 is read only after the source was parsed). So, while pytest imports the plugin module and before
 that module imports the rest of harness, the package's mark is taken off pytest's import hook.
 Should the hook change shape, nothing is done and harness is rewritten as before.
+
+anyio (which the HTTP client needs) ships a pytest plugin too, so pytest rewrites the whole anyio
+library, and that plugin imports anyio's asyncio backend as it loads: about 0.25 s of CPU in a
+fresh environment. Taking anyio off the list the same way works when harness's plugin loads first,
+but then a second pytest session in the same process (pytester's in-process runs, a second
+``pytest.main``) finds anyio imported without rewriting and warns "Module already imported so
+cannot be rewritten; anyio". So anyio is left as pytest has it.
 """
 
 from __future__ import annotations
