@@ -181,3 +181,36 @@ def pytest_runtest_call(item):
     recorded.runpytest_inprocess("suites", "test_plain.py").assert_outcomes(passed=2, failed=1, skipped=1)
     assert set((recorded.path / "during.txt").read_text().splitlines()) == {f"True {threshold[0]}"}
     assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, frozen)
+
+
+def _loads_before(first: str, then: str) -> bool:
+    """Whether pytest loads the plugin of distribution ``first`` before that of ``then``."""
+    import importlib.metadata
+
+    order = [d.metadata["Name"] for d in importlib.metadata.distributions()
+             if any(ep.group == "pytest11" for ep in d.entry_points)]
+    return first in order and then in order and order.index(first) < order.index(then)
+
+
+def test_anyio_library_is_not_rewritten_and_a_second_session_does_not_warn(pytester: pytest.Pytester) -> None:
+    """anyio's plugin module is rewritten as pytest wants; its library (the asyncio backend the
+    plugin imports as it loads) is loaded from bytecode; an in-process session after the first
+    finds nothing to warn about."""
+    if not _loads_before("prompt-harness", "anyio"):
+        pytest.skip("this environment lists anyio's pytest plugin before harness's")
+    pytester.makeconftest("""
+import sys
+
+def pytest_configure(config):
+    with open("loaders.txt", "w") as fh:
+        for name in ("anyio", "anyio.pytest_plugin", "anyio._backends._asyncio"):
+            fh.write(f"{name} {type(sys.modules[name].__loader__).__name__}\\n")
+""")
+    pytester.makepyfile(test_one="def test_one():\n    assert 1\n")
+    pytester.runpytest_subprocess("-W", "error::pytest.PytestAssertRewriteWarning").assert_outcomes(passed=1)
+    assert (pytester.path / "loaders.txt").read_text().splitlines() == [
+        "anyio AssertionRewritingHook", "anyio.pytest_plugin AssertionRewritingHook",
+        "anyio._backends._asyncio SourceFileLoader"]
+    inner = pytester.runpytest_inprocess()
+    inner.assert_outcomes(passed=1)
+    assert "cannot be rewritten" not in inner.stdout.str()
