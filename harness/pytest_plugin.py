@@ -26,6 +26,7 @@ through the redaction point (redact.py), so no secret reaches the terminal or ``
 
 from __future__ import annotations
 
+import gc
 import glob
 import sys
 from dataclasses import dataclass
@@ -133,7 +134,9 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    config.add_cleanup(lambda: _thaw(config))
     try:
         config.stash[_OPTED_IN] = OptedIn.from_config(config)
     except HarnessError as exc:  # a broken project file: one line, as the CLI says it
@@ -154,20 +157,57 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 _HOLDS_CACHE = pytest.StashKey[bool]()
+_GC_THRESHOLD = pytest.StashKey[tuple[int, int, int]]()
+_FROZEN = pytest.StashKey[bool]()
+
+
+def _thaw(config: pytest.Config) -> None:
+    """Unfreeze what pytest_collection_finish froze. Registered as a cleanup when the session is
+    configured (tryfirst), so it runs after pytest's own cleanups (a stack: last in, first out),
+    the last of which collects garbage a final time."""
+    if config.stash.get(_FROZEN, False):
+        config.stash[_FROZEN] = False
+        gc.unfreeze()
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
+    items = sys.modules.get(f"{__package__}.pytest_items")
+    cases = 0 if items is None else sum(isinstance(item, items.CaseItem) for item in session.items)
+    if not cases:
+        return
     # Only a session that runs cases holds the parse cache: one that runs other tests may call
     # harness in-process and expects each run to write its cache as usual.
-    items = sys.modules.get(f"{__package__}.pytest_items")
-    if items is not None and any(isinstance(item, items.CaseItem) for item in session.items):
-        from . import cassettes
+    from . import cassettes
 
-        cassettes.CACHE.hold()
-        session.stash[_HOLDS_CACHE] = True
+    cassettes.CACHE.hold()
+    session.stash[_HOLDS_CACHE] = True
+    # What collection built (suites, cases, items, every plugin's modules) lives until the session
+    # ends: frozen, the collector's passes stop walking it again, among them the two full ones
+    # pytest makes at its end, which took a tenth of a 1,000-case replay. Unfrozen when pytest
+    # has finished with the session (_thaw), so an in-process caller collects it as usual.
+    gc.freeze()
+    session.config.stash[_FROZEN] = True
+    if cases == len(session.items):
+        # A session of cases only is the command's run under another name: the command's
+        # collector thresholds (cli.entry says why), restored when the session finishes.
+        session.stash[_GC_THRESHOLD] = gc.get_threshold()
+        gc.set_threshold(200_000, 30, 30)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    items = sys.modules.get(f"{__package__}.pytest_items")
+    if items is None or not isinstance(item, items.CaseItem):
+        return None  # not a case: pytest's own protocol runs it
+    from .pytest_protocol import run_case
+
+    return run_case(item, nextitem)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    threshold = session.stash.get(_GC_THRESHOLD, None)
+    if threshold is not None:
+        gc.set_threshold(*threshold)
     if session.stash.get(_HOLDS_CACHE, False):
         from . import cassettes
 

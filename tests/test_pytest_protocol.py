@@ -1,0 +1,216 @@
+"""A case's runtest protocol under pytest: every phase's hooks run, a passed setup makes no report,
+the rest is reported as pytest reports it; and a session of cases leaves the process's garbage
+collector as it found it."""
+
+from __future__ import annotations
+
+import gc
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from harness.cli import main as harness_main
+from harness.testing.fake_openai import FakeOpenAI
+
+from conftest import CANARY
+
+PYPROJECT = "[project]\nname='demo'\n\n[tool.pytest.ini_options]\nharness_suites = ['suites']\n"
+SUITE = """\
+model: gpt-4o
+cases:
+  - id: greet
+    prompt: Say hello to Ada.
+    checks:
+      - contains: "Echo: Say hello"
+  - id: wrong
+    prompt: Say goodbye.
+    checks:
+      - contains: "bonjour"
+  - id: later
+    prompt: Not yet.
+    skip: not recorded yet
+"""
+
+# Writes every report pytest hands the reporters (node, phase, outcome), and each phase hook the
+# cases went through, to phases.json when the session ends.
+CONFTEST = """
+import json
+import logging
+
+import pytest
+
+SEEN = []
+
+
+def pytest_runtest_setup(item):
+    SEEN.append([item.name, "setup hook"])
+
+
+def pytest_runtest_teardown(item):
+    SEEN.append([item.name, "teardown hook"])
+
+
+def pytest_runtest_logreport(report):
+    SEEN.append([report.nodeid.rpartition("::")[2], report.when, report.outcome])
+
+
+def pytest_sessionfinish(session):
+    with open("phases.json", "w") as fh:
+        json.dump(SEEN, fh)
+"""
+
+# A Python test module beside the suites: a module-scoped fixture that logs its set-up and
+# teardown, so the order shows whether pytest's set-up state stayed right around the cases.
+TESTS = """
+import pytest
+
+
+def note(text):
+    with open("order.log", "a") as fh:
+        fh.write(text + "\\n")
+
+
+@pytest.fixture(scope="module")
+def resource():
+    note("up {name}")
+    yield
+    note("down {name}")
+
+
+def test_one(resource):
+    pass
+
+
+def test_two(resource):
+    pass
+"""
+NOTE_CALLS = """
+
+def pytest_runtest_call(item):
+    with open("order.log", "a") as fh:
+        fh.write(f"call {item.name}\\n")
+"""
+
+
+@pytest.fixture
+def recorded(pytester: pytest.Pytester, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    pytester.makefile(".toml", pyproject=PYPROJECT)
+    (pytester.path / "suites").mkdir()
+    (pytester.path / "suites" / "demo.yaml").write_text(SUITE)
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    assert harness_main(["run", "suites", "-q", "--record-mode", "once", "--base-url", fake.base_url]) == 1
+    monkeypatch.delenv("OPENAI_API_KEY")
+    fake.stop()
+    return pytester
+
+
+def test_a_case_runs_every_phase_and_reports_a_passed_setup_to_nobody(recorded: pytest.Pytester) -> None:
+    recorded.makeconftest(CONFTEST)
+    result = recorded.runpytest("suites", "--junitxml=out.xml", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    seen = json.loads((recorded.path / "phases.json").read_text())
+    assert seen == [
+        ["greet", "setup hook"], ["greet", "call", "passed"], ["greet", "teardown hook"],
+        ["greet", "teardown", "passed"],
+        ["wrong", "setup hook"], ["wrong", "call", "failed"], ["wrong", "teardown hook"],
+        ["wrong", "teardown", "passed"],
+        # a skipped setup (pytest's skipping plugin, before other setup hooks) is reported as
+        # pytest reports it, and its case never calls
+        ["later", "setup", "skipped"], ["later", "teardown hook"],
+        ["later", "teardown", "passed"],
+    ]
+    cases = {c.get("name"): c for c in ET.parse(recorded.path / "out.xml").iter("testcase")}
+    assert set(cases) == {"greet", "wrong", "later"}
+    assert cases["greet"].find("failure") is None and cases["greet"].find("skipped") is None
+    failure = cases["wrong"].find("failure")
+    assert failure is not None and "bonjour" in (failure.get("message", "") + (failure.text or ""))
+    skipped = cases["later"].find("skipped")
+    assert skipped is not None and "not recorded yet" in skipped.get("message", "")
+
+
+def test_python_tests_around_cases_keep_their_fixtures_and_reports(recorded: pytest.Pytester) -> None:
+    """Cases between two test modules: each module's fixture is set up and torn down once, in order,
+    and the Python tests still get all three of pytest's reports."""
+    recorded.makeconftest(CONFTEST + NOTE_CALLS)
+    recorded.makepyfile(test_a=TESTS.format(name="a"), test_b=TESTS.format(name="b"))
+    result = recorded.runpytest("test_a.py", "suites", "test_b.py", "-p", "no:randomly")
+    result.assert_outcomes(passed=5, failed=1, skipped=1)
+    assert (recorded.path / "order.log").read_text().splitlines() == [
+        "up a", "call test_one", "call test_two", "down a", "call greet", "call wrong",
+        "up b", "call test_one", "call test_two", "down b"]
+    seen = json.loads((recorded.path / "phases.json").read_text())
+    reports = [entry for entry in seen if len(entry) == 3]
+    assert [r for r in reports if r[0] == "test_one"] == [
+        ["test_one", "setup", "passed"], ["test_one", "call", "passed"], ["test_one", "teardown", "passed"],
+    ] * 2
+
+
+def test_exitfirst_and_pdb_hooks_see_a_failing_case(recorded: pytest.Pytester) -> None:
+    recorded.makeconftest(CONFTEST + """
+
+def pytest_exception_interact(node, call, report):
+    SEEN.append([node.name, "interact", report.when])
+""")
+    result = recorded.runpytest("suites", "-x", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=1)
+    seen = json.loads((recorded.path / "phases.json").read_text())
+    assert ["wrong", "interact", "call"] in seen
+    assert not any(entry[0] == "later" for entry in seen)  # -x stopped the session before it
+
+
+def test_a_session_of_cases_leaves_the_garbage_collector_as_it_found_it(recorded: pytest.Pytester) -> None:
+    """Cases freeze what collection built and run with the command's collector thresholds; an
+    in-process caller gets its collector back as it was."""
+    threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
+    recorded.makeconftest("""
+import gc
+
+def pytest_runtest_call(item):
+    with open("during.txt", "a") as fh:
+        fh.write(f"{gc.get_freeze_count() > 0} {gc.get_threshold()[0]}\\n")
+""")
+    result = recorded.runpytest_inprocess("suites")
+    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, frozen)
+    # while the cases ran, collection's objects were frozen and the thresholds were the command's
+    assert set((recorded.path / "during.txt").read_text().splitlines()) == {"True 200000"}
+    # a session with a Python test among the cases keeps the default thresholds
+    recorded.makepyfile(test_plain="def test_plain():\n    pass\n")
+    (recorded.path / "during.txt").unlink()
+    recorded.runpytest_inprocess("suites", "test_plain.py").assert_outcomes(passed=2, failed=1, skipped=1)
+    assert set((recorded.path / "during.txt").read_text().splitlines()) == {f"True {threshold[0]}"}
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, frozen)
+
+
+def _loads_before(first: str, then: str) -> bool:
+    """Whether pytest loads the plugin of distribution ``first`` before that of ``then``."""
+    import importlib.metadata
+
+    order = [d.metadata["Name"] for d in importlib.metadata.distributions()
+             if any(ep.group == "pytest11" for ep in d.entry_points)]
+    return first in order and then in order and order.index(first) < order.index(then)
+
+
+def test_anyio_library_is_not_rewritten_and_a_second_session_does_not_warn(pytester: pytest.Pytester) -> None:
+    """anyio's plugin module is rewritten as pytest wants; its library (the asyncio backend the
+    plugin imports as it loads) is loaded from bytecode; an in-process session after the first
+    finds nothing to warn about."""
+    if not _loads_before("prompt-harness", "anyio"):
+        pytest.skip("this environment lists anyio's pytest plugin before harness's")
+    pytester.makeconftest("""
+import sys
+
+def pytest_configure(config):
+    with open("loaders.txt", "w") as fh:
+        for name in ("anyio", "anyio.pytest_plugin", "anyio._backends._asyncio"):
+            fh.write(f"{name} {type(sys.modules[name].__loader__).__name__}\\n")
+""")
+    pytester.makepyfile(test_one="def test_one():\n    assert 1\n")
+    pytester.runpytest_subprocess("-W", "error::pytest.PytestAssertRewriteWarning").assert_outcomes(passed=1)
+    assert (pytester.path / "loaders.txt").read_text().splitlines() == [
+        "anyio AssertionRewritingHook", "anyio.pytest_plugin AssertionRewritingHook",
+        "anyio._backends._asyncio SourceFileLoader"]
+    inner = pytester.runpytest_inprocess()
+    inner.assert_outcomes(passed=1)
+    assert "cannot be rewritten" not in inner.stdout.str()
