@@ -194,16 +194,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         gc.set_threshold(200_000, 30, 30)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
-    items = sys.modules.get(f"{__package__}.pytest_items")
-    if items is None or not isinstance(item, items.CaseItem):
-        return None  # not a case: pytest's own protocol runs it
-    from .pytest_protocol import run_case
-
-    return run_case(item, nextitem)
-
-
 def pytest_sessionfinish(session: pytest.Session) -> None:
     threshold = session.stash.get(_GC_THRESHOLD, None)
     if threshold is not None:

@@ -1,6 +1,6 @@
-"""A case's runtest protocol under pytest: every phase's hooks run, a passed setup makes no report,
-the rest is reported as pytest reports it; and a session of cases leaves the process's garbage
-collector as it found it."""
+"""A case under pytest's runtest protocol: every phase's hooks run and are reported as for any test,
+Python tests around cases keep their fixtures, and a session of cases leaves the process's garbage
+collector and anyio's modules as it found them."""
 
 from __future__ import annotations
 
@@ -105,15 +105,15 @@ def recorded(pytester: pytest.Pytester, fake: FakeOpenAI, monkeypatch: pytest.Mo
     return pytester
 
 
-def test_a_case_runs_every_phase_and_reports_a_passed_setup_to_nobody(recorded: pytest.Pytester) -> None:
+def test_a_case_runs_every_phase_and_junit_gets_each_outcome(recorded: pytest.Pytester) -> None:
     recorded.makeconftest(CONFTEST)
     result = recorded.runpytest("suites", "--junitxml=out.xml", "-p", "no:randomly")
     result.assert_outcomes(passed=1, failed=1, skipped=1)
     seen = json.loads((recorded.path / "phases.json").read_text())
     assert seen == [
-        ["greet", "setup hook"], ["greet", "call", "passed"], ["greet", "teardown hook"],
+        ["greet", "setup hook"], ["greet", "setup", "passed"], ["greet", "call", "passed"], ["greet", "teardown hook"],
         ["greet", "teardown", "passed"],
-        ["wrong", "setup hook"], ["wrong", "call", "failed"], ["wrong", "teardown hook"],
+        ["wrong", "setup hook"], ["wrong", "setup", "passed"], ["wrong", "call", "failed"], ["wrong", "teardown hook"],
         ["wrong", "teardown", "passed"],
         # a skipped setup (pytest's skipping plugin, before other setup hooks) is reported as
         # pytest reports it, and its case never calls
