@@ -71,6 +71,12 @@ class ParseCache:
             self._folders[folder] = entries
         return entries
 
+    def active(self) -> bool:
+        """Whether get() may find anything or put() keep anything. Under CI=true with no cache
+        folder (a fresh checkout) neither can, and a cold replay skips hashing each cassette and
+        looking it up: a stat per cassette instead of a hash, a resolved path and a lock."""
+        return self.enabled and (self.writing() or os.path.isdir(self.root))
+
     def get(self, path: Path, digest: str) -> Any | None:
         if not self.enabled:
             return None
