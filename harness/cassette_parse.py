@@ -122,7 +122,8 @@ def fast_parse(text: str) -> dict[str, Any] | None:
 
 def _may_differ(text: str) -> bool:
     """Whether the text holds anything the two loaders may read differently, before the result."""
-    if text[:1] in ("!", "&", "%") or "\n%" in text:
+    # ("%" first: a one-character search is a memchr; "\n%" alone costs 2-3 us on a 2 KB file.)
+    if text[:1] in ("!", "&", "%") or ("%" in text and "\n%" in text):
         return True
     if ("!" in text and _TAG.search(text)) or ("&" in text and _ANCHOR.search(text)):
         return True

@@ -82,6 +82,18 @@ class Interaction:
         """The values ``Interaction(**...)`` takes, without what is worked out from them."""
         return {name: getattr(self, name) for name in _FIELDS}
 
+    def cache_entry(self) -> dict[str, Any]:
+        """What the parse cache keeps: the fields and the key (a warm replay then hashes nothing)."""
+        return {**self.fields(), _CACHED_KEY: self.key}
+
+    @classmethod
+    def from_cache_entry(cls, entry: dict[str, Any]) -> Interaction:
+        fields = dict(entry)
+        key = fields.pop(_CACHED_KEY, None)
+        interaction = cls(**fields)
+        interaction._key = key if isinstance(key, str) else None
+        return interaction
+
     def same_exchange(self, other: Interaction) -> bool:
         """Equal request and answer; timing and server address do not count as a change."""
         return (self._unchained_key() == other._unchained_key() and self.status == other.status
@@ -101,6 +113,7 @@ class Interaction:
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Interaction) if f.init)
+_CACHED_KEY = "key"
 
 
 class _LiteralDumper(_Dumper):
@@ -236,19 +249,25 @@ def from_document(text: str, path: Path) -> list[Interaction]:
                         "re-record", file=str(path)) from None
 
 
+_NUMBER_OR_NONE = (int, float, type(None))
+
+
 def _interaction(item: dict[str, Any]) -> Interaction:
     req, resp, meta = item["request"], item["response"], dict(item.get("harness") or {})
     headers = {k.lower(): (v[0] if isinstance(v, list) else v)
                for k, v in (resp.get("headers") or {}).items()}
     resp_body = decoded(resp.get("body", {}).get("string", ""), headers.get("content-encoding"))
     for timing in ("latency_ms", "ttft_ms"):
-        if not isinstance(meta.get(timing), (int, float, type(None))):
+        if not isinstance(meta.get(timing), _NUMBER_OR_NONE):
             raise TypeError(f"harness.{timing} is not a number")
     uri, raw_body = req["uri"], req.get("body")
     parts = urlsplit(uri)
     if meta:  # harness's own: the block says which path and query the request was keyed by
-        api_path, query = str(meta.get("path") or parts.path), meta.get("query") or dict(parse_qsl(parts.query))
-        body = json.loads(raw_body) if isinstance(raw_body, str) and raw_body.strip() else raw_body
+        api_path = str(meta.get("path") or parts.path)
+        query = meta.get("query") or (dict(parse_qsl(parts.query)) if parts.query else {})
+        # (not raw_body.strip(): that copies the whole body to learn whether it is blank)
+        body = json.loads(raw_body) if isinstance(raw_body, str) and raw_body and not raw_body.isspace() \
+            else raw_body
     else:
         api_path, query, uri = foreign_address(parts)
         body = foreign_body(raw_body)
@@ -274,7 +293,7 @@ def load(path: Path, *, root: Path | None = None) -> list[Interaction] | None:
         digest = hashlib.blake2b(data, digest_size=16).hexdigest()
         cached = CACHE.get(path, digest)
         if cached is not None:
-            return [Interaction(**fields) for fields in cached]
+            return [Interaction.from_cache_entry(entry) for entry in cached]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -282,7 +301,7 @@ def load(path: Path, *, root: Path | None = None) -> list[Interaction] | None:
                         file=str(path)) from None
     interactions = from_document(text, path)
     if digest is not None and CACHE.writing():
-        CACHE.put(path, digest, [it.fields() for it in interactions])
+        CACHE.put(path, digest, [it.cache_entry() for it in interactions])
     return interactions
 
 
