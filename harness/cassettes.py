@@ -13,6 +13,7 @@ device, bytes that are not UTF-8 or YAML) is a UserError naming the file, for th
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import hashlib
 import json
@@ -65,10 +66,33 @@ class Interaction:
     latency_ms: float | None = None
     ttft_ms: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. {"role": "judge"}
+    #: The request's key, worked out on first use (loading a cassette checks that every request
+    #: can be keyed, and finding a case's step asks again). Not an argument: ``fields()`` is what
+    #: makes an Interaction again (a scrubbed copy, the parse cache's entry).
+    _key: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def key(self) -> str:
-        return request_key(canonical_form(self.method, self.path, self.query, self.body))
+        key = self._key
+        if key is None:
+            key = self._key = request_key(canonical_form(self.method, self.path, self.query, self.body))
+        return key
+
+    def fields(self) -> dict[str, Any]:
+        """The values ``Interaction(**...)`` takes, without what is worked out from them."""
+        return {name: getattr(self, name) for name in _FIELDS}
+
+    def cache_entry(self) -> dict[str, Any]:
+        """What the parse cache keeps: the fields and the key (a warm replay then hashes nothing)."""
+        return {**self.fields(), _CACHED_KEY: self.key}
+
+    @classmethod
+    def from_cache_entry(cls, entry: dict[str, Any]) -> Interaction:
+        fields = dict(entry)
+        key = fields.pop(_CACHED_KEY, None)
+        interaction = cls(**fields)
+        interaction._key = key if isinstance(key, str) else None
+        return interaction
 
     def same_exchange(self, other: Interaction) -> bool:
         """Equal request and answer; timing and server address do not count as a change."""
@@ -86,6 +110,10 @@ class Interaction:
         if isinstance(body, dict) and "previous_response_id" in body:
             body = {k: v for k, v in body.items() if k != "previous_response_id"}
         return request_key(canonical_form(self.method, self.path, self.query, body))
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(Interaction) if f.init)
+_CACHED_KEY = "key"
 
 
 class _LiteralDumper(_Dumper):
@@ -171,7 +199,7 @@ def _pretty_body(text: str, content_type: str) -> str:
 
 def scrub_interaction(interaction: Interaction, secrets: redact.Redactor | None = None) -> Interaction:
     """A copy with every secret value replaced, in the request and in the answer."""
-    return Interaction(**redact.known(secrets).value(dict(vars(interaction))))
+    return Interaction(**redact.known(secrets).value(interaction.fields()))
 
 
 def to_document(case_label: str, interactions: list[Interaction], rerecord: str) -> str:
@@ -221,19 +249,25 @@ def from_document(text: str, path: Path) -> list[Interaction]:
                         "re-record", file=str(path)) from None
 
 
+_NUMBER_OR_NONE = (int, float, type(None))
+
+
 def _interaction(item: dict[str, Any]) -> Interaction:
     req, resp, meta = item["request"], item["response"], dict(item.get("harness") or {})
     headers = {k.lower(): (v[0] if isinstance(v, list) else v)
                for k, v in (resp.get("headers") or {}).items()}
     resp_body = decoded(resp.get("body", {}).get("string", ""), headers.get("content-encoding"))
     for timing in ("latency_ms", "ttft_ms"):
-        if not isinstance(meta.get(timing), (int, float, type(None))):
+        if not isinstance(meta.get(timing), _NUMBER_OR_NONE):
             raise TypeError(f"harness.{timing} is not a number")
     uri, raw_body = req["uri"], req.get("body")
     parts = urlsplit(uri)
     if meta:  # harness's own: the block says which path and query the request was keyed by
-        api_path, query = str(meta.get("path") or parts.path), meta.get("query") or dict(parse_qsl(parts.query))
-        body = json.loads(raw_body) if isinstance(raw_body, str) and raw_body.strip() else raw_body
+        api_path = str(meta.get("path") or parts.path)
+        query = meta.get("query") or (dict(parse_qsl(parts.query)) if parts.query else {})
+        # (not raw_body.strip(): that copies the whole body to learn whether it is blank)
+        body = json.loads(raw_body) if isinstance(raw_body, str) and raw_body and not raw_body.isspace() \
+            else raw_body
     else:
         api_path, query, uri = foreign_address(parts)
         body = foreign_body(raw_body)
@@ -254,18 +288,20 @@ def load(path: Path, *, root: Path | None = None) -> list[Interaction] | None:
     data = _read(path, root)
     if data is None:
         return None
-    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-    cached = CACHE.get(path, digest)
-    if cached is not None:
-        return [Interaction(**fields) for fields in cached]
+    digest = None
+    if CACHE.active():  # a CI job's fresh checkout has no cache to read and writes none
+        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+        cached = CACHE.get(path, digest)
+        if cached is not None:
+            return [Interaction.from_cache_entry(entry) for entry in cached]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UserError(f"the cassette is not valid UTF-8 (byte {exc.start}); delete it and re-record",
                         file=str(path)) from None
     interactions = from_document(text, path)
-    if CACHE.writing():
-        CACHE.put(path, digest, [dict(vars(it)) for it in interactions])
+    if digest is not None and CACHE.writing():
+        CACHE.put(path, digest, [it.cache_entry() for it in interactions])
     return interactions
 
 

@@ -32,6 +32,8 @@ _MARKS = ("step", "turn")
 def marked(interactions: list[Interaction], steps: list[Step]) -> list[Interaction]:
     """The interactions to save, each carrying its step and turn when there are several."""
     several = len(interactions) > 1
+    if not several and not any(mark in i.extra for i in interactions for mark in _MARKS):
+        return list(interactions)  # one unmarked step, as replay finds it: nothing to copy
     out = []
     for interaction, step in zip(interactions, steps, strict=True):
         extra = {k: v for k, v in interaction.extra.items() if k not in _MARKS}

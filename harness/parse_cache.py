@@ -28,7 +28,7 @@ from .errors import UserError
 from .safe_files import state_dir
 
 CACHE_DIR = Path(".harness") / "cache"
-_FORMAT = f"harness-parse-cache/2/{__version__}"
+_FORMAT = f"harness-parse-cache/3/{__version__}"
 
 
 class ParseCache:
@@ -40,6 +40,7 @@ class ParseCache:
         self._folders: dict[Path, dict[str, list[Any]]] = {}
         self._dirty: set[Path] = set()
         self._holds = 0
+        self._active: bool | None = None
         self._lock = threading.Lock()
 
     def _file_for(self, folder: Path) -> Path:
@@ -70,6 +71,17 @@ class ParseCache:
                 pass
             self._folders[folder] = entries
         return entries
+
+    def active(self) -> bool:
+        """Whether get() may find anything or put() keep anything. Under CI=true with no cache
+        folder (a fresh checkout) neither can, and a cold replay skips hashing each cassette and
+        looking it up. Worked out once until the next flush() (the end of a run): an answer gone
+        stale meanwhile (CI unset, a cache folder made by another process) only means a cassette
+        parsed rather than looked up, or not kept; never a different answer."""
+        active = self._active
+        if active is None:
+            active = self._active = self.enabled and (self.writing() or os.path.isdir(self.root))
+        return active
 
     def get(self, path: Path, digest: str) -> Any | None:
         if not self.enabled:
@@ -112,6 +124,7 @@ class ParseCache:
     def flush(self) -> None:
         """Write the folders that gained entries; a cache that cannot be written is skipped."""
         with self._lock:
+            self._active = None
             if self._holds:
                 return
             dirty, self._dirty = self._dirty, set()

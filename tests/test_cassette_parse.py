@@ -270,3 +270,49 @@ def test_a_ci_run_writes_no_parse_cache_and_answers_the_same(project: Project, f
     local = project.run("run", "suites")
     assert local.code == 0 and "3 passed" in local.out
     assert list(cache.glob("*.json"))
+
+
+#: Files that must not take the fast road, each for one of the checks made before or after yaml_rs
+#: reads the text: a control character in ASCII text, a line starting with ``:``, a flow mapping's
+#: first key broken across lines, keys PyYAML reads as another type (plain or quoted, first seen
+#: as a key of an ordinary file), and nesting deeper than the walk goes.
+ROUTED_TO_PYYAML = {
+    "control-char": "interactions: []\nversion: 1\nx: 'a\x01b'\n",
+    "delete-char": "interactions: []\nversion: 1\nx: 'a\x7fb'\n",
+    "vertical-tab": "interactions: []\nversion: 1\nx: 'a\x0bb'\n",
+    "colon-line": "interactions: []\nversion: 1\nx:\n  ? a\n  : b\n",
+    "colon-line-indented": "interactions: []\nversion: 1\nx: [a,\n   : b]\n",
+    "flow-key-across-lines": "interactions: []\nversion: 1\nx: {a\n  b: c}\n",
+    "int-key": "interactions: []\nversion: 1\n1: a\n",
+    "bool-key": "interactions: []\nversion: 1\nyes: a\n",
+    "quoted-bool-key": "interactions: []\nversion: 1\n'on': a\n",
+    "null-key": "interactions: []\nversion: 1\n~: a\n",
+    "float-value": "interactions: []\nversion: 1\nx: 1.5\n",
+    "deep": "interactions: []\nversion: 1\nx: " + "[" * 60 + "]" * 60 + "\n",
+    "deep-block": "interactions: []\nversion: 1\n" + "".join(" " * i + f"k{i}:\n" for i in range(0, 120, 2))
+                  + " " * 120 + "v: 1\n",
+}
+
+
+@pytest.mark.parametrize("name", list(ROUTED_TO_PYYAML))
+def test_what_the_fast_road_cannot_prove_goes_to_pyyaml(name: str) -> None:
+    assert _route(TEMPLATE.format(**ORDINARY)) == "fast"  # its keys are now known good keys
+    assert _route(ROUTED_TO_PYYAML[name]) == "pyyaml"
+
+
+def test_nesting_within_the_walk_goes_fast_and_reads_as_pyyaml() -> None:
+    for depth in (1, 10, 40):
+        assert _route("interactions: []\nversion: 1\nx: " + "[" * depth + "a" + "]" * depth + "\n") == "fast"
+        block = "".join(" " * i + f"k{i}:\n" for i in range(0, 2 * depth, 2))
+        assert _route("interactions: []\nversion: 1\n" + block + " " * 2 * depth + "v: a\n") == "fast"
+
+
+def test_known_keys_do_not_hide_a_leaf_or_key_that_differs() -> None:
+    """A file whose keys were all seen before is still walked leaf by leaf, and a key seen before
+    beside one never seen is judged again."""
+    ordinary = TEMPLATE.format(**ORDINARY)
+    assert _route(ordinary) == "fast"
+    for field, value in (("answer", "yes"), ("message", "1.5"), ("prompt", "017"), ("flowmap", "on")):
+        assert _route(TEMPLATE.format(**{**ORDINARY, field: value})) == "pyyaml", field
+    assert _route(ordinary.replace("version: 1\n", "version: 1\nNo: x\n")) == "pyyaml"
+    assert _route(ordinary.replace("version: 1\n", "version: 1\nnew_key: x\n")) == "fast"
