@@ -34,6 +34,7 @@ from .limiter import AdaptiveLimiter
 from .output import Output
 from .proxy_env import proxy_for
 from .record.parking import Parking
+from .record.prepared import Prepared
 from .request import Request, canonical_form, canonical_text
 
 _HOP_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
@@ -97,8 +98,12 @@ class _CaptureTransport(httpx2.BaseTransport):
         self.captured: list[Captured] = []
         #: The wire API's first-token events (WireApi.first_token), set before each call.
         self.first_token: tuple[bytes, ...] = ()
+        #: The last request sent, and what the SDK built for each (wire API, model) before.
+        self.sent: httpx2.Request | None = None
+        self.prepared: dict[tuple[str, Any], Prepared] = {}
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        self.sent = request
         body = request.read()
         start = time.perf_counter()
         response = self.inner.handle_request(request)
@@ -238,7 +243,7 @@ class LiveSession:
         capture.first_token = api.first_token
         failure = None
         try:
-            api.send(client, request.wire)
+            self._post(client, capture, api, request)
         except openai.APIStatusError:
             pass  # the captured exchange carries the status and the error body
         except openai.APIConnectionError as exc:  # refused, unreachable, timed out
@@ -247,6 +252,22 @@ class LiveSession:
         except openai.APIError as exc:  # a broken stream, an answer the SDK cannot read
             failure = f"{type(exc).__name__}: {exc}"
         return (capture.captured[-1] if capture.captured else None), failure
+
+    @staticmethod
+    def _post(client: Any, capture: _CaptureTransport, api: apis.WireApi, request: Request) -> None:
+        """Through the SDK the first time for a wire API and model on this thread, then with what
+        the SDK built then (record/prepared.py)."""
+        key = (request.api, request.wire.get("model"))
+        prepared = capture.prepared.get(key)
+        if prepared is not None:
+            prepared.send(capture, request.wire)
+            return
+        capture.sent = None
+        try:
+            api.send(client, request.wire)
+        finally:
+            if capture.sent is not None:
+                capture.prepared[key] = Prepared.of(capture.sent)
 
     def _thread_client(self, endpoint: Endpoint) -> tuple[Any, _CaptureTransport]:
         """One SDK client per worker thread and endpoint: building one per request costs more CPU
