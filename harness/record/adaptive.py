@@ -189,37 +189,49 @@ def _pooled(queue: deque[P], run: Callable[[P], R], finish: Callable[[P, R], P |
     small machine (each wakes for the GIL)."""
     # Finished futures report to one queue: waiting on all pending futures after each result
     # (concurrent.futures.wait) costs O(pending) per result, quadratic over a large run, and
-    # that time is spent holding the GIL the requests' threads need. A thread that parks (before a
-    # retry, or done sending) puts None there: the loop may then start one more case.
-    finished: SimpleQueue[tuple[P, Future[R]] | None] = SimpleQueue()
+    # that time is spent holding the GIL the requests' threads need.
+    finished: SimpleQueue[tuple[P, Future[R]]] = SimpleQueue()
     most = 2 * workers
-    parking.listen(lambda: finished.put(None))
-    try:
-        with ThreadPoolExecutor(max_workers=most) as pool:
+    lock = threading.Lock()
+    running = 0
+    closed = False  # set when this loop ends: a thread parking late must not submit to a closed pool
+    with ThreadPoolExecutor(max_workers=most) as pool:
 
-            def work(item: P) -> R:
-                try:
-                    return run(item)
-                finally:
-                    parking.case_over()
+        def work(item: P) -> R:
+            try:
+                return run(item)
+            finally:
+                parking.case_over()
 
-            def submit(item: P) -> None:
-                pool.submit(work, item).add_done_callback(lambda future: finished.put((item, future)))
+        def submit(item: P) -> None:
+            pool.submit(work, item).add_done_callback(lambda future: finished.put((item, future)))
 
-            running = 0
-            while True:
-                while queue and (not running or running < min(workers + parking.count, most)):
-                    submit(queue.popleft())
+        def fill() -> None:
+            """Start cases while there are free threads. A thread that parks (before a retry, or
+            done sending) calls it itself: waking this loop's thread for it would be one more GIL
+            hand-off per case, on the machine's busiest path."""
+            nonlocal running
+            with lock:
+                while not closed and queue and (not running or running < min(workers + parking.count, most)):
+                    item = queue.popleft()
                     running += 1
-                if not running:
-                    break
-                message = finished.get()
-                if message is None:
-                    continue
-                item, future = message
-                running -= 1
+                    submit(item)
+
+        parking.listen(fill)
+        try:
+            while True:
+                fill()
+                with lock:
+                    if not running:
+                        break
+                item, future = finished.get()
+                with lock:
+                    running -= 1
                 follow = finish(item, future.result())
                 if follow is not None:
-                    queue.append(follow)  # after the cases already waiting, as it always was
-    finally:
-        parking.listen(None)
+                    with lock:
+                        queue.append(follow)  # after the cases already waiting, as it always was
+        finally:
+            parking.listen(None)
+            with lock:
+                closed = True
