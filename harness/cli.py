@@ -309,11 +309,13 @@ def _exit(code: int) -> NoReturn:
     process about to vanish (mypy's command ends the same way). What an exit must still do is
     done first: the atexit callbacks (log handlers, temporary folders, coverage's data) and the
     flush of both streams. A thread still working (none is, after a run) gets the ordinary exit,
-    which waits for it."""
+    which waits for it. So does a run under a profiler or debugger (``python -m cProfile -m
+    harness.cli``), which writes its results only after the program returns."""
     import atexit
     import os
 
-    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+    if sys.getprofile() is not None or sys.gettrace() is not None or any(
+            t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         sys.exit(code)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):

@@ -51,3 +51,17 @@ def test_the_command_ends_with_its_status_its_whole_output_and_the_atexit_callba
     broken = _command(project, "run", "suites/nowhere.yaml")
     assert broken.returncode == 2 and "Traceback" not in broken.stderr, broken.stderr
     assert broken.stdout.endswith("atexit callback ran\n")
+
+
+def test_a_profiled_command_still_writes_its_profile(project: Project, fake: FakeOpenAI) -> None:
+    """``python -m cProfile -o out -m harness.cli`` writes its results after the program returns:
+    under a profiler the command ends the ordinary way, so the profile is there."""
+    project.suite("s.yaml", "name: s\nmodel: gpt-4o\ncases:\n  - id: a\n    prompt: hi\n")
+    assert project.record(fake, "suites").code == 0
+    fake.stop()
+    profile = project.root / "run.prof"
+    done = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "harness.cli", "run",
+                           "suites"], cwd=project.root, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "1 passed" in done.stdout
+    assert profile.stat().st_size > 0
