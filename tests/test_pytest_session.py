@@ -183,6 +183,27 @@ def pytest_runtest_call(item):
     assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, frozen)
 
 
+def test_a_finalizer_error_in_garbage_is_still_reported(recorded: pytest.Pytester) -> None:
+    """The collector's freeze at the end of a session of cases comes after a collection made while
+    pytest still listens for finalizer errors: a cycle left by a test is collected and its error
+    reported, as in any pytest session."""
+    recorded.makepyfile(test_cycle="""
+class Boom:
+    def __del__(self):
+        raise ValueError("finalizer boom")
+
+
+def test_leaves_a_cycle():
+    boom = Boom()
+    boom.self = boom
+""")
+    result = recorded.runpytest_subprocess("suites", "test_cycle.py")
+    result.assert_outcomes(passed=2, failed=1, skipped=1)
+    # pytest's last collection, after the summary, reports it on stderr
+    assert "PytestUnraisableExceptionWarning" in result.stderr.str()
+    assert "ValueError: finalizer boom" in result.stderr.str()
+
+
 def _loads_before(first: str, then: str) -> bool:
     """Whether pytest loads the plugin of distribution ``first`` before that of ``then``."""
     import importlib.metadata
