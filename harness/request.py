@@ -59,6 +59,8 @@ class Request:
 
     @property
     def key(self) -> str:
+        """The hash of ``text``. Not a cached_property: a replay asks once per request, and
+        cached_property's first access (it takes a lock) costs more than the hash it would save."""
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
 
