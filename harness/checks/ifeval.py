@@ -12,10 +12,24 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import UserError
-from ..ifeval import INSTRUCTION_IDS, IFEvalError, explain, validate_kwargs
 from .registry import CheckContext, Result, check
 
 MODES = ("strict", "loose")
+#: The ids harness.ifeval implements (its INSTRUCTION_IDS; a test keeps the two equal). Written
+#: out so that registering the checks, which every run does, does not import the instructions
+#: themselves: only a suite that uses one pays for them.
+INSTRUCTION_IDS = (
+    "change_case:capital_word_frequency", "change_case:english_capital", "change_case:english_lowercase",
+    "combination:repeat_prompt", "combination:two_responses", "detectable_content:number_placeholders",
+    "detectable_content:postscript", "detectable_format:constrained_response",
+    "detectable_format:json_format", "detectable_format:multiple_sections",
+    "detectable_format:number_bullet_lists", "detectable_format:number_highlighted_sections",
+    "detectable_format:title", "keywords:existence", "keywords:forbidden_words", "keywords:frequency",
+    "keywords:letter_frequency", "language:response_language",
+    "length_constraints:nth_paragraph_first_word", "length_constraints:number_paragraphs",
+    "length_constraints:number_sentences", "length_constraints:number_words", "punctuation:no_comma",
+    "startend:end_checker", "startend:quotation",
+)
 
 
 def _last_user_text(ctx: CheckContext) -> str | None:
@@ -30,6 +44,8 @@ def _last_user_text(ctx: CheckContext) -> str | None:
 
 def _make(instruction_id: str) -> None:
     def validate(arg: Any) -> dict[str, Any]:
+        from ..ifeval import IFEvalError, validate_kwargs
+
         kwargs = dict(arg or {}) if arg is not True else {}
         if not isinstance(kwargs, dict):
             raise UserError(f"{instruction_id}: the argument must be a mapping of IFEval kwargs")
@@ -43,6 +59,8 @@ def _make(instruction_id: str) -> None:
         return {"kwargs": kwargs, "mode": mode}
 
     def run(arg: dict[str, Any], ctx: CheckContext) -> Result:
+        from ..ifeval import explain
+
         prompt = _last_user_text(ctx)
         text = ctx.output.text
         strict, strict_reason = explain(instruction_id, arg["kwargs"], text, prompt=prompt, loose=False)

@@ -147,11 +147,10 @@ def case_samples(cases: Iterable[CaseRecord], pass_k: Mapping[str, Sequence[int]
     groups: dict[str, list[CaseRecord]] = {}
     for case in cases:
         groups.setdefault(case.node_id, []).append(case)
-    counts = sample_counts(c for records in groups.values() for c in records)
+    sampled = {node: records for node, records in groups.items() if _sampled(records)}
+    counts = sample_counts(c for records in sampled.values() for c in records)  # usually none
     out = {}
-    for node, records in groups.items():
-        if not _sampled(records):
-            continue
+    for node, records in sampled.items():
         first = records[0]
         rate = wilson(*counts[node], CONFIDENCE)
         ks = sorted(set((pass_k or {}).get(first.suite_path, ())))
