@@ -115,3 +115,21 @@ def network_blocked() -> Iterator[list[str]]:
 
 def env_without_keys() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if "KEY" not in k}
+
+
+#: A project file that opts its suites/ folder into pytest collection (the plugin's harness_suites).
+OPTED_IN_PYPROJECT = "[project]\nname='demo'\n\n[tool.pytest.ini_options]\nharness_suites = ['suites']\n"
+
+
+def record_for_pytester(pytester: pytest.Pytester, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch,
+                        suite: str, *, code: int) -> pytest.Pytester:
+    """A pytester project whose suites/demo.yaml is recorded from ``fake`` (which is then stopped),
+    so that pytest sessions in it replay offline. ``code``: the recording run's exit status."""
+    pytester.makefile(".toml", pyproject=OPTED_IN_PYPROJECT)
+    (pytester.path / "suites").mkdir()
+    (pytester.path / "suites" / "demo.yaml").write_text(suite)
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    assert harness_main(["run", "suites", "-q", "--record-mode", "once", "--base-url", fake.base_url]) == code
+    monkeypatch.delenv("OPENAI_API_KEY")
+    fake.stop()
+    return pytester

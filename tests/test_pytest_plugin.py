@@ -12,7 +12,7 @@ import pytest
 from harness.cli import main as harness_main
 from harness.testing.fake_openai import FakeOpenAI, Rule
 
-from conftest import CANARY
+from conftest import CANARY, OPTED_IN_PYPROJECT, record_for_pytester
 
 SUITE = """\
 model: gpt-4o
@@ -32,19 +32,12 @@ cases:
 """
 
 # Suites are collected only when the project opts in to them.
-PYPROJECT = "[project]\nname='demo'\n\n[tool.pytest.ini_options]\nharness_suites = ['suites']\n"
+PYPROJECT = OPTED_IN_PYPROJECT
 
 
 @pytest.fixture
 def recorded(pytester: pytest.Pytester, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    pytester.makefile(".toml", pyproject=PYPROJECT)
-    (pytester.path / "suites").mkdir()
-    (pytester.path / "suites" / "demo.yaml").write_text(SUITE)
-    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
-    assert harness_main(["run", "suites", "-q", "--record-mode", "once", "--base-url", fake.base_url]) == 1
-    monkeypatch.delenv("OPENAI_API_KEY")
-    fake.stop()
-    return pytester
+    return record_for_pytester(pytester, fake, monkeypatch, SUITE, code=1)
 
 
 def test_cases_are_items_with_node_ids(recorded: pytest.Pytester) -> None:

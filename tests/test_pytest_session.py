@@ -10,12 +10,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from harness.cli import main as harness_main
 from harness.testing.fake_openai import FakeOpenAI
 
-from conftest import CANARY
+from conftest import OPTED_IN_PYPROJECT, record_for_pytester
 
-PYPROJECT = "[project]\nname='demo'\n\n[tool.pytest.ini_options]\nharness_suites = ['suites']\n"
+PYPROJECT = OPTED_IN_PYPROJECT
 SUITE = """\
 model: gpt-4o
 cases:
@@ -95,14 +94,7 @@ def pytest_runtest_call(item):
 
 @pytest.fixture
 def recorded(pytester: pytest.Pytester, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    pytester.makefile(".toml", pyproject=PYPROJECT)
-    (pytester.path / "suites").mkdir()
-    (pytester.path / "suites" / "demo.yaml").write_text(SUITE)
-    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
-    assert harness_main(["run", "suites", "-q", "--record-mode", "once", "--base-url", fake.base_url]) == 1
-    monkeypatch.delenv("OPENAI_API_KEY")
-    fake.stop()
-    return pytester
+    return record_for_pytester(pytester, fake, monkeypatch, SUITE, code=1)
 
 
 def test_a_case_runs_every_phase_and_junit_gets_each_outcome(recorded: pytest.Pytester) -> None:
