@@ -21,7 +21,7 @@ from .errors import HarnessError
 from .pricing import PriceTable
 from .project import price_table, project_of
 from .prompt_secrets import refuse_secrets
-from .render import Renderer
+from .render import Renderer, forget_templates
 from .request import Request, build_request
 from .steps import EpisodePlan, plan_episode
 from .suite import Case, CheckSpec
@@ -120,6 +120,7 @@ class Planner:
         self._bound: dict[int, tuple[CheckSpec, BoundCheck | None]] = {}
         # One renderer per suite and template folders: its folders are resolved once.
         self._renderers: dict[tuple[Path, tuple[Path, ...]], Renderer] = {}
+        forget_templates()  # a run renders the template files as they are when it starts
 
     def plan(self, case: Case) -> PlannedCase:
         """One case's plan; a user error about it is raised (located at its file, line and case)."""

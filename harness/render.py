@@ -60,6 +60,16 @@ def _environment(roots: tuple[Path, ...]) -> SandboxedEnvironment:
     )
 
 
+def forget_templates() -> None:
+    """Drop every compiled template and environment, so that what renders next reads the template
+    files as they are now. The environments trust a file once loaded (no stat per render), which
+    holds within a run; a new run in the same process (``harness.run()`` twice, a second pytest
+    session) calls this first (planning.Planner), or it would render a changed file's old text."""
+    _environment.cache_clear()
+    _compiled.cache_clear()
+    _expression.cache_clear()
+
+
 def _template_line(exc: BaseException, name: str) -> int | None:
     """Jinja rewrites tracebacks so template frames carry the template's own name and line."""
     lineno = getattr(exc, "lineno", None)

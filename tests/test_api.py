@@ -315,3 +315,24 @@ def test_pytest_finds_a_check_that_a_conftest_declares(pytester: pytest.Pytester
     result = pytester.runpytest_subprocess("suites", "--record-mode", "once", "--harness-base-url", fake.base_url)
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*FAILED: suites/demo.yaml::bang*", "*ends_with: check returned false*"])
+
+
+def test_a_second_run_in_one_process_reads_a_changed_template_file(project: Project, fake: FakeOpenAI,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A template file edited between two harness.run() calls in one process is read again: the
+    second run renders the new text (and so finds its cassette stale), never the first run's."""
+    (project.root / "suites" / "ask.txt").write_text("Say hello to {{ name }}.")
+    project.suite("s.yaml", """
+        model: gpt-4o
+        cases:
+          - id: a
+            prompt: '{% include "ask.txt" %}'
+            vars: {name: Ada}
+    """)
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    assert harness.run("suites", record_mode="once", base_url=fake.base_url).ok
+    fake.stop()
+    monkeypatch.delenv("OPENAI_API_KEY")
+    assert harness.run("suites").case("a").status == "passed"
+    (project.root / "suites" / "ask.txt").write_text("Say goodbye to {{ name }}.")
+    assert harness.run("suites").case("a").status == "stale"
