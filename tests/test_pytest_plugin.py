@@ -32,7 +32,6 @@ cases:
 """
 
 # Suites are collected only when the project opts in to them.
-PYPROJECT = OPTED_IN_PYPROJECT
 
 
 @pytest.fixture
@@ -85,7 +84,7 @@ def test_missing_and_stale_fail_with_the_command_to_fix(recorded: pytest.Pyteste
 
 
 def test_user_error_is_a_collection_error_without_traceback(pytester: pytest.Pytester) -> None:
-    pytester.makefile(".toml", pyproject=PYPROJECT)
+    pytester.makefile(".toml", pyproject=OPTED_IN_PYPROJECT)
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "bad.yaml").write_text("model: x\ncases:\n  - id: a\n    promt: hi\n")
     result = pytester.runpytest("suites")
@@ -95,7 +94,7 @@ def test_user_error_is_a_collection_error_without_traceback(pytester: pytest.Pyt
 
 
 def test_render_error_fails_the_item_with_file_and_line(pytester: pytest.Pytester) -> None:
-    pytester.makefile(".toml", pyproject=PYPROJECT)
+    pytester.makefile(".toml", pyproject=OPTED_IN_PYPROJECT)
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "bad.yaml").write_text("model: x\ncases:\n  - id: a\n    prompt: '{{ nope }}'\n")
     result = pytester.runpytest("suites")
@@ -105,7 +104,7 @@ def test_render_error_fails_the_item_with_file_and_line(pytester: pytest.Pyteste
 
 def test_record_mode_option_records_through_pytest(pytester: pytest.Pytester, fake: FakeOpenAI,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makefile(".toml", pyproject=PYPROJECT)
+    pytester.makefile(".toml", pyproject=OPTED_IN_PYPROJECT)
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "demo.yaml").write_text(SUITE)
     fake.add_rule(Rule(contains="goodbye", content="bonjour"))
@@ -117,7 +116,7 @@ def test_record_mode_option_records_through_pytest(pytester: pytest.Pytester, fa
 
 def test_xdist_replays_and_records_without_duplicates(pytester: pytest.Pytester, fake: FakeOpenAI,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makefile(".toml", pyproject=PYPROJECT)
+    pytester.makefile(".toml", pyproject=OPTED_IN_PYPROJECT)
     (pytester.path / "suites").mkdir()
     cases = "".join(f"  - id: c{i}\n    prompt: question {i}\n    checks:\n      - contains: 'question {i}'\n"
                     for i in range(12))
@@ -147,7 +146,7 @@ cases:
 @pytest.mark.parametrize(("rate", "n"), [(0.7, 1), (0.8, 1), (0.7, 2)])
 def test_min_pass_rate_gate_under_pytest(pytester: pytest.Pytester, fake: FakeOpenAI,
                                          monkeypatch: pytest.MonkeyPatch, rate: float, n: int) -> None:
-    pytester.makefile(".toml", pyproject=PYPROJECT)
+    pytester.makefile(".toml", pyproject=OPTED_IN_PYPROJECT)
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "g.yaml").write_text(GATED.format(rate=rate))
     monkeypatch.setenv("OPENAI_API_KEY", CANARY)
@@ -166,7 +165,7 @@ def test_min_pass_rate_gate_under_pytest(pytester: pytest.Pytester, fake: FakeOp
 
 def test_skipped_cases_are_not_in_the_pytest_gate(pytester: pytest.Pytester, fake: FakeOpenAI,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makefile(".toml", pyproject=PYPROJECT)
+    pytester.makefile(".toml", pyproject=OPTED_IN_PYPROJECT)
     (pytester.path / "suites").mkdir()
     skipped = "".join(f"  - id: s{i}\n    prompt: later {i}\n    skip: not yet\n" for i in range(2))
     (pytester.path / "suites" / "g.yaml").write_text(GATED.format(rate=0.75) + skipped)
@@ -186,7 +185,7 @@ def test_skipped_cases_are_not_in_the_pytest_gate(pytester: pytest.Pytester, fak
 def test_a_case_that_cannot_be_planned_counts_in_the_pytest_gate(pytester: pytest.Pytester, fake: FakeOpenAI,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """It did not pass: like an error on the way, it is in the rate (harness run refuses the run)."""
-    pytester.makefile(".toml", pyproject=PYPROJECT)
+    pytester.makefile(".toml", pyproject=OPTED_IN_PYPROJECT)
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "g.yaml").write_text(GATED.format(rate=0.6))
     monkeypatch.setenv("OPENAI_API_KEY", CANARY)
@@ -202,7 +201,7 @@ def test_a_case_that_cannot_be_planned_counts_in_the_pytest_gate(pytester: pytes
 
 def test_an_expected_failure_is_told_in_harness_words(pytester: pytest.Pytester, fake: FakeOpenAI,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makefile(".toml", pyproject=PYPROJECT)
+    pytester.makefile(".toml", pyproject=OPTED_IN_PYPROJECT)
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "g.yaml").write_text(GATED.format(rate=0.7))
     monkeypatch.setenv("OPENAI_API_KEY", CANARY)
@@ -240,7 +239,7 @@ LF_FAILED = ["suites/lf.yaml::lang[de]", "suites/lf.yaml::lang[de]#1", "suites/l
 
 def test_last_failed_failed_first_and_stepwise_find_matrix_and_sample_cases(
         pytester: pytest.Pytester, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makefile(".toml", pyproject=PYPROJECT)
+    pytester.makefile(".toml", pyproject=OPTED_IN_PYPROJECT)
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "lf.yaml").write_text(LF_SUITE)
     monkeypatch.setenv("OPENAI_API_KEY", CANARY)
@@ -270,7 +269,7 @@ def test_last_failed_failed_first_and_stepwise_find_matrix_and_sample_cases(
 
 
 def test_only_the_suites_a_project_names_are_collected(pytester: pytest.Pytester) -> None:
-    pytester.makefile(".toml", pyproject=PYPROJECT.replace("['suites']", "['suites', 'evals/*.yaml', 'gone/']"))
+    pytester.makefile(".toml", pyproject=OPTED_IN_PYPROJECT.replace("['suites']", "['suites', 'evals/*.yaml', 'gone/']"))
     suite = "model: gpt-4o\ncases:\n  - id: {}\n    prompt: hi\n"
     for path, text in {"suites/demo.yaml": suite.format("a"),
                        "suites/rows.yaml": "rows: [1, 2]\n",  # data beside suites, as `harness run` sees it
@@ -340,7 +339,7 @@ def test_case_gates_decide_in_pytest_as_in_harness_run(pytester: pytest.Pytester
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """steady passes 3 of 4 (gate 50%: met), shaky 2 of 4 (gate 75%: not met): each sample is an
     item, failing samples are xfail, and the session fails on shaky by its gate, as `harness run` does."""
-    pytester.makefile(".toml", pyproject=PYPROJECT)
+    pytester.makefile(".toml", pyproject=OPTED_IN_PYPROJECT)
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "c.yaml").write_text(CASE_GATED)
     fake.add_rule(Rule(contains="Describe the sea", content="The sea is calm.", times=3))
@@ -404,7 +403,7 @@ def test_a_suite_min_pass_rate_with_samples_is_the_mean_of_case_rates_in_pytest(
         pytester: pytest.Pytester, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
     """multi passes 1 of 4; one and two pass: pooled 3/6 = 50% would miss 70%, the mean of the case
     rates (25% + 100% + 100%) / 3 = 75% meets it, in the door as in `harness run`."""
-    pytester.makefile(".toml", pyproject=PYPROJECT)
+    pytester.makefile(".toml", pyproject=OPTED_IN_PYPROJECT)
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "s.yaml").write_text(SUITE_RATE_SAMPLED)
     fake.add_rule(Rule(contains="Describe the sea", content="The sea is calm.", times=1))
@@ -442,7 +441,7 @@ def test_what_a_user_reads_of_a_failure_and_of_an_expected_failure(
         pytester: pytest.Pytester, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
     """The whole text of a failing case (each failed check, a conversation's trajectory) and the
     xfail line of a case a suite's min_pass_rate tolerates, word for word; no Python traceback."""
-    pytester.makefile(".toml", pyproject=PYPROJECT)
+    pytester.makefile(".toml", pyproject=OPTED_IN_PYPROJECT)
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "r.yaml").write_text(REPORTED)
     (pytester.path / "suites" / "g.yaml").write_text(GATED.format(rate=0.7))

@@ -12,9 +12,8 @@ import pytest
 
 from harness.testing.fake_openai import FakeOpenAI
 
-from conftest import OPTED_IN_PYPROJECT, record_for_pytester
+from conftest import record_for_pytester
 
-PYPROJECT = OPTED_IN_PYPROJECT
 SUITE = """\
 model: gpt-4o
 cases:

@@ -25,6 +25,13 @@ cases_from: {file: ../data/rows.csv, id: key}
 ROWS = "key,topic\n" + "".join(f"r{i},good topic {i}\n" for i in range(12))
 
 
+def chat_recorded(project: Project, fake: FakeOpenAI) -> None:
+    """The chat suite, recorded from ``fake``, which is then stopped: what follows replays offline."""
+    project.suite("chat.yaml", CHAT)
+    assert project.record(fake, "suites").code == EXIT_OK
+    fake.stop()
+
+
 def merge(project: Project, *paths: str) -> tuple[int, str]:
     result = project.run("merge", *paths)
     assert "Traceback" not in result.text
@@ -73,9 +80,7 @@ def test_shards_made_from_other_data_or_templates_are_not_merged(project: Projec
 
 
 def test_a_selection_of_nothing_merges_to_what_one_job_gives(project: Project, fake: FakeOpenAI) -> None:
-    project.suite("chat.yaml", CHAT)
-    assert project.record(fake, "suites").code == EXIT_OK
-    fake.stop()
+    chat_recorded(project, fake)
     with network_blocked():
         whole = project.run("run", "suites", "-k", "nothing-has-this-name")
         codes = sharded(project, 4, "-k", "nothing-has-this-name")
@@ -130,9 +135,7 @@ def test_adaptive_samples_and_variants_merge_to_the_unsharded_run(project: Proje
 
 
 def test_shards_of_another_harness_version_are_refused_even_all_of_them(project: Project, fake: FakeOpenAI) -> None:
-    project.suite("chat.yaml", CHAT)
-    assert project.record(fake, "suites").code == EXIT_OK
-    fake.stop()
+    chat_recorded(project, fake)
     with network_blocked():
         assert sharded(project, 2) == [EXIT_OK] * 2
     for path in shards(2):  # both machines ran another version than the merge's
@@ -145,9 +148,7 @@ def test_shards_of_another_harness_version_are_refused_even_all_of_them(project:
 
 
 def test_the_same_report_twice_or_a_merged_report_is_refused(project: Project, fake: FakeOpenAI) -> None:
-    project.suite("chat.yaml", CHAT)
-    assert project.record(fake, "suites").code == EXIT_OK
-    fake.stop()
+    chat_recorded(project, fake)
     with network_blocked():
         assert sharded(project, 2) == [EXIT_OK] * 2
     assert project.run("merge", *shards(2), "--report", "json=out/merged.json").code == EXIT_OK
@@ -202,9 +203,7 @@ def test_a_shard_checks_its_own_cases_and_every_shard_the_suite(project: Project
 
 
 def test_shard_reports_kept_beside_the_suites_do_not_part_the_shards(project: Project, fake: FakeOpenAI) -> None:
-    project.suite("chat.yaml", CHAT)
-    assert project.record(fake, "suites").code == EXIT_OK
-    fake.stop()
+    chat_recorded(project, fake)
     beside = [f"suites/shard-{k}.json" for k in range(1, 5)]
     for _ in range(2):  # the second round sees the first round's reports, and overwrites them one by one
         with network_blocked():

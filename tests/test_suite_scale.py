@@ -81,6 +81,12 @@ def test_a_broken_case_among_thousands_is_told_at_its_line(project: Project) -> 
     assert "Traceback" not in result.text
 
 
+def _python(project: Project, code: str) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh interpreter in the project: what it imports is its own, not this test run's."""
+    return subprocess.run([sys.executable, "-c", code], cwd=project.root, capture_output=True, text=True,
+                          check=False)
+
+
 def test_a_replay_imports_neither_the_sdk_nor_the_http_client(project: Project, fake: FakeOpenAI) -> None:
     project.suite("s.yaml", """
         name: s
@@ -101,8 +107,7 @@ def test_a_replay_imports_neither_the_sdk_nor_the_http_client(project: Project, 
             "loaded = [m for m in ('openai', 'httpx', 'httpx2', 'harness.transport') if m in sys.modules]\n"
             "assert not loaded, f'a replay imported {loaded}'\n"
             "sys.exit(rc)\n")
-    done = subprocess.run([sys.executable, "-c", code], cwd=project.root, capture_output=True, text=True,
-                          check=False)
+    done = _python(project, code)
     assert done.returncode == 0 and "2 passed" in done.stdout, done.stdout + done.stderr
 
 
@@ -138,7 +143,6 @@ def test_a_replay_of_plain_prompts_imports_no_template_engine(project: Project, 
             "rc = rc or main(['run', 'suites/t.yaml', '-q'])\n"
             "assert 'jinja2' in sys.modules\n"
             "sys.exit(rc)\n")
-    done = subprocess.run([sys.executable, "-c", code], cwd=project.root, capture_output=True, text=True,
-                          check=False)
+    done = _python(project, code)
     assert done.returncode == 0 and "2 passed" in done.stdout and "1 passed" in done.stdout, \
         done.stdout + done.stderr
