@@ -31,7 +31,7 @@ from .record_modes import RECORD_MODE_ALIASES, RECORD_MODES
 from .report import ReportSpec, parse_specs, write_reports
 from .report.records import CaseRecord, Gate, RunRecord, Totals, from_results, totals
 from .runner import CaseResult, RunOptions, execute, plan
-from .shard import Shard, ShardInfo, fingerprint, positions, selection, source_files
+from .shard import Shard, ShardError, ShardInfo, fingerprint, positions, selection, source_files
 from .suite import Suite
 
 RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]  # rewrite: all (pytest-recording's name)
@@ -109,6 +109,12 @@ def run(paths: str | Path | Iterable[str | Path] | None = None, *, record_mode: 
         _check_options(record_mode, samples, concurrency, gate_on.cases, batch)
         specs = parse_specs(list(reports))  # a bad report is an error before anything runs
         part = Shard.parse(shard) if isinstance(shard, str) else shard
+    except HarnessError as exc:  # no report can be written: every shard fails alike, and says so
+        return RunResult(exc.exit_code, errors=(exc,))
+    targets: list[str] = []
+    suites: list[Suite] = []
+    whole_run: list[_suite.Case] = []
+    try:
         targets = run_paths(paths, notify)
         suites, selected = collect(targets, notify or (lambda _text: None), models=wanted_models, samples=samples,
                                    owns=part.owns_id if part is not None else None)
@@ -120,14 +126,27 @@ def run(paths: str | Path | Iterable[str | Path] | None = None, *, record_mode: 
                                 record_mode, time.perf_counter() - started)
         cases = [c for c in whole_run if part is None or part.owns(c)]  # a shard may hold none
         pricing_file = config_file(config)
-        planned, problems = plan(cases, base_url=base_url, check_limits=record_mode != "none",
-                                 config=pricing_file)
-        if batch:
-            _refuse_adaptive_batch(cases)
     except HarnessError as exc:
-        return RunResult(exc.exit_code, errors=(exc,))
+        if part is None:
+            return RunResult(exc.exit_code, errors=(exc,))
+        first = (whole_load_error(targets, wanted_models, samples, keyword) or exc) if targets else exc
+        return _stopped_shard(part, "load", [ShardError(str(first), first.exit_code)], [first], [], [],
+                              specs, record_mode, time.perf_counter() - started)
+    planned, problems = plan(cases, base_url=base_url, check_limits=record_mode != "none", config=pricing_file)
+    refused = _adaptive_batch_refusal(cases) if batch else None
+    if refused is not None:  # decided after planning, as one job does: it is then the only error shown
+        problems, failed = [refused[1]], [refused[0]]
+    else:
+        done = {id(p.case) for p in planned}
+        failed = [c for c in cases if id(c) not in done]  # plan() keeps the cases' order: one error each
+    if problems and part is not None:
+        place = {id(c): i for i, c in enumerate(whole_run)}
+        located = [ShardError(str(e), e.exit_code, place[id(c)]) for c, e in zip(failed, problems, strict=True)]
+        return _stopped_shard(part, "batch" if refused else "plan", located, problems, suites, whole_run, specs,
+                              record_mode, time.perf_counter() - started)
     if problems:
-        return RunResult(EXIT_USER_ERROR, errors=tuple(problems), suites=tuple(suites))
+        return RunResult(problems[0].exit_code if refused else EXIT_USER_ERROR, errors=tuple(problems),
+                         suites=tuple(suites))
     options = RunOptions(record_mode=record_mode, concurrency=concurrency, base_url=base_url, keyword=keyword,
                          timeout=timeout, max_retries=max_retries, batch=batch, batch_poll=batch_poll,
                          max_cost=max_cost)
@@ -171,15 +190,47 @@ def _empty_shard(part: Shard, suites: Sequence[Suite], empty: NoCasesSelected, s
     """A shard of a selection of nothing exits as the unsharded run would (5, with its message), and
     still writes its report, saying so: harness merge then gives that same status and message
     instead of calling every shard missing."""
-    record = from_results([], suites, record_mode=record_mode, elapsed_s=elapsed_s)
-    record = replace(record, shard=ShardInfo(
-        part.index, part.count, tuple((s.path.as_posix(), fingerprint(s)) for s in suites), (), 0, selection([]),
-        files=source_files(suites), no_cases=empty.message))
+    info = ShardInfo(part.index, part.count, tuple((s.path.as_posix(), fingerprint(s)) for s in suites), (), 0,
+                     selection([]), files=source_files(suites), no_cases=empty.message)
+    return _shard_report(info, (empty,), suites, specs, record_mode, elapsed_s)
+
+
+def _stopped_shard(part: Shard, stage: str, found: list[ShardError], errors: Sequence[HarnessError],
+                   suites: Sequence[Suite], whole_run: Sequence[_suite.Case], specs: list[ReportSpec],
+                   record_mode: str, elapsed_s: float) -> RunResult:
+    """A shard that a user error stopped before its cases ran exits as one job would (2), and still
+    writes its report with the errors in it: harness merge then prints what that job prints, instead
+    of sending a CI reader to look for a lost artifact. A shard stopped while loading has no suites
+    to fingerprint; the merge joins it on its shard and version alone, since it can only fail."""
+    info = ShardInfo(part.index, part.count, tuple((s.path.as_posix(), fingerprint(s)) for s in suites), (), 0,
+                     selection(whole_run), files=source_files(suites) if suites else (), stage=stage,
+                     errors=tuple(found))
+    return _shard_report(info, errors, suites, specs, record_mode, elapsed_s)
+
+
+def _shard_report(info: ShardInfo, errors: Sequence[HarnessError], suites: Sequence[Suite],
+                  specs: list[ReportSpec], record_mode: str, elapsed_s: float) -> RunResult:
+    """A shard's report of no case run, and the errors its run exits with (a report that cannot be
+    written is the error then: the merge will call that shard missing, which it is)."""
+    record = replace(from_results([], suites, record_mode=record_mode, elapsed_s=elapsed_s), shard=info)
     try:
         written = write_reports(specs, record)
     except HarnessError as exc:
         return RunResult(exc.exit_code, errors=(exc,), suites=tuple(suites))
-    return RunResult(empty.exit_code, errors=(empty,), suites=tuple(suites), reports=tuple(written))
+    return RunResult(errors[0].exit_code, errors=tuple(errors), suites=tuple(suites), reports=tuple(written))
+
+
+def whole_load_error(targets: list[str], models: tuple[str, ...], samples: SamplesOption | None,
+                     keyword: str | None) -> HarnessError | None:
+    """The error one unsharded job stops at while loading, or None if it loads. A shard checks only
+    its own cases against the schema, so it may stop in a later suite than one job, whose error
+    (in an earlier suite, in a case another shard runs) is the one every report must then name."""
+    try:
+        suites, selected = collect(targets, models=models, samples=samples)
+        select_cases(suites, selected, keyword)
+    except HarnessError as exc:
+        return exc
+    return None
 
 
 def load_suite(path: str | Path, *, models: Sequence[str] | str | None = None,
@@ -233,14 +284,16 @@ def _fail_on(value: str | Iterable[str] | FailOnOptions) -> FailOnOptions:
         raise UserError(str(exc)) from None
 
 
-def _refuse_adaptive_batch(cases: Iterable[_suite.Case]) -> None:
+def _adaptive_batch_refusal(cases: Iterable[_suite.Case]) -> tuple[_suite.Case, UserError] | None:
     """An adaptive case decides after each answer whether it needs another; a batch job answers
-    in hours, all at once. Rounds of batches would take a day per sample, so this is refused."""
+    in hours, all at once. Rounds of batches would take a day per sample, so the first such case
+    is refused (with the case, so a shard can place the error in the whole run)."""
     for case in cases:
         if case.adaptive is not None:
-            raise UserError("--batch cannot record adaptive samples (each extra sample waits for the "
-                            "answers before it): record with --samples N (a fixed number), or without "
-                            "--batch", file=case.suite_path, line=case.line, case=case.id)
+            return case, UserError("--batch cannot record adaptive samples (each extra sample waits for the "
+                                   "answers before it): record with --samples N (a fixed number), or without "
+                                   "--batch", file=case.suite_path, line=case.line, case=case.id)
+    return None
 
 
 def _check_options(record_mode: str, samples: SamplesOption | None, concurrency: int, fail_on: str,

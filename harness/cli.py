@@ -127,10 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _print_errors(console: Console, errors: Sequence[HarnessError], limit: int = 50) -> None:
-    for err in errors[:limit]:
-        console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
-    if len(errors) > limit:
-        console.print(f"[bold red]... and {len(errors) - limit} more errors[/]")
+    from .report.terminal import print_errors
+
+    print_errors(console, errors, limit)
 
 
 @contextmanager

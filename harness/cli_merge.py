@@ -47,12 +47,17 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from .merge import merge
+    from .merge import ShardsStopped, merge
     from .orphans import notice
+    from .report.terminal import print_errors
     from .report.terminal_merged import print_merged
 
     specs = parse_specs(args.report)  # a bad --report is an error before anything is read
-    merged = merge(args.reports)
+    try:
+        merged = merge(args.reports)
+    except ShardsStopped as stopped:  # what one job prints when user errors stop it: no summary, no report
+        print_errors(err, stopped.errors)
+        return stopped.exit_code
     record = merged.run
     fail_on: FailOnOptions = args.fail_on
     if fail_on.cases == "regressed" and record.record_mode == "none":

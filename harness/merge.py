@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import NoCasesSelected, UserError
+from .errors import HarnessError, NoCasesSelected, UserError
 from .report.json_report import RUN_SCHEMA, run_from
 from .report.records import RunRecord
-from .shard import ShardInfo
+from .shard import STAGES, ShardError, ShardInfo
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,6 @@ def _check(parts: Sequence[Part]) -> None:
     first = parts[0]
     count = first.shard.count
     seen: dict[int, Path] = {}
-    suites = dict(first.shard.suites)
     for part in parts:
         info = part.shard
         if info.count != count:
@@ -85,6 +84,12 @@ def _check(parts: Sequence[Part]) -> None:
         if part.run.record_mode != first.run.record_mode:
             raise UserError(f"record mode {part.run.record_mode!r}, but {first.path} ran "
                             f"{first.run.record_mode!r}: the shards are not parts of one run", file=part.path)
+    # A shard stopped while loading its suites has none to compare; it can only fail the merge.
+    loaded = [p for p in parts if p.shard.stage != "load"]
+    first = loaded[0] if loaded else first
+    suites = dict(first.shard.suites)
+    for part in loaded:
+        info = part.shard
         theirs = dict(info.suites)
         if theirs != suites:
             raise UserError(f"its suites differ from those of {first.path} ({_difference(suites, theirs)}): "
@@ -113,6 +118,37 @@ def _difference(ours: dict[str, str], theirs: dict[str, str]) -> str:
     return f"different contents: {', '.join(changed)}"
 
 
+class ShardsStopped(HarnessError):
+    """User errors stopped shards before their cases ran: ``errors`` are what one unsharded job of
+    the same suites prints, in its order, and the merge exits as it does."""
+
+    def __init__(self, errors: Sequence[HarnessError]) -> None:
+        super().__init__(errors[0].message)
+        self.errors = tuple(errors)
+        self.exit_code = errors[0].exit_code
+
+
+def _stopped(parts: Sequence[Part]) -> list[HarnessError]:
+    """What one job would print, from the shards' recorded errors. One job stops at the earliest of
+    STAGES any of its cases reaches: while loading and refusing --batch at the first error (a shard
+    stopped loading names the one job's already, shard.py), while planning with every case's."""
+    stopped = [p for p in parts if p.shard.errors]
+    if not stopped:
+        return []
+    stage = min((p.shard.stage for p in stopped), key=lambda s: STAGES.index(s) if s in STAGES else len(STAGES))
+    found = sorted((e for p in sorted(stopped, key=lambda p: p.shard.index) if p.shard.stage == stage
+                    for e in p.shard.errors), key=lambda e: e.position)
+    chosen = found if stage == "plan" else found[:1]
+    return [_error(e) for e in chosen]
+
+
+def _error(recorded: ShardError) -> HarnessError:
+    """A recorded error as it was raised: its text already names file, line and case."""
+    error = HarnessError(recorded.message)
+    error.exit_code = recorded.exit_code
+    return error
+
+
 @dataclass(frozen=True)
 class Merged:
     """The joined run, and the shards Ctrl-C or SIGTERM stopped (the run is then incomplete: 130)."""
@@ -127,6 +163,9 @@ def merge(paths: Sequence[str | Path]) -> Merged:
         raise UserError("harness merge: give the JSON reports of every shard (harness merge shard-*.json)")
     parts = [read_part(p) for p in paths]
     _check(parts)
+    stopped = _stopped(parts)
+    if stopped:
+        raise ShardsStopped(stopped)
     if parts[0].shard.no_cases:  # every shard's selection was nothing (_check: they are all alike)
         raise NoCasesSelected(parts[0].shard.no_cases)
     parts.sort(key=lambda p: p.shard.index)

@@ -186,6 +186,24 @@ def _relative(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
+#: Where a user error stopped a run before its cases ran, in the order one unsharded run meets them:
+#: loading the suites (the first error stops it), refusing --batch for an adaptive case (the first
+#: such case), planning every case (every case's error is reported at once).
+STAGES = ("load", "batch", "plan")
+
+
+@dataclass(frozen=True)
+class ShardError:
+    """A user error that stopped a shard before its cases ran, as one unsharded job prints it, so
+    that ``harness merge`` can say what that job says instead of calling the shard missing."""
+
+    message: str  # str() of the error: file, line, case and message, secrets hidden
+    exit_code: int
+    #: The place of the case it is about in the whole run's list of cases (0 when loading):
+    #: the merge lists every shard's errors in the order one job would.
+    position: int = 0
+
+
 @dataclass(frozen=True)
 class ShardInfo:
     """What a shard's report carries for ``harness merge`` (docs/report-json.md, ``shard``)."""
@@ -208,6 +226,9 @@ class ShardInfo:
     #: The run selected no case at all (-k matching nothing): the message the unsharded run exits 5
     #: with, which harness merge gives too. Empty otherwise.
     no_cases: str = ""
+    #: A user error stopped the shard before its cases ran: at which of STAGES, and what it says.
+    stage: str = ""
+    errors: tuple[ShardError, ...] = ()
 
     @property
     def text(self) -> str:

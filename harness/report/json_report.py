@@ -19,7 +19,7 @@ from ..errors import UserError
 from ..judge_spend import JudgeSpend
 from ..orphans import Orphan
 from ..output import Output, ToolCall, Usage
-from ..shard import ShardInfo
+from ..shard import ShardError, ShardInfo
 from ..stats import Rate
 from ..trajectory import StepRecord
 from .diff_samples import from_baselines
@@ -209,6 +209,10 @@ def run_document(run: RunRecord) -> dict[str, Any]:
                         "files": [{"path": path, "sha256": digest} for path, digest in info.files]}
         if info.no_cases:  # only when the run selected nothing: harness merge then exits as it did
             doc["shard"]["no_cases"] = info.no_cases
+        if info.errors:  # only when a user error stopped the shard: harness merge then says what one job says
+            doc["shard"]["stage"] = info.stage
+            doc["shard"]["errors"] = [{"message": e.message, "exit_code": e.exit_code, "position": e.position}
+                                      for e in info.errors]
     return doc
 
 
@@ -326,7 +330,9 @@ def _shard_from(data: Mapping[str, Any] | None) -> ShardInfo | None:
                      tuple(int(p) for p in data.get("positions") or []), int(data.get("orphans_checked") or 0),
                      str(data.get("selection") or ""), bool(data.get("stopped")),
                      tuple((str(f["path"]), str(f["sha256"])) for f in data.get("files") or []),
-                     str(data.get("no_cases") or ""))
+                     str(data.get("no_cases") or ""), str(data.get("stage") or ""),
+                     tuple(ShardError(str(e["message"]), int(e["exit_code"]), int(e.get("position") or 0))
+                           for e in data.get("errors") or []))
 
 
 def _orphans_from(docs: Any) -> tuple[Orphan, ...]:

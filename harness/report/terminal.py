@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from rich.console import Console
@@ -54,6 +54,14 @@ def make_console(*, stderr: bool = False) -> Console:
     stream = redact.RedactingStream.stderr() if stderr else redact.RedactingStream.stdout()
     return _RedactingConsole(file=cast(IO[str], stream), stderr=stderr, highlight=False,
                              color_system=None if plain else "auto", no_color=plain or None)
+
+
+def print_errors(console: Console, errors: Sequence[BaseException], limit: int = 50) -> None:
+    """User errors, one line each, as ``harness run`` and ``harness merge`` both print them."""
+    for err in errors[:limit]:
+        console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+    if len(errors) > limit:
+        console.print(f"[bold red]... and {len(errors) - limit} more errors[/]")
 
 
 def _hidden(result: CaseResult, tolerated: set[str]) -> bool:
