@@ -121,7 +121,9 @@ def source_files(suites: Sequence[Suite]) -> tuple[tuple[str, str], ...]:
     the files below each suite's folder (its templates, message and variable files, schema files,
     tool modules, data files and the suite files themselves), the project's shared template folders,
     its project file, and each ``cases_from`` data file wherever in the project it lies. Hidden
-    files and folders, cassette folders, bytecode and harness's own JSON reports are left out.
+    files and folders, cassette folders, bytecode and the reports harness wrote are left out (every
+    report written inside the project, while its bytes are those written: written_reports.py; and
+    any harness JSON report, such as a shard's report brought from another machine).
     Two shards whose files differ are not parts of one run, even when no case id changed (a data
     row's text, a template's wording).
 
@@ -129,6 +131,7 @@ def source_files(suites: Sequence[Suite]) -> tuple[tuple[str, str], ...]:
     cases, and a template cached in the process is not read again, so reads differ between
     shards of the same commit; the folders do not."""
     from .project import project_of  # here: harness merge reads shard records without any project
+    from .written_reports import written
 
     folders: dict[Path, Path] = {}  # folder -> its project root
     files: dict[Path, Path] = {}
@@ -150,10 +153,16 @@ def source_files(suites: Sequence[Suite]) -> tuple[tuple[str, str], ...]:
                              and Path(here, d) not in skip and not os.path.exists(os.path.join(here, d, "pyvenv.cfg")))
             files.update((Path(here, n), root) for n in names if not n.startswith(".") and not n.endswith(".pyc"))
     out: dict[str, str] = {}
+    reports: dict[Path, frozenset[tuple[str, str]]] = {}  # per project: the files its reports wrote
     for path, root in files.items():
         digest = _file_digest(path, root)
-        if digest is not None:
-            out[_relative(path, root)] = digest
+        if digest is None:
+            continue
+        if root not in reports:
+            reports[root] = written(root)
+        relative = _relative(path, root)
+        if (relative, digest) not in reports[root]:
+            out[relative] = digest
     return tuple(sorted(out.items()))
 
 

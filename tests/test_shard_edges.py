@@ -235,3 +235,34 @@ def test_a_case_broken_past_the_schema_reads_the_same_on_every_shard(project: Pr
             parts = [project.run("run", "suites", "--shard", f"{k}/4") for k in range(1, 5)]
         assert whole.code == EXIT_USER_ERROR and f"[case {other}]" in whole.err and "Traceback" not in whole.text
         assert [(p.code, p.err) for p in parts] == [(EXIT_USER_ERROR, whole.err)] * 4, (broken, whole.err)
+
+
+def test_reports_of_any_format_written_beside_the_suites_do_not_part_the_shards(
+        project: Project, fake: FakeOpenAI) -> None:
+    chat_recorded(project, fake)
+    notes = project.root / "suites" / "notes.md"  # a file of the user's own, as a template could be
+    notes.write_text("what the prompts are for\n")
+
+    def beside(k: int) -> list[str]:
+        return ["--report", f"junit=suites/junit-{k}.xml", "--report", f"markdown=suites/summary-{k}.md",
+                "--report", f"html=suites/report-{k}.html", "--report", f"json=out/shard-{k}.json"]
+
+    for _ in range(2):  # the second round sees the first round's reports and the merged one
+        with network_blocked():
+            codes = [project.run("run", "suites", "--shard", f"{k}/4", *beside(k)).code for k in range(1, 5)]
+        assert codes == [EXIT_OK] * 4
+        code, text = merge(project, *shards(), "--report", "markdown=suites/merged.md")
+        assert code == EXIT_OK, text
+    doc = json.loads((project.root / "out" / "shard-4.json").read_text())
+    assert "suites/notes.md" in {f["path"] for f in doc["shard"]["files"]}
+    assert not any(f["path"].endswith((".xml", ".html")) or "summary" in f["path"] for f in doc["shard"]["files"])
+
+    # a file of the user's changed between two shards still parts them, and so does a report
+    # edited by hand after harness wrote it: its bytes are no longer harness's
+    for changed in (notes, project.root / "suites" / "junit-1.xml"):
+        with network_blocked():
+            assert project.run("run", "suites", "--shard", "1/4", *beside(1)).code == EXIT_OK
+            changed.write_text(changed.read_text() + "<!-- edited -->\n")
+            assert project.run("run", "suites", "--shard", "2/4", "--report", "json=out/shard-2.json").code == EXIT_OK
+        code, text = merge(project, *shards())
+        assert code == EXIT_USER_ERROR and changed.relative_to(project.root).as_posix() in text, text

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from .. import redact
 from ..errors import UserError
+from ..written_reports import note
 
 if TYPE_CHECKING:
     from ..runner import CaseResult
@@ -92,6 +93,7 @@ def write_reports(specs: Sequence[str] | Sequence[ReportSpec] | None,
     for spec in parsed:
         text = render(spec.format, run, extra)
         _write(spec.path, text, spec.format)
+        note(spec.path)  # not a file cases are made from, though it may lie beside the suites (shard.py)
         written.append(spec.path)
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if spec.format == "markdown" and summary:
