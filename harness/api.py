@@ -141,7 +141,8 @@ def run(paths: str | Path | Iterable[str | Path] | None = None, *, record_mode: 
         failed = [c for c in cases if id(c) not in done]  # plan() keeps the cases' order: one error each
     if problems and part is not None:
         place = {id(c): i for i, c in enumerate(whole_run)}
-        located = [ShardError(str(e), e.exit_code, place[id(c)]) for c, e in zip(failed, problems, strict=True)]
+        code = problems[0].exit_code if refused else EXIT_USER_ERROR  # what one job exits with, below
+        located = [ShardError(str(e), code, place[id(c)]) for c, e in zip(failed, problems, strict=True)]
         return _stopped_shard(part, "batch" if refused else "plan", located, problems, suites, whole_run, specs,
                               record_mode, time.perf_counter() - started)
     if problems:
@@ -217,7 +218,8 @@ def _shard_report(info: ShardInfo, errors: Sequence[HarnessError], suites: Seque
         written = write_reports(specs, record)
     except HarnessError as exc:
         return RunResult(exc.exit_code, errors=(exc,), suites=tuple(suites))
-    return RunResult(errors[0].exit_code, errors=tuple(errors), suites=tuple(suites), reports=tuple(written))
+    code = info.errors[0].exit_code if info.errors else errors[0].exit_code
+    return RunResult(code, errors=tuple(errors), suites=tuple(suites), reports=tuple(written))
 
 
 def whole_load_error(targets: list[str], models: tuple[str, ...], samples: SamplesOption | None,

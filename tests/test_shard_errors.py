@@ -144,3 +144,21 @@ def test_an_error_while_loading_outranks_errors_while_planning(project: Project,
     assert "nmae" in seen.shards[0][1]  # shard 1 loaded, and stopped planning its own case
     code, out, err = merged(project)
     assert (code, err, out) == (EXIT_USER_ERROR, seen.whole_err, "")
+
+
+def test_batch_refusing_adaptive_samples_outranks_planning_errors_as_in_one_job(
+        project: Project, fake: FakeOpenAI) -> None:
+    owner = recorded(project, fake)
+    early = next(i for i, k in owner.items() if k == 4 and i.startswith("a"))
+    late = next(i for i, k in owner.items() if k == 2 and i.startswith("q"))
+    planning = next(i for i, k in owner.items() if k == 1 and i.startswith("a"))
+    broken(project, "alpha.yaml", early, "    samples: auto\n    min_pass_rate: 0.5")
+    broken(project, "bench.yaml", late, "    samples: auto")
+    broken(project, "alpha.yaml", planning, "    prompt: 'Answer {{ nmae }} good.'")
+
+    seen = runs(project, "--batch", "--record-mode", "once")  # refused before anything is sent
+    assert seen.whole_code == EXIT_USER_ERROR and "--batch cannot record adaptive samples" in seen.whole_err
+    assert f"[case {early}]" in seen.whole_err and len(seen.whole_err.splitlines()) == 1
+    assert "nmae" in seen.shards[0][1] and f"[case {late}]" in seen.shards[1][1]  # each shard its own
+    code, out, err = merged(project)
+    assert (code, err, out) == (EXIT_USER_ERROR, seen.whole_err, "")
