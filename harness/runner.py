@@ -8,7 +8,7 @@ replaying or recording each model call, and is then judged and saved here.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +35,7 @@ from .record.parking import Parking
 from .record_modes import RECORD_MODES
 from .redact import Redactor
 from .request import Request
+from .rerecord import rerecord_command
 from .session import Judge, JudgeSpend, LazySession
 from .steps import NOT_STARTED, Problem, Walked, Walker
 from .suite import Case
@@ -81,21 +82,6 @@ class CaseResult:
 
 
 # ---------------------------------------------------------------- execute
-
-def rerecord_command(cases: Iterable[Case], mode: str = "new_episodes") -> str:
-    """The command that records exactly these cases. ``once``/``new_episodes`` only touch cases
-    that need it, so beyond a few cases naming the suite file is equivalent and shorter."""
-    by_suite: dict[Path, list[Case]] = {}
-    for case in cases:
-        by_suite.setdefault(case.suite_path, []).append(case)
-    targets = []
-    for path, group in by_suite.items():
-        if mode in ("once", "new_episodes") and len(group) > 3:
-            targets.append(f"'{path.as_posix()}'")
-        else:
-            targets.extend(f"'{c.node_id}'" for c in group)
-    return f"harness run {' '.join(targets)} --record-mode {mode}"
-
 
 def _shown(path: Path) -> str:
     try:

@@ -1,7 +1,8 @@
 """A sharded run stopped by a user error gates as one job does: each shard that meets the error
 writes its report with the error in it (and exits 2), and ``harness merge`` prints what the one
 unsharded job prints, with its file, line and case, and exits with its status. Only a report that
-is really not there is called a missing shard."""
+is really not there is called a missing shard. Stale and missing cassettes (exit 3) read as in one
+job too."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from test_shards import bench
 
 from harness.collect import collect, select_cases
-from harness.errors import EXIT_OK, EXIT_USER_ERROR
+from harness.errors import EXIT_CASSETTE, EXIT_OK, EXIT_USER_ERROR
 from harness.shard import shard_of
 from harness.testing.fake_openai import FakeOpenAI
 
@@ -162,3 +163,28 @@ def test_batch_refusing_adaptive_samples_outranks_planning_errors_as_in_one_job(
     assert "nmae" in seen.shards[0][1] and f"[case {late}]" in seen.shards[1][1]  # each shard its own
     code, out, err = merged(project)
     assert (code, err, out) == (EXIT_USER_ERROR, seen.whole_err, "")
+
+
+def test_stale_and_missing_cassettes_merge_to_one_jobs_status_and_commands(project: Project, fake: FakeOpenAI) -> None:
+    owner = recorded(project, fake)
+    stale = [i for i, k in owner.items() if k == 2 and i.startswith("q")][:2]
+    missing = next(i for i, k in owner.items() if k == 3 and i.startswith("a"))
+    for case_id in stale:
+        broken(project, "bench.yaml", case_id, f"    prompt: Answer good, {case_id} reworded.")
+    for cassette in (project.root / "cassettes").rglob(f"{missing}.yaml"):
+        cassette.unlink()
+
+    seen = runs(project)
+    code, out, _ = merged(project)
+    with network_blocked():
+        whole = project.run("run", "suites")
+    assert whole.code == code == EXIT_CASSETTE
+    assert [c for c, _ in seen.shards] == [EXIT_OK, EXIT_CASSETTE, EXIT_CASSETTE, EXIT_OK]
+
+    def cassettes(text: str) -> list[str]:  # the sections, without the request diff only one job has
+        lines = text[text.index("Stale cassettes"):].splitlines()
+        return [line for line in lines if line.startswith(("Stale", "Missing", "~", "?", "    the", "  Re", "  Rec"))]
+
+    assert cassettes(out) == cassettes(whole.out)
+    assert (f"Re-record them: harness run 'suites/bench.yaml::{stale[0]}' 'suites/bench.yaml::{stale[1]}' "
+            "--record-mode new_episodes") in out

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..gates import Tolerated
+from ..rerecord import rerecord_command
 from .common import cost, latency
 from .diff_samples import from_baselines
 from .ifeval_table import ifeval_scores_of, print_ifeval
@@ -129,14 +130,7 @@ def print_problems(console: Console, run: RunRecord, sampled: Mapping[str, CaseS
                     _print_failure(console, r, "    ")
             else:
                 _print_failure(console, x)
-    for status, title, mark in (("stale", "Stale cassettes", "~"), ("missing", "Missing cassettes", "?")):
-        rows = [c for c in run.cases if c.status == status]
-        if rows:
-            console.print(f"\n[bold yellow]{title}[/]")
-            for c in rows:
-                console.print(f"[yellow]{mark}[/] {escape(c.key)}: {escape(c.message)}", soft_wrap=True)
-                if c.rerecord:
-                    console.print(f"    {escape(c.rerecord)}", soft_wrap=True)
+    _print_cassettes(console, run.cases)
     reasons = Counter(c.message or "skipped" for c in run.cases if c.status == "skipped")
     if reasons:
         console.print("\n[bold]Skipped[/]")
@@ -205,3 +199,22 @@ def print_merged(console: Console, run: RunRecord, gates: Iterable[Gate], tolera
         console.print(f"[yellow]{escape(line)}[/]", highlight=False, soft_wrap=True)
     console.print(summary_line(run, run.elapsed_s or 0.0, tolerated=paths, sampled=sampled), highlight=False)
 
+
+
+def _print_cassettes(console: Console, cases: Iterable[CaseRecord]) -> None:
+    """Stale and missing cassettes as one unsharded run prints them (terminal.print_problems), with
+    one command recording them all; the request's diff stays in each shard's own output."""
+    stale = [c for c in cases if c.status == "stale"]
+    if stale:
+        console.print("\n[bold yellow]Stale cassettes[/] (the request changed; the recording no longer answers it)")
+        for c in stale:
+            console.print(f"[yellow]~[/] {escape(c.key)}")
+            if c.message:
+                console.print(f"    {escape(c.message)}", soft_wrap=True)
+        console.print(f"  Re-record them: {escape(rerecord_command(stale))}", soft_wrap=True)
+    missing = [c for c in cases if c.status == "missing"]
+    if missing:
+        console.print("\n[bold yellow]Missing cassettes[/] (never recorded; replay needs one per case)")
+        for c in missing:
+            console.print(f"[yellow]?[/] {escape(c.key)}: {escape(c.message)}")
+        console.print(f"  Record them: {escape(rerecord_command(missing, 'once'))}", soft_wrap=True)
