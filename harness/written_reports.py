@@ -11,7 +11,8 @@ sha256, and a file counts as a report only while its bytes are still those harne
 hand, it is a source again). Shards on separate machines share nothing and need nothing: their
 checkouts have no reports in them.
 
-Notes are appended one line each (``O_APPEND``: shards of one checkout finishing together do not
+Notes are kept only inside the project (``.harness`` a symlink leading out is neither written nor
+read), appended one line each (``O_APPEND``: shards of one checkout finishing together do not
 interleave); a note that cannot be written only makes a later shard count that report as a source,
 so the merge refuses rather than joins.
 """
@@ -22,7 +23,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from .safe_files import project_root
+from .safe_files import is_inside, project_root
 
 NOTES = Path(".harness") / "reports-written"
 #: Past this size the notes are rewritten with the newest note of each path only.
@@ -46,8 +47,10 @@ def note(path: Path) -> None:
         relative = absolute.relative_to(root).as_posix()
         line = f"{digest_of(absolute)}\t{relative}\n".encode()
         notes = root / NOTES
+        if not is_inside(notes, root):  # .harness a symlink leading out: never written through
+            return
         notes.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(notes, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(notes, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
         try:
             os.write(fd, line)
         finally:
@@ -60,6 +63,8 @@ def note(path: Path) -> None:
 
 def written(root: Path) -> frozenset[tuple[str, str]]:
     """Every (path relative to ``root``, sha256) a report of this project wrote."""
+    if not is_inside(root / NOTES, root):
+        return frozenset()
     try:
         text = (root / NOTES).read_text(encoding="utf-8", errors="replace")
     except OSError:
