@@ -85,10 +85,6 @@ class Walked:
     stopped: str | None = None  # max_steps reached
     problem: Problem | None = None
 
-    @property
-    def last_request(self) -> Request | None:
-        return self.steps[-1].request if self.steps else None
-
 
 Sender = Callable[[Request], LiveResult]
 
