@@ -112,7 +112,7 @@ def _run_case(item: PlannedCase, options: RunOptions, session: LazySession, secr
               services: dict) -> CaseResult:
     """One case down the road: decide, replay or record, judge, save. Never raises. A case is
     recorded under its cassette's lock, so two processes recording a suite send each request once."""
-    lock = CassetteLock(item.case.cassette_path, session.stop)
+    lock = CassetteLock(item.case.cassette_path, session.stop, left=session.left_locks)
     try:
         return _road(item, options, session, secrets, services, lock)
     except Exception as exc:  # noqa: BLE001 - a bug must fail its case, not the whole run

@@ -1,0 +1,62 @@
+"""Cassette lock files while recording: unlocked when a case is done, removed when the run ends."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from harness.cassette_files import LOCK_PREFIX, CassetteLock, LeftLocks
+from harness.testing.fake_openai import FakeOpenAI
+
+from conftest import Project
+
+
+def _locks(folder: Path) -> list[Path]:
+    return sorted(folder.glob(f"{LOCK_PREFIX}*"))
+
+
+def test_a_kept_lock_file_is_unlocked_for_others_and_removed_when_the_run_ends(tmp_path: Path) -> None:
+    cassette = tmp_path / "s" / "a.yaml"
+    left = LeftLocks()
+    mine = CassetteLock(cassette, left=left)
+    assert mine.acquire()
+    mine.release()
+    assert len(_locks(cassette.parent)) == 1  # kept: removing it is left to the end of the run
+    other = CassetteLock(cassette)  # another process, or another run in this one
+    assert other.acquire()  # unlocked: the next one waiting for this case gets it at once
+    left.remove()
+    assert len(_locks(cassette.parent)) == 1  # held by the other: it removes it itself
+    other.release()
+    assert _locks(cassette.parent) == []
+
+
+def test_a_kept_lock_file_still_excludes_while_held(tmp_path: Path) -> None:
+    cassette = tmp_path / "s" / "a.yaml"
+    left = LeftLocks()
+    first = CassetteLock(cassette, left=left)
+    assert first.acquire()
+    stop = threading.Event()
+    got: list[bool] = []
+    waiter = threading.Thread(target=lambda: got.append(CassetteLock(cassette, stop, left=left).acquire()))
+    waiter.start()
+    waiter.join(0.2)
+    assert got == []  # waiting for the first holder
+    stop.set()
+    waiter.join(5)
+    assert got == [False]
+    first.release()
+    left.remove()
+    assert _locks(cassette.parent) == []
+
+
+def test_a_recording_run_leaves_no_lock_file_and_replays_offline(project: Project) -> None:
+    project.suite("s.yaml", "model: gpt-4o\ncases:\n"
+                  + "".join(f"  - id: c{i}\n    prompt: question {i}\n" for i in range(6)))
+    with FakeOpenAI() as fake:
+        recorded = project.run("run", "suites", "--record-mode", "once", "--base-url", fake.base_url,
+                               "--concurrency", "2", env={"OPENAI_API_KEY": "sk-test"})
+    assert recorded.code == 0, recorded.text
+    folder = project.root / "cassettes" / "s"
+    assert sorted(p.name for p in folder.iterdir()) == [f"c{i}.yaml" for i in range(6)]
+    replayed = project.run("run", "suites")  # the server is stopped: offline
+    assert replayed.code == 0, replayed.text
