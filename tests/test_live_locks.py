@@ -5,7 +5,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
+
+import harness
 from harness.cassette_files import LOCK_PREFIX, CassetteLock, LeftLocks
+from harness.runner import CaseResult
 from harness.testing.fake_openai import FakeOpenAI
 
 from conftest import Project
@@ -60,3 +64,36 @@ def test_a_recording_run_leaves_no_lock_file_and_replays_offline(project: Projec
     assert sorted(p.name for p in folder.iterdir()) == [f"c{i}.yaml" for i in range(6)]
     replayed = project.run("run", "suites")  # the server is stopped: offline
     assert replayed.code == 0, replayed.text
+
+
+class _Counting:
+    """A progress listener that fails on its third result, as a broken callback would."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def start(self, total: int) -> None:
+        pass
+
+    def update(self, result: CaseResult) -> None:
+        self.seen.append(result.case.id)
+        if len(self.seen) == 3:
+            raise RuntimeError("progress listener broke")
+
+
+def test_a_failing_progress_listener_is_raised_to_the_caller_and_the_run_ends(project: Project) -> None:
+    """Results are counted on the recording threads; a failure there still reaches the caller,
+    once the cases in flight are done, instead of hanging the run or vanishing in a thread."""
+    project.suite("s.yaml", "model: gpt-4o\ncases:\n"
+                  + "".join(f"  - id: c{i}\n    prompt: question {i}\n" for i in range(12)))
+    listener = _Counting()
+    with FakeOpenAI() as fake:
+        project.monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        project.monkeypatch.chdir(project.root)
+        with pytest.raises(RuntimeError, match="progress listener broke"):
+            harness.run("suites", record_mode="once", base_url=fake.base_url, concurrency=2,
+                        progress=listener)
+        sent = len(fake.requests)
+    assert 3 <= len(listener.seen) < 12  # nothing new was started after the failure
+    assert sent < 12
+    assert not list((project.root / "cassettes").rglob(".harness-*"))  # no lock or temp file left
