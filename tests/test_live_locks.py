@@ -8,8 +8,14 @@ from pathlib import Path
 import pytest
 
 import harness
+from harness import runner
+from harness.budget import estimate
 from harness.cassette_files import LOCK_PREFIX, CassetteLock, LeftLocks
-from harness.runner import CaseResult
+from harness.cassettes import Interaction
+from harness.decide import Decision
+from harness.planning import PlannedCase
+from harness.pricing import PriceTable
+from harness.runner import CaseResult, collect, plan, select_cases
 from harness.testing.fake_openai import FakeOpenAI
 
 from conftest import Project
@@ -97,3 +103,49 @@ def test_a_failing_progress_listener_is_raised_to_the_caller_and_the_run_ends(pr
     assert 3 <= len(listener.seen) < 12  # nothing new was started after the failure
     assert sent < 12
     assert not list((project.root / "cassettes").rglob(".harness-*"))  # no lock or temp file left
+
+
+_TURNS = """\
+model: gpt-4o
+max_tokens: 1000
+cases:
+  - id: three
+    turns: [I want to visit Lyon., What is there to see?, Book it for May.]
+"""
+
+
+def test_a_case_another_process_recorded_in_part_meanwhile_is_completed_under_the_same_lock(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While this run waited for a case's lock, another process recorded the case's first step
+    only (its budget ran out): this run replays that step and records the rest, under the lock it
+    already holds, instead of waiting for it again (which waited until Ctrl-C)."""
+    project.suite("s.yaml", _TURNS)
+    cassette = project.root / "cassettes" / "s" / "three.yaml"
+    planned, _errors = plan(select_cases(*collect(["suites"], lambda _t: None), None))
+    first = estimate(planned[0].request, "gpt-4o", PriceTable())
+    assert first is not None
+    with FakeOpenAI() as fake:
+        cut = project.run("run", "suites", "--record-mode", "once", "--base-url", fake.base_url,
+                          "--max-cost", repr(first), env={"OPENAI_API_KEY": "sk-test"})
+        assert cut.code == 4, cut.text  # the other process: step 1 recorded, then out of budget
+        partial = cassette.read_text()
+        cassette.unlink()
+        real = runner._recheck
+
+        def meanwhile(item: PlannedCase, mode: str, before: list[Interaction] | None) -> Decision:
+            cassette.write_text(partial)  # written while this run waited for the lock
+            return real(item, mode, before)
+
+        monkeypatch.setattr(runner, "_recheck", meanwhile)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        stop = threading.Event()
+        timer = threading.Timer(30, stop.set)  # a second wait for the lock would end only here
+        timer.start()
+        try:
+            result = harness.run("suites", record_mode="once", base_url=fake.base_url, stop=stop)
+        finally:
+            timer.cancel()
+        sent = len(fake.requests)
+    assert [c.status for c in result.cases] == ["passed"], [c.message for c in result.cases]
+    assert sent == 3  # step 1 once (by the other process), then steps 2 and 3
+    assert not list(cassette.parent.glob(".harness-*"))
