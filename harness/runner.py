@@ -98,7 +98,7 @@ def _run_case(item: PlannedCase, options: RunOptions, session: LazySession, secr
               services: dict) -> CaseResult:
     """One case down the road: decide, replay or record, judge, save. Never raises. A case is
     recorded under its cassette's lock, so two processes recording a suite send each request once."""
-    lock = CassetteLock(item.case.cassette_path, session.stop)
+    lock = CassetteLock(item.case.cassette_path, session.stop, left=session.left_locks)
     try:
         return _road(item, options, session, secrets, services, lock)
     except Exception as exc:  # noqa: BLE001 - a bug must fail its case, not the whole run
@@ -115,11 +115,13 @@ def _road(item: PlannedCase, options: RunOptions, session: LazySession, secrets:
         return CaseResult(item, "skipped", message=item.case.skip)
     if session.stop.is_set():
         return CaseResult(item, "skipped", message=NOT_STARTED)
+    locked = False
     try:
         action, stored, hit = _decide(item, options.record_mode)
         if action == "record":
             if not lock.acquire():
                 return CaseResult(item, "skipped", message=NOT_STARTED)
+            locked = True
             action, stored, hit = _recheck(item, options.record_mode, stored)
     except HarnessError as exc:
         return CaseResult(item, "error", message=str(exc))
@@ -135,9 +137,10 @@ def _road(item: PlannedCase, options: RunOptions, session: LazySession, secrets:
     problem = walked.problem
     if action == "replay" and problem is not None and _records(problem.status, options.record_mode):
         # The cassette lacks a later step that this mode records: walk again under the lock,
-        # from the cassette as it is now (another process may have recorded it meanwhile).
+        # from the cassette as it is now (another process may have recorded it meanwhile). The
+        # lock may be held already: the recheck found the cassette another process was writing.
         try:
-            if not lock.acquire():
+            if not locked and not lock.acquire():
                 return CaseResult(item, "skipped", message=NOT_STARTED)
             stored = cassettes.load(item.case.cassette_path, root=item.case.cassette_root)
         except (HarnessError, OSError) as exc:

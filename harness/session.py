@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from . import cassettes
 from .budget import Budget, reserve_or_stop
+from .cassette_files import LeftLocks
 from .cassettes import Interaction
 from .checks.registry import NeedsRecording
 from .checks.rubric import explain_judge_change, rubric_of
@@ -47,12 +48,15 @@ def stale_detail(new: Request, old: Interaction | None) -> str:
 
 class LazySession:
     """Opens the connection pool only when something is recorded: replay never imports openai, nor
-    the HTTP client (transport.py is imported here, on the first live call)."""
+    the HTTP client (transport.py is imported here, on the first live call). It also keeps the
+    cassette lock files the run's cases unlocked, to remove them when the run ends
+    (cassette_files.LeftLocks says why not one by one)."""
 
     def __init__(self, options: RunOptions, stop: threading.Event, parking: Parking | None = None) -> None:
         self.options = options
         self.stop = stop
         self.parking = parking
+        self.left_locks = LeftLocks()
         self._session: LiveSession | None = None
         self._lock = threading.Lock()
 
@@ -70,8 +74,11 @@ class LazySession:
             return self._session
 
     def close(self) -> None:
-        if self._session is not None:
-            self._session.close()
+        try:
+            if self._session is not None:
+                self._session.close()
+        finally:
+            self.left_locks.remove()
 
 
 class Judge:

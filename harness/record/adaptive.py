@@ -19,10 +19,9 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from queue import SimpleQueue
 from typing import Protocol, TypeVar
 
 from ..suite import Case
@@ -186,51 +185,63 @@ def _pooled(queue: deque[P], run: Callable[[P], R], finish: Callable[[P, R], P |
             parking: Parking) -> None:
     """Run ``queue`` on a pool, handing a case to a thread only when one is free: submitting all of
     them at once would start every thread the pool may have, and idle threads are not free on a
-    small machine (each wakes for the GIL)."""
-    # Finished futures report to one queue: waiting on all pending futures after each result
-    # (concurrent.futures.wait) costs O(pending) per result, quadratic over a large run, and
-    # that time is spent holding the GIL the requests' threads need.
-    finished: SimpleQueue[tuple[P, Future[R]]] = SimpleQueue()
+    small machine (each wakes for the GIL).
+
+    The thread that ran a case also counts its result (``finish``, one at a time under a lock)
+    and starts the next case: handing each result to the calling thread woke that thread once
+    per case, one more GIL hand-off per case on the machine's busiest path (and a result queue
+    beside it). The calling thread only waits for the end, or for a failure to raise.
+    """
     most = 2 * workers
     lock = threading.Lock()
     running = 0
-    closed = False  # set when this loop ends: a thread parking late must not submit to a closed pool
+    closed = False  # set when this loop ends or a case failed: nothing more is started
+    over = threading.Event()
+    failures: list[BaseException] = []
     with ThreadPoolExecutor(max_workers=most) as pool:
-
-        def work(item: P) -> R:
-            try:
-                return run(item)
-            finally:
-                parking.case_over()
-
-        def submit(item: P) -> None:
-            pool.submit(work, item).add_done_callback(lambda future: finished.put((item, future)))
 
         def fill() -> None:
             """Start cases while there are free threads. A thread that parks (before a retry, or
-            done sending) calls it itself: waking this loop's thread for it would be one more GIL
-            hand-off per case, on the machine's busiest path."""
+            done sending) calls it itself, as does a thread whose case is over."""
             nonlocal running
             with lock:
                 while not closed and queue and (not running or running < min(workers + parking.count, most)):
                     item = queue.popleft()
                     running += 1
-                    submit(item)
+                    pool.submit(work, item)
+
+        def work(item: P) -> None:
+            nonlocal running, closed
+            try:
+                try:
+                    result = run(item)
+                finally:
+                    parking.case_over()
+                with lock:
+                    running -= 1
+                    follow = finish(item, result)
+                    if follow is not None:
+                        queue.append(follow)  # after the cases already waiting, as it always was
+                fill()
+                with lock:
+                    ended = not running
+            except BaseException as exc:  # noqa: BLE001 - raised again in the calling thread
+                with lock:
+                    failures.append(exc)
+                    closed = True
+                ended = True
+            if ended:
+                over.set()
 
         parking.listen(fill)
         try:
-            while True:
-                fill()
-                with lock:
-                    if not running:
-                        break
-                item, future = finished.get()
-                with lock:
-                    running -= 1
-                follow = finish(item, future.result())
-                if follow is not None:
-                    with lock:
-                        queue.append(follow)  # after the cases already waiting, as it always was
+            fill()
+            with lock:
+                idle = not running
+            if not idle:
+                over.wait()
+            if failures:
+                raise failures[0]
         finally:
             parking.listen(None)
             with lock:
