@@ -97,6 +97,21 @@ def test_a_proxied_endpoint_keeps_httpx_and_loopback_does_not(monkeypatch: pytes
     assert isinstance(_pool_for("https://api.openai.com/v1", tls), StdlibTransport)
 
 
+def test_a_body_of_unknown_length_goes_chunked(fake: FakeOpenAI) -> None:
+    """A body httpx frames as chunks (an iterator) arrives whole, and the connection stays usable."""
+    transport = StdlibTransport(ssl.create_default_context())
+    pieces = [b'{"model": "gpt-4o", ', b'"messages": [{"role": "user", "content": "hi"}]}']
+    for via in (transport, _CaptureTransport(transport)):
+        request = httpx2.Request("POST", fake.base_url + "/chat/completions", content=iter(pieces),
+                                 headers={"authorization": f"Bearer {CANARY}"}, extensions={"timeout": TIMEOUT})
+        assert request.headers["transfer-encoding"] == "chunked"
+        response = via.handle_request(request)
+        assert response.status_code == 200 and b"chatcmpl" in response.read()
+        response.close()
+    transport.close()
+    assert [r.json["messages"][0]["content"] for r in fake.requests] == ["hi", "hi"]
+
+
 # ---------------------------------------------------------------- TLS
 
 

@@ -85,10 +85,12 @@ def _stale(conn: _Connection) -> bool:
     if sock is None:
         return True
     try:
+        if not hasattr(select, "poll"):  # Windows
+            return bool(select.select([sock], [], [], 0)[0])
         poller = select.poll()
         poller.register(sock, select.POLLIN)
         return bool(poller.poll(0))
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # closed, or beyond select()'s descriptor limit
         return True
 
 
@@ -178,6 +180,10 @@ class StdlibTransport(httpx2.BaseTransport):
         origin = (scheme, url.raw_host.decode("ascii"), url.port or (443 if scheme == "https" else 80))
         timeout: dict[str, float | None] = request.extensions.get("timeout") or {}
         body = request.read()
+        if request.headers.get("transfer-encoding", "").lower() == "chunked":
+            # httpx gave a body of unknown length (an iterator, a multipart upload) no length: frame
+            # it as httpx would have (read() above has it whole, so as one chunk).
+            body = (b"%x\r\n%s\r\n" % (len(body), body) if body else b"") + b"0\r\n\r\n"
         conn = self._checkout(origin, timeout.get("connect"), request)
         sock: Any = conn.sock
         try:
