@@ -34,17 +34,15 @@ class Prepared:
 
     method: str
     url: httpx2.URL
-    #: httpx's own header list (Host included), copied for each request: building a request from
-    #: it and a body stream skips httpx's per-request header normalisation and defaults, most of
-    #: the cost of a request object.
+    #: httpx's own header list (with the Host header httpx gives every request), copied for each
+    #: request: a request built from it and a body stream skips httpx's per-request header
+    #: normalisation and defaults, most of the cost of a request object.
     headers: httpx2.Headers
     timeout: Any  # httpx's per-request timeout extension (a dict of connect/read/write/pool)
 
     @classmethod
     def of(cls, request: httpx2.Request) -> Prepared:
         headers = httpx2.Headers([(k, v) for k, v in request.headers.multi_items() if k not in _PER_BODY])
-        if "host" not in headers:
-            headers["Host"] = request.url.netloc.decode("ascii")
         return cls(request.method, request.url, headers, request.extensions.get("timeout"))
 
     def send(self, transport: httpx2.BaseTransport, wire: dict[str, Any]) -> httpx2.Response:
