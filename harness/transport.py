@@ -35,6 +35,7 @@ from .output import Output
 from .proxy_env import proxy_for
 from .record.parking import Parking
 from .record.prepared import Prepared
+from .record.stdlib_transport import StdlibTransport
 from .request import Request, canonical_form, canonical_text
 
 _HOP_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
@@ -178,6 +179,16 @@ def _unreachable(exc: Any, endpoint: Endpoint, timeout: float, *, timed_out: boo
             f"server is running, that {setting} has the right host and port, and {proxy}")
 
 
+def _pool_for(target: str, tls: ssl.SSLContext) -> httpx2.BaseTransport:
+    """A recording thread's connections: ``http.client``'s keep-alive (record/stdlib_transport.py,
+    cheaper per request), or httpx's pool when a proxy applies (it tunnels HTTPS through one)."""
+    proxy = proxy_for(target)
+    if proxy is None:
+        return StdlibTransport(tls)
+    return httpx2.HTTPTransport(verify=tls, proxy=proxy,
+                                limits=httpx2.Limits(max_connections=2, max_keepalive_connections=2))
+
+
 class LiveSession:
     """Shared connection pool, retry policy and in-flight limit for one recording run.
 
@@ -198,7 +209,7 @@ class LiveSession:
         self.backoff_max = backoff_max
         self.parking = parking or Parking()
         self._local = threading.local()
-        self._pools: list[httpx2.HTTPTransport] = []
+        self._pools: list[httpx2.BaseTransport] = []
         self._pools_lock = threading.Lock()
         self._tls: ssl.SSLContext | None = None
 
@@ -282,8 +293,7 @@ class LiveSession:
                 if self._tls is None:
                     self._tls = httpx2.create_ssl_context()
                 target = endpoint.azure_endpoint if endpoint.type == "azure" else endpoint.base_url
-                pool = httpx2.HTTPTransport(verify=self._tls, proxy=proxy_for(target or ""),
-                                            limits=httpx2.Limits(max_connections=2, max_keepalive_connections=2))
+                pool = _pool_for(target or "", self._tls)
                 self._pools.append(pool)
             capture = _CaptureTransport(pool)
             cache[endpoint] = (self._client(endpoint, capture), capture)

@@ -34,12 +34,15 @@ class Prepared:
 
     method: str
     url: httpx2.URL
-    headers: tuple[tuple[str, str], ...]
+    #: httpx's own header list (with the Host header httpx gives every request), copied for each
+    #: request: a request built from it and a body stream skips httpx's per-request header
+    #: normalisation and defaults, most of the cost of a request object.
+    headers: httpx2.Headers
     timeout: Any  # httpx's per-request timeout extension (a dict of connect/read/write/pool)
 
     @classmethod
     def of(cls, request: httpx2.Request) -> Prepared:
-        headers = tuple((k, v) for k, v in request.headers.multi_items() if k.lower() not in _PER_BODY)
+        headers = httpx2.Headers([(k, v) for k, v in request.headers.multi_items() if k not in _PER_BODY])
         return cls(request.method, request.url, headers, request.extensions.get("timeout"))
 
     def send(self, transport: httpx2.BaseTransport, wire: dict[str, Any]) -> httpx2.Response:
@@ -50,7 +53,9 @@ class Prepared:
         # ensure_ascii=False and compact separators: the bytes the SDK itself sends for this body.
         body = json.dumps(wire, ensure_ascii=False, separators=(",", ":")).encode()
         extensions = {"timeout": self.timeout} if self.timeout is not None else {}
-        request = httpx2.Request(self.method, self.url, headers=list(self.headers), content=body,
+        headers = httpx2.Headers(self.headers)
+        headers["Content-Length"] = str(len(body))  # where httpx puts it: after the SDK's headers
+        request = httpx2.Request(self.method, self.url, headers=headers, stream=httpx2.ByteStream(body),
                                  extensions=extensions)
         try:
             return transport.handle_request(request)
