@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gc
 import json
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -193,6 +195,41 @@ def test_leaves_a_cycle():
     # pytest's last collection, after the summary, reports it on stderr
     assert "PytestUnraisableExceptionWarning" in result.stderr.str()
     assert "ValueError: finalizer boom" in result.stderr.str()
+
+
+# pytest as its console script runs it, with one atexit callback registered before pytest loads
+# any plugin, so it runs after theirs: it notes whether the collector still had objects frozen.
+EXIT_PROBE = """
+import atexit, gc, sys
+import pytest
+
+def probe():
+    with open("exit.txt", "w") as fh:
+        fh.write(str(gc.get_freeze_count() > 0))
+
+atexit.register(probe)
+sys.exit(pytest.console_main())
+"""
+
+
+def _probed(project: pytest.Pytester, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", EXIT_PROBE, "-p", "no:randomly", *args], cwd=project.path,
+                          capture_output=True, text=True, check=False, timeout=120)
+
+
+def test_a_process_of_cases_exits_without_the_collector_walking_what_is_left(recorded: pytest.Pytester) -> None:
+    """A pytest process whose session ran cases ends as the command does: its exit status, its
+    whole summary and every atexit callback, but what is left stays frozen, so the interpreter's
+    teardown does not pass the collector over it. A process whose session ran no case ends as
+    pytest always does."""
+    cases = _probed(recorded, "suites")
+    assert cases.returncode == 1, cases.stderr
+    assert "1 failed, 1 passed, 1 skipped" in cases.stdout.splitlines()[-1]
+    assert (recorded.path / "exit.txt").read_text() == "True"
+    recorded.makepyfile(test_plain="def test_plain():\n    pass\n")
+    plain = _probed(recorded, "test_plain.py")
+    assert plain.returncode == 0 and "1 passed" in plain.stdout.splitlines()[-1], plain.stdout
+    assert (recorded.path / "exit.txt").read_text() == "False"
 
 
 def _loads_before(first: str, then: str) -> bool:
