@@ -197,6 +197,45 @@ def test_leaves_a_cycle():
     assert "ValueError: finalizer boom" in result.stderr.str()
 
 
+# Counts the collector's full passes from the end of collection to the end of the session (after
+# every other plugin's sessionfinish), into full.txt.
+COUNT_FULL = """
+import gc
+
+import pytest
+
+FULL = []
+
+
+def _seen(phase, info):
+    if phase == "start" and info["generation"] == 2:
+        FULL.append(1)
+
+
+def pytest_collection_finish(session):
+    gc.callbacks.append(_seen)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session):
+    gc.callbacks.remove(_seen)
+    with open("full.txt", "w") as fh:
+        fh.write(str(len(FULL)))
+"""
+
+
+def test_a_session_of_cases_only_makes_no_last_collection(recorded: pytest.Pytester) -> None:
+    """Cases alone end as the command ends, without a full pass of the collector; among other
+    tests, the session still makes one while pytest listens for finalizer errors (the test
+    above)."""
+    recorded.makeconftest(COUNT_FULL)
+    recorded.runpytest_inprocess("suites").assert_outcomes(passed=1, failed=1, skipped=1)
+    assert (recorded.path / "full.txt").read_text() == "0"
+    recorded.makepyfile(test_plain="def test_plain():\n    pass\n")
+    recorded.runpytest_inprocess("suites", "test_plain.py").assert_outcomes(passed=2, failed=1, skipped=1)
+    assert int((recorded.path / "full.txt").read_text()) >= 1
+
+
 # pytest as its console script runs it, with one atexit callback registered before pytest loads
 # any plugin, so it runs after theirs: it notes whether the collector still had objects frozen.
 EXIT_PROBE = """
