@@ -208,10 +208,11 @@ _exit_after_cases = False
 
 def _freeze_at_exit() -> None:
     """At the exit of a process whose last session ran cases, freeze what is left, as the command
-    skips its teardown (cli._exit). The interpreter's finalization passes the collector over every
-    object still alive more than once (the run's results and reports, the checks' data such as
-    IFEval's language profiles): ~0.3 s of CPU after the shipped suites, a tenth of the session,
-    to free memory the process is about to give back. Everything else an exit does still happens
+    skips its teardown (cli._exit). The interpreter's finalization runs full collections as it
+    clears the modules, walking and freeing one by one every object still alive (the run's
+    results and reports, the checks' data such as IFEval's language profiles): ~0.3 s of CPU
+    after the shipped suites, a tenth of the session, to free memory the process is about to
+    give back. Frozen, those objects are passed over. Everything else an exit does still happens
     (atexit callbacks, buffered output, objects freed by reference counting); objects left in
     cycles at exit are not collected, which Python never promises anyway."""
     if _exit_after_cases:
