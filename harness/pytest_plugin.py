@@ -155,6 +155,26 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(GateTally(config.stash[_SHARD]), "harness-gates")
         config.pluginmanager.register(CaseTally(config), "harness-case-gates")
+    opted = config.stash[_OPTED_IN]
+    if opted.files or opted.folders or any(str(arg).partition("::")[0].endswith((".yaml", ".yml"))
+                                           for arg in config.args):
+        # A session that may collect suites collects with the command's collector thresholds
+        # (cli.entry says why; ~0.04 s of full passes while the shipped suites load). Kept for a
+        # session of cases only, given back at the end of any other's collection.
+        _command_thresholds(config)
+
+
+def _command_thresholds(config: pytest.Config) -> None:
+    if _GC_THRESHOLD not in config.stash:
+        config.stash[_GC_THRESHOLD] = gc.get_threshold()
+        gc.set_threshold(200_000, 30, 30)
+
+
+def _default_thresholds(config: pytest.Config) -> None:
+    threshold = config.stash.get(_GC_THRESHOLD, None)
+    if threshold is not None:
+        del config.stash[_GC_THRESHOLD]
+        gc.set_threshold(*threshold)
 
 
 _HOLDS_CACHE = pytest.StashKey[bool]()
@@ -170,15 +190,14 @@ def _thaw(config: pytest.Config) -> None:
     if config.stash.get(_FROZEN, False):
         config.stash[_FROZEN] = False
         gc.unfreeze()
-    threshold = config.stash.get(_GC_THRESHOLD, None)
-    if threshold is not None:
-        del config.stash[_GC_THRESHOLD]
-        gc.set_threshold(*threshold)
+    _default_thresholds(config)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     items = sys.modules.get(f"{__package__}.pytest_items")
     cases = 0 if items is None else sum(isinstance(item, items.CaseItem) for item in session.items)
+    if not cases or cases != len(session.items):
+        _default_thresholds(session.config)
     if not cases:
         return
     # Only a session that runs cases holds the parse cache: one that runs other tests may call
@@ -196,9 +215,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if cases == len(session.items):
         # A session of cases only is the command's run under another name: the command's
         # collector thresholds (cli.entry says why), restored when the session finishes.
-        session.config.stash[_GC_THRESHOLD] = gc.get_threshold()
+        _command_thresholds(session.config)
         session.config.stash[_CASES_ONLY] = True
-        gc.set_threshold(200_000, 30, 30)
 
 
 #: Whether the last session of this process ran cases (set as each session finishes, so a later

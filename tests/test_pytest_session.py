@@ -153,11 +153,15 @@ def pytest_exception_interact(node, call, report):
 
 
 def test_a_session_of_cases_leaves_the_garbage_collector_as_it_found_it(recorded: pytest.Pytester) -> None:
-    """Cases freeze what collection built and run with the command's collector thresholds; an
-    in-process caller gets its collector back as it was."""
+    """Cases are collected and run with the command's collector thresholds and freeze what
+    collection built; an in-process caller gets its collector back as it was."""
     threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
     recorded.makeconftest("""
 import gc
+
+def pytest_collection_modifyitems(items):
+    with open("collecting.txt", "a") as fh:
+        fh.write(f"{gc.get_threshold()[0]}\\n")
 
 def pytest_runtest_call(item):
     with open("during.txt", "a") as fh:
@@ -166,13 +170,21 @@ def pytest_runtest_call(item):
     result = recorded.runpytest_inprocess("suites")
     result.assert_outcomes(passed=1, failed=1, skipped=1)
     assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, frozen)
-    # while the cases ran, collection's objects were frozen and the thresholds were the command's
+    # while the suites loaded and the cases ran, the thresholds were the command's; while the
+    # cases ran, collection's objects were frozen
+    assert (recorded.path / "collecting.txt").read_text().splitlines() == ["200000"]
     assert set((recorded.path / "during.txt").read_text().splitlines()) == {"True 200000"}
-    # a session with a Python test among the cases keeps the default thresholds
+    # a session with a Python test among the cases runs them with the default thresholds
     recorded.makepyfile(test_plain="def test_plain():\n    pass\n")
     (recorded.path / "during.txt").unlink()
     recorded.runpytest_inprocess("suites", "test_plain.py").assert_outcomes(passed=2, failed=1, skipped=1)
     assert set((recorded.path / "during.txt").read_text().splitlines()) == {f"True {threshold[0]}"}
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, frozen)
+    # a session that names no suite and opts none in collects as pytest always does
+    (recorded.path / "pyproject.toml").write_text("")
+    (recorded.path / "collecting.txt").unlink()
+    recorded.runpytest_inprocess("test_plain.py").assert_outcomes(passed=1)
+    assert (recorded.path / "collecting.txt").read_text().splitlines() == [str(threshold[0])]
     assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, frozen)
 
 
