@@ -219,13 +219,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         session.config.stash[_CASES_ONLY] = True
 
 
-#: Whether the last session of this process ran cases (set as each session finishes, so a later
-#: session without cases, such as the outer one of an in-process pytester run, clears it again).
+#: Whether the last session of this process ran cases only (set as each session finishes, so a
+#: later session of other tests, such as the outer one of an in-process pytester run, clears it
+#: again). A session that also ran other tests exits as pytest does: their objects' finalizers
+#: are theirs to rely on.
 _exit_after_cases = False
 
 
 def _freeze_at_exit() -> None:
-    """At the exit of a process whose last session ran cases, freeze what is left, as the command
+    """At the exit of a process whose last session ran cases only, freeze what is left, as the command
     skips its teardown (cli._exit). The interpreter's finalization runs full collections as it
     clears the modules, walking and freeing one by one every object still alive (the run's
     results and reports, the checks' data such as IFEval's language profiles): ~0.3 s of CPU
@@ -242,7 +244,7 @@ atexit.register(_freeze_at_exit)
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     global _exit_after_cases
-    _exit_after_cases = session.config.stash.get(_FROZEN, False)
+    _exit_after_cases = session.config.stash.get(_CASES_ONLY, False)
     if session.config.stash.get(_FROZEN, False):
         # pytest collects garbage twice more on its way out, so that finalizers' errors are
         # reported (its unraisable-exception plugin). Among other tests, one collection now, while

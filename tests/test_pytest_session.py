@@ -271,8 +271,9 @@ def _probed(project: pytest.Pytester, *args: str) -> subprocess.CompletedProcess
 def test_a_process_of_cases_exits_without_the_collector_walking_what_is_left(recorded: pytest.Pytester) -> None:
     """A pytest process whose session ran cases ends as the command does: its exit status, its
     whole summary and every atexit callback, but what is left stays frozen, so the interpreter's
-    teardown does not pass the collector over it. A process whose session ran no case ends as
-    pytest always does."""
+    teardown does not pass the collector over it. A process whose session ran no case, or ran
+    other tests beside the cases (their finalizers are theirs to rely on), ends as pytest always
+    does."""
     cases = _probed(recorded, "suites")
     assert cases.returncode == 1, cases.stderr
     assert "1 failed, 1 passed, 1 skipped" in cases.stdout.splitlines()[-1]
@@ -280,6 +281,9 @@ def test_a_process_of_cases_exits_without_the_collector_walking_what_is_left(rec
     recorded.makepyfile(test_plain="def test_plain():\n    pass\n")
     plain = _probed(recorded, "test_plain.py")
     assert plain.returncode == 0 and "1 passed" in plain.stdout.splitlines()[-1], plain.stdout
+    assert (recorded.path / "exit.txt").read_text() == "False"
+    mixed = _probed(recorded, "suites", "test_plain.py")
+    assert mixed.returncode == 1 and "1 failed, 2 passed, 1 skipped" in mixed.stdout.splitlines()[-1], mixed.stdout
     assert (recorded.path / "exit.txt").read_text() == "False"
 
 
