@@ -26,6 +26,7 @@ through the redaction point (redact.py), so no secret reaches the terminal or ``
 
 from __future__ import annotations
 
+import atexit
 import gc
 import glob
 import sys
@@ -154,11 +155,32 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(GateTally(config.stash[_SHARD]), "harness-gates")
         config.pluginmanager.register(CaseTally(config), "harness-case-gates")
+    opted = config.stash[_OPTED_IN]
+    if opted.files or opted.folders or any(str(arg).partition("::")[0].endswith((".yaml", ".yml"))
+                                           for arg in config.args):
+        # A session that may collect suites collects with the command's collector thresholds
+        # (cli.entry says why; ~0.04 s of full passes while the shipped suites load). Kept for a
+        # session of cases only, given back at the end of any other's collection.
+        _command_thresholds(config)
+
+
+def _command_thresholds(config: pytest.Config) -> None:
+    if _GC_THRESHOLD not in config.stash:
+        config.stash[_GC_THRESHOLD] = gc.get_threshold()
+        gc.set_threshold(200_000, 30, 30)
+
+
+def _default_thresholds(config: pytest.Config) -> None:
+    threshold = config.stash.get(_GC_THRESHOLD, None)
+    if threshold is not None:
+        del config.stash[_GC_THRESHOLD]
+        gc.set_threshold(*threshold)
 
 
 _HOLDS_CACHE = pytest.StashKey[bool]()
 _GC_THRESHOLD = pytest.StashKey[tuple[int, int, int]]()
 _FROZEN = pytest.StashKey[bool]()
+_CASES_ONLY = pytest.StashKey[bool]()
 
 
 def _thaw(config: pytest.Config) -> None:
@@ -168,15 +190,14 @@ def _thaw(config: pytest.Config) -> None:
     if config.stash.get(_FROZEN, False):
         config.stash[_FROZEN] = False
         gc.unfreeze()
-    threshold = config.stash.get(_GC_THRESHOLD, None)
-    if threshold is not None:
-        del config.stash[_GC_THRESHOLD]
-        gc.set_threshold(*threshold)
+    _default_thresholds(config)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     items = sys.modules.get(f"{__package__}.pytest_items")
     cases = 0 if items is None else sum(isinstance(item, items.CaseItem) for item in session.items)
+    if not cases or cases != len(session.items):
+        _default_thresholds(session.config)
     if not cases:
         return
     # Only a session that runs cases holds the parse cache: one that runs other tests may call
@@ -194,18 +215,47 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if cases == len(session.items):
         # A session of cases only is the command's run under another name: the command's
         # collector thresholds (cli.entry says why), restored when the session finishes.
-        session.config.stash[_GC_THRESHOLD] = gc.get_threshold()
-        gc.set_threshold(200_000, 30, 30)
+        _command_thresholds(session.config)
+        session.config.stash[_CASES_ONLY] = True
+
+
+#: Whether the last session of this process ran cases only (set as each session finishes, so a
+#: later session of other tests, such as the outer one of an in-process pytester run, clears it
+#: again). A session that also ran other tests exits as pytest does: their objects' finalizers
+#: are theirs to rely on.
+_exit_after_cases = False
+
+
+def _freeze_at_exit() -> None:
+    """At the exit of a process whose last session ran cases only, freeze what is left, as the command
+    skips its teardown (cli._exit). The interpreter's finalization runs full collections as it
+    clears the modules, walking and freeing one by one every object still alive (the run's
+    results and reports, the checks' data such as IFEval's language profiles): ~0.3 s of CPU
+    after the shipped suites, a tenth of the session, to free memory the process is about to
+    give back. Frozen, those objects are passed over. Everything else an exit does still happens
+    (atexit callbacks, buffered output, objects freed by reference counting); objects left in
+    cycles at exit are not collected, which Python never promises anyway."""
+    if _exit_after_cases:
+        gc.freeze()
+
+
+atexit.register(_freeze_at_exit)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    global _exit_after_cases
+    _exit_after_cases = session.config.stash.get(_CASES_ONLY, False)
     if session.config.stash.get(_FROZEN, False):
         # pytest collects garbage twice more on its way out, so that finalizers' errors are
-        # reported (its unraisable-exception plugin). One collection now, while that plugin still
-        # listens, then a freeze of what is left: its two collections find the same nothing in a
-        # fraction of the time (three full passes over a run's results were ~0.2 s of the
-        # shipped suites). The thresholds come back with the unfreeze, when pytest is done (_thaw).
-        gc.collect()
+        # reported (its unraisable-exception plugin). Among other tests, one collection now, while
+        # that plugin still listens, then a freeze of what is left: its two collections find the
+        # same nothing in a fraction of the time (three full passes over a run's results were
+        # ~0.2 s of the shipped suites). A session of cases only is the command's run under
+        # another name and ends as the command does, with no last collection (it cost ~0.08 s
+        # there, a pass over what the checks loaded, such as IFEval's language profiles).
+        # The thresholds come back with the unfreeze, when pytest is done (_thaw).
+        if not session.config.stash.get(_CASES_ONLY, False):
+            gc.collect()
         gc.freeze()
     if session.stash.get(_HOLDS_CACHE, False):
         from . import cassettes

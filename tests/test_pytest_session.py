@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gc
 import json
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -151,11 +153,15 @@ def pytest_exception_interact(node, call, report):
 
 
 def test_a_session_of_cases_leaves_the_garbage_collector_as_it_found_it(recorded: pytest.Pytester) -> None:
-    """Cases freeze what collection built and run with the command's collector thresholds; an
-    in-process caller gets its collector back as it was."""
+    """Cases are collected and run with the command's collector thresholds and freeze what
+    collection built; an in-process caller gets its collector back as it was."""
     threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
     recorded.makeconftest("""
 import gc
+
+def pytest_collection_modifyitems(items):
+    with open("collecting.txt", "a") as fh:
+        fh.write(f"{gc.get_threshold()[0]}\\n")
 
 def pytest_runtest_call(item):
     with open("during.txt", "a") as fh:
@@ -164,13 +170,21 @@ def pytest_runtest_call(item):
     result = recorded.runpytest_inprocess("suites")
     result.assert_outcomes(passed=1, failed=1, skipped=1)
     assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, frozen)
-    # while the cases ran, collection's objects were frozen and the thresholds were the command's
+    # while the suites loaded and the cases ran, the thresholds were the command's; while the
+    # cases ran, collection's objects were frozen
+    assert (recorded.path / "collecting.txt").read_text().splitlines() == ["200000"]
     assert set((recorded.path / "during.txt").read_text().splitlines()) == {"True 200000"}
-    # a session with a Python test among the cases keeps the default thresholds
+    # a session with a Python test among the cases runs them with the default thresholds
     recorded.makepyfile(test_plain="def test_plain():\n    pass\n")
     (recorded.path / "during.txt").unlink()
     recorded.runpytest_inprocess("suites", "test_plain.py").assert_outcomes(passed=2, failed=1, skipped=1)
     assert set((recorded.path / "during.txt").read_text().splitlines()) == {f"True {threshold[0]}"}
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, frozen)
+    # a session that names no suite and opts none in collects as pytest always does
+    (recorded.path / "pyproject.toml").write_text("")
+    (recorded.path / "collecting.txt").unlink()
+    recorded.runpytest_inprocess("test_plain.py").assert_outcomes(passed=1)
+    assert (recorded.path / "collecting.txt").read_text().splitlines() == [str(threshold[0])]
     assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, frozen)
 
 
@@ -193,6 +207,84 @@ def test_leaves_a_cycle():
     # pytest's last collection, after the summary, reports it on stderr
     assert "PytestUnraisableExceptionWarning" in result.stderr.str()
     assert "ValueError: finalizer boom" in result.stderr.str()
+
+
+# Counts the collector's full passes from the end of collection to the end of the session (after
+# every other plugin's sessionfinish), into full.txt.
+COUNT_FULL = """
+import gc
+
+import pytest
+
+FULL = []
+
+
+def _seen(phase, info):
+    if phase == "start" and info["generation"] == 2:
+        FULL.append(1)
+
+
+def pytest_collection_finish(session):
+    gc.callbacks.append(_seen)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session):
+    gc.callbacks.remove(_seen)
+    with open("full.txt", "w") as fh:
+        fh.write(str(len(FULL)))
+"""
+
+
+def test_a_session_of_cases_only_makes_no_last_collection(recorded: pytest.Pytester) -> None:
+    """Cases alone end as the command ends, without a full pass of the collector; among other
+    tests, the session still makes one while pytest listens for finalizer errors (the test
+    above)."""
+    recorded.makeconftest(COUNT_FULL)
+    recorded.runpytest_inprocess("suites").assert_outcomes(passed=1, failed=1, skipped=1)
+    assert (recorded.path / "full.txt").read_text() == "0"
+    recorded.makepyfile(test_plain="def test_plain():\n    pass\n")
+    recorded.runpytest_inprocess("suites", "test_plain.py").assert_outcomes(passed=2, failed=1, skipped=1)
+    assert int((recorded.path / "full.txt").read_text()) >= 1
+
+
+# pytest as its console script runs it, with one atexit callback registered before pytest loads
+# any plugin, so it runs after theirs: it notes whether the collector still had objects frozen.
+EXIT_PROBE = """
+import atexit, gc, sys
+import pytest
+
+def probe():
+    with open("exit.txt", "w") as fh:
+        fh.write(str(gc.get_freeze_count() > 0))
+
+atexit.register(probe)
+sys.exit(pytest.console_main())
+"""
+
+
+def _probed(project: pytest.Pytester, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", EXIT_PROBE, "-p", "no:randomly", *args], cwd=project.path,
+                          capture_output=True, text=True, check=False, timeout=120)
+
+
+def test_a_process_of_cases_exits_without_the_collector_walking_what_is_left(recorded: pytest.Pytester) -> None:
+    """A pytest process whose session ran cases ends as the command does: its exit status, its
+    whole summary and every atexit callback, but what is left stays frozen, so the interpreter's
+    teardown does not pass the collector over it. A process whose session ran no case, or ran
+    other tests beside the cases (their finalizers are theirs to rely on), ends as pytest always
+    does."""
+    cases = _probed(recorded, "suites")
+    assert cases.returncode == 1, cases.stderr
+    assert "1 failed, 1 passed, 1 skipped" in cases.stdout.splitlines()[-1]
+    assert (recorded.path / "exit.txt").read_text() == "True"
+    recorded.makepyfile(test_plain="def test_plain():\n    pass\n")
+    plain = _probed(recorded, "test_plain.py")
+    assert plain.returncode == 0 and "1 passed" in plain.stdout.splitlines()[-1], plain.stdout
+    assert (recorded.path / "exit.txt").read_text() == "False"
+    mixed = _probed(recorded, "suites", "test_plain.py")
+    assert mixed.returncode == 1 and "1 failed, 2 passed, 1 skipped" in mixed.stdout.splitlines()[-1], mixed.stdout
+    assert (recorded.path / "exit.txt").read_text() == "False"
 
 
 def _loads_before(first: str, then: str) -> bool:
