@@ -26,8 +26,8 @@ shape, nothing is done and everything is rewritten as before.
 from __future__ import annotations
 
 import importlib.machinery
+import os
 import sys
-from pathlib import Path
 
 #: A library package whose distribution also carries a pytest plugin module: what stays rewritten.
 _PLUGIN_ONLY = {"anyio": ("anyio", "anyio.pytest_plugin")}
@@ -40,10 +40,15 @@ def _library_modules(package: str) -> list[str]:
         return []
     names = []
     for folder in spec.submodule_search_locations:
-        root = Path(folder)
-        for path in root.rglob("*.py"):
-            parts = path.relative_to(root).with_suffix("").parts
-            names.append(".".join((package, *(parts[:-1] if parts[-1] == "__init__" else parts))))
+        # os.walk over plain strings: Path.rglob built a Path per file, ~7 ms of every pytest
+        # session wherever harness is installed beside anyio.
+        for here, _dirs, files in os.walk(folder):
+            inner = os.path.relpath(here, folder)
+            prefix = (package,) if inner == "." else (package, *inner.split(os.sep))
+            for name in files:
+                if name.endswith(".py"):
+                    stem = name[:-3]
+                    names.append(".".join(prefix if stem == "__init__" else (*prefix, stem)))
     return names
 
 
