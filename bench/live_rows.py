@@ -101,6 +101,33 @@ def live_row(n: int, *, faults: bool) -> tuple[Live, Row]:
     return live, Row(_label(faults), n, run.wall_s, run.rss_mb, "; ".join(notes))
 
 
+def one_case_row(repeats: int = 3) -> Row:
+    """Record one case, ``repeats`` times from no cassette: what a live run pays besides its
+    requests (start-up, importing the SDK, planning, writing, exit), fixed whatever its size. Set
+    beside the ideal of the sized rows, it shows how much of their ratio no per-case saving can
+    reach."""
+    root = ensure_project("live", 1)
+    runs = []
+    for k in range(repeats):
+        _set_aside(root / "cassettes")
+        _set_aside(root / ".harness")
+        (root / "cassettes").mkdir()
+        with fake_server(f"harness-1-{k}") as server:
+            runs.append(measure([*tool("harness"), "run", suite_of(1), "-q", "--record-mode", "once",
+                                 "--base-url", server.url, "--concurrency", str(CONCURRENCY)],
+                                cwd=root, timeout=120.0, log=f"live-1-{k}"))
+    failed = [r for r in runs if not (r.ok and passed_of(r) == 1)]
+    if failed:
+        return Row("live record, one case (fixed cost)", 1, None, None, f"FAILED: {failed[0].why()}")
+    wall = statistics.median(r.wall_s for r in runs)
+    cpu = statistics.median(r.cpu_s for r in runs)
+    fixed = wall - LATENCY_S
+    ideal = REFERENCE_SIZE * LATENCY_S / CONCURRENCY
+    return Row("live record, one case (fixed cost)", 1, wall, statistics.median(r.rss_mb for r in runs),
+               f"median of {repeats}; CPU {cpu:.2f} s; wall - the 0.2 s answer = {fixed:.2f} s fixed, "
+               f"{fixed / ideal:.2f}x of the {REFERENCE_SIZE:,}-case ideal ({ideal:.2f} s)")
+
+
 def node_binary(node22: Path) -> Path | None:
     """Node 22 from bench/out if installed, else the machine's node (the reference client only
     needs fetch, which Node 20 has)."""
@@ -146,6 +173,7 @@ def live_part(sizes: tuple[int, ...], node22: Path) -> LivePart:
                 live, row = live_row(n, faults=faults)
                 part.runs.append(live)
                 part.rows.append(row)
+        part.rows.append(one_case_row())
     finally:
         shutil.rmtree(TRASH, ignore_errors=True)
     node = node_binary(node22)
