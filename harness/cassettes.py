@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
-from . import __version__, apis, cassette_parse, redact
+from . import __version__, apis, cassette_parse, cassette_yaml, redact
 from .apis.base import readable_text
 from .cassette_files import atomic_write, sweep_once
 from .cassette_vcrpy import decoded, foreign_address, foreign_body
@@ -36,8 +36,6 @@ from .errors import UserError
 from .parse_cache import CACHE
 from .request import canonical_form, request_key
 from .safe_files import is_inside
-
-_Dumper: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 #: Headers worth keeping. content-type lets vcrpy's body matcher compare JSON bodies semantically;
 #: everything else (auth, cookies, dates, ids, rate-limit counters, SDK fingerprints) is dropped.
@@ -116,18 +114,6 @@ _FIELDS = tuple(f.name for f in dataclasses.fields(Interaction) if f.init)
 _CACHED_KEY = "key"
 
 
-class _LiteralDumper(_Dumper):
-    pass
-
-
-def _str_representer(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in data else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
-
-
-_LiteralDumper.add_representer(str, _str_representer)
-
-
 def _readable(interaction: Interaction) -> dict[str, Any]:
     """The review view: who said what, and what came back."""
     view: dict[str, Any] = {"path": interaction.path}
@@ -202,8 +188,8 @@ def scrub_interaction(interaction: Interaction, secrets: redact.Redactor | None 
     return Interaction(**redact.known(secrets).value(interaction.fields()))
 
 
-def to_document(case_label: str, interactions: list[Interaction], rerecord: str) -> str:
-    """Serialise to vcrpy's version-1 layout, plus the readable ``harness:`` block."""
+def document(interactions: list[Interaction]) -> dict[str, Any]:
+    """The cassette as data: vcrpy's version-1 layout, plus the readable ``harness:`` block."""
     items = []
     for it in interactions:
         content_type = it.response_headers.get("content-type", "application/json")
@@ -221,11 +207,14 @@ def to_document(case_label: str, interactions: list[Interaction], rerecord: str)
                 "body": {"string": _pretty_body(it.response_text, content_type)},
             },
         })
+    return {"interactions": items, "version": 1}
+
+
+def to_document(case_label: str, interactions: list[Interaction], rerecord: str) -> str:
+    """The cassette's text: a header naming its case and how to re-record it, then the YAML."""
     header = (f"# harness {__version__} cassette for {case_label}\n"
               f"# Re-record: {rerecord}\n")
-    text = yaml.dump({"interactions": items, "version": 1}, Dumper=_LiteralDumper,
-                     sort_keys=False, allow_unicode=True, width=1 << 30, default_flow_style=False)
-    return header + text
+    return header + cassette_yaml.dump(document(interactions))
 
 
 def _reason(status: int) -> str:
@@ -414,4 +403,3 @@ def save(path: Path, case_label: str, interactions: list[Interaction], *, rereco
     atomic_write(path, text)
     sweep_once(path.parent)  # temp files a killed run (SIGKILL) left behind
     return True
-

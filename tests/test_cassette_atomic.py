@@ -95,7 +95,7 @@ def test_a_failing_yaml_dump_leaves_the_old_cassette(project: Project, fake: Fak
         raise RuntimeError("the YAML emitter failed")
 
     with monkeypatch.context() as m, pytest.raises(RuntimeError, match="YAML emitter"):
-        m.setattr(cassettes.yaml, "dump", broken_dump)
+        m.setattr(cassettes.cassette_yaml, "dump", broken_dump)
         cassettes.save(path, "suites/s.yaml::a", [interaction], rerecord="harness run")
     _still_replays(project, path, old)
 
