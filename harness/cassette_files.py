@@ -161,6 +161,10 @@ class _FileLock:
         self._fd = fd
         return True
 
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
     def release(self) -> None:
         fd, self._fd = self._fd, None
         if fd is None:
@@ -209,6 +213,11 @@ class CassetteLock:
                 _swept.discard(self._cassette.parent)
             self._cassette.parent.mkdir(parents=True, exist_ok=True)
             return lock.try_acquire()
+
+    @property
+    def held(self) -> bool:
+        """Whether this process holds the lock now (no other harness writes the cassette)."""
+        return self._lock is not None and self._lock.held
 
     def release(self) -> None:
         if self._lock is not None:

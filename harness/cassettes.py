@@ -68,6 +68,8 @@ class Interaction:
     #: can be keyed, and finding a case's step asks again). Not an argument: ``fields()`` is what
     #: makes an Interaction again (a scrubbed copy, the parse cache's entry).
     _key: str | None = field(default=None, init=False, repr=False, compare=False)
+    #: The redactor that made this copy (``scrub_interaction``); None when nobody scrubbed it.
+    _scrubbed_by: redact.Redactor | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def key(self) -> str:
@@ -184,8 +186,12 @@ def _pretty_body(text: str, content_type: str) -> str:
 
 
 def scrub_interaction(interaction: Interaction, secrets: redact.Redactor | None = None) -> Interaction:
-    """A copy with every secret value replaced, in the request and in the answer."""
-    return Interaction(**redact.known(secrets).value(interaction.fields()))
+    """A copy with every secret value replaced, in the request and in the answer. The copy knows
+    which redactor made it, so ``save`` does not walk it again with the same one."""
+    redactor = redact.known(secrets)
+    clean = Interaction(**redactor.value(interaction.fields()))
+    clean._scrubbed_by = redactor
+    return clean
 
 
 def document(interactions: list[Interaction]) -> dict[str, Any]:
@@ -388,15 +394,27 @@ def find(interactions: list[Interaction], key: str, role: str | None = None) -> 
     return None
 
 
+@dataclass(frozen=True)
+class OnDisk:
+    """What is at a cassette's path now, as read by a caller that holds the cassette's lock since
+    (None: no cassette). ``save`` compares with it instead of reading the file a third time: a
+    recorded case has read its cassette before locking and again under the lock."""
+
+    interactions: list[Interaction] | None
+
+
 def save(path: Path, case_label: str, interactions: list[Interaction], *, rerecord: str,
-         secrets: redact.Redactor | None = None) -> bool:
+         secrets: redact.Redactor | None = None, on_disk: OnDisk | None = None) -> bool:
     """Write atomically; return False (and leave the file alone) when nothing but timing changed."""
     secrets = redact.known(secrets)
-    clean = [scrub_interaction(it, secrets) for it in interactions]
-    try:
-        old = load(path, root=path.parent)  # never read through a symlink leading elsewhere
-    except UserError:
-        old = None
+    clean = [it if it._scrubbed_by is secrets else scrub_interaction(it, secrets) for it in interactions]
+    if on_disk is not None:
+        old = on_disk.interactions
+    else:
+        try:
+            old = load(path, root=path.parent)  # never read through a symlink leading elsewhere
+        except UserError:
+            old = None
     if old is not None and len(old) == len(clean) and all(a.same_exchange(b) for a, b in zip(old, clean, strict=True)):
         return False
     text = secrets.text(to_document(case_label, clean, rerecord))
