@@ -43,9 +43,22 @@ def pyyaml_dump(data: Any) -> str:
                      width=1 << 30, default_flow_style=False)
 
 
+def _libyaml_version() -> tuple[int, ...]:
+    try:
+        from yaml import _yaml
+    except ImportError:
+        return ()
+    return tuple(_yaml.get_version())
+
+
+#: The rules below are libyaml's (0.2.5 on: how a kept final line break ends the stream). Without
+#: it PyYAML's pure-Python emitter writes, whose rules differ in places: then always PyYAML.
+DIRECT = _Dumper is getattr(yaml, "CSafeDumper", None) and _libyaml_version() >= (0, 2, 5)
+
+
 def dump(data: Any) -> str:
     """``pyyaml_dump(data)``, byte for byte; the direct way when ``data`` has a cassette's shape."""
-    fast = fast_dump(data)
+    fast = fast_dump(data) if DIRECT else None
     return fast if fast is not None else pyyaml_dump(data)
 
 
