@@ -31,6 +31,7 @@ import yaml
 from . import __version__, apis, cassette_parse, cassette_yaml, redact
 from .apis.base import readable_text
 from .cassette_files import atomic_write, sweep_once
+from .cassette_json import indented
 from .cassette_vcrpy import decoded, foreign_address, foreign_body
 from .errors import UserError
 from .parse_cache import CACHE
@@ -179,7 +180,7 @@ def _answer_of(text: str) -> Any:
 def _pretty_body(text: str, content_type: str) -> str:
     if "json" in content_type:
         try:
-            return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+            return indented(json.loads(text))
         except ValueError:
             return text
     return text
@@ -204,7 +205,7 @@ def document(interactions: list[Interaction]) -> dict[str, Any]:
             "request": {
                 "method": it.method,
                 "uri": it.uri,
-                "body": json.dumps(it.body, indent=2, ensure_ascii=False),
+                "body": indented(it.body),
                 "headers": {"content-type": ["application/json"]},
             },
             "response": {
