@@ -185,10 +185,6 @@ class _FileLock:
         self._fd = fd
         return True
 
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
     def release(self) -> None:
         fd, self._fd = self._fd, None
         if fd is None:
@@ -241,7 +237,7 @@ class CassetteLock:
     @property
     def held(self) -> bool:
         """Whether this process holds the lock now (no other harness writes the cassette)."""
-        return self._lock is not None and self._lock.held
+        return self._lock is not None and self._lock._fd is not None
 
     def release(self) -> None:
         if self._lock is not None:
