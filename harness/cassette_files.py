@@ -25,6 +25,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import hashlib
+import itertools
 import os
 import re
 import secrets
@@ -50,20 +51,43 @@ def temp_name(pid: int | None = None) -> str:
     return f"{temp_prefix(pid)}{secrets.token_hex(4)}.tmp"
 
 
+_serial = itertools.count()  # next() on it is atomic under the GIL: one name per write
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _open_temp(folder: Path) -> tuple[int, str]:
+    """A new temp file in ``folder``, made by one ``open`` (mode 0600, as ``mkstemp`` makes it).
+
+    Its name is this process's prefix and a serial number: unique among this process's writes,
+    and a leftover of a dead process that had the same pid is skipped by O_EXCL. Not
+    ``tempfile.mkstemp``: its random names and path checks cost more than the write itself.
+    """
+    prefix = os.path.join(folder, temp_prefix())
+    for _ in range(100):
+        name = f"{prefix}{next(_serial):x}.tmp"
+        try:
+            return os.open(name, _NEW_FILE, 0o600), name
+        except FileExistsError:
+            continue
+    return tempfile.mkstemp(prefix=temp_prefix(), suffix=".tmp", dir=folder)
+
+
 def atomic_write(path: Path, text: str) -> None:
     """Temp file in the same folder, fsync, rename: readers see the old file or the new one.
 
-    Plain ``os`` calls on the encoded bytes rather than a text file object, and the folder made
-    only when it is missing: a recording run writes a cassette per case from 32 threads, and every
-    system call hands the GIL over (a file object adds a stat, an ioctl and two seeks to the write;
-    ``mkdir(exist_ok=True)`` a mkdir and a stat).
+    The fsync is what makes "a crash never leaves half a cassette" hold for a crash of the machine
+    too (power loss, kernel panic): without it the rename can reach the disk before the data, and
+    the cassette comes back empty. Plain ``os`` calls on the encoded bytes rather than a text file
+    object, and the folder made only when it is missing: a recording run writes a cassette per case
+    from 32 threads, and every system call hands the GIL over (a file object adds a stat, an ioctl
+    and two seeks to the write; ``mkdir(exist_ok=True)`` a mkdir and a stat).
     """
     data = text.encode("utf-8")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(), suffix=".tmp", dir=path.parent)
+        fd, tmp = _open_temp(path.parent)
     except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(), suffix=".tmp", dir=path.parent)
+        fd, tmp = _open_temp(path.parent)
     try:
         try:
             view = memoryview(data)
@@ -249,6 +273,11 @@ class CassetteLock:
                 _swept.discard(self._cassette.parent)
             self._cassette.parent.mkdir(parents=True, exist_ok=True)
             return lock.try_acquire()
+
+    @property
+    def held(self) -> bool:
+        """Whether this process holds the lock now (no other harness writes the cassette)."""
+        return self._lock is not None and self._lock._fd is not None
 
     def release(self) -> None:
         lock, self._lock = self._lock, None

@@ -28,16 +28,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
-from . import __version__, apis, cassette_parse, redact
+from . import __version__, apis, cassette_parse, cassette_yaml, redact
 from .apis.base import readable_text
 from .cassette_files import atomic_write, sweep_once
+from .cassette_json import indented
 from .cassette_vcrpy import decoded, foreign_address, foreign_body
 from .errors import UserError
 from .parse_cache import CACHE
 from .request import canonical_form, request_key
 from .safe_files import is_inside
-
-_Dumper: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 #: Headers worth keeping. content-type lets vcrpy's body matcher compare JSON bodies semantically;
 #: everything else (auth, cookies, dates, ids, rate-limit counters, SDK fingerprints) is dropped.
@@ -70,6 +69,8 @@ class Interaction:
     #: can be keyed, and finding a case's step asks again). Not an argument: ``fields()`` is what
     #: makes an Interaction again (a scrubbed copy, the parse cache's entry).
     _key: str | None = field(default=None, init=False, repr=False, compare=False)
+    #: The redactor that made this copy (``scrub_interaction``); None when nobody scrubbed it.
+    _scrubbed_by: redact.Redactor | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def key(self) -> str:
@@ -114,18 +115,6 @@ class Interaction:
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Interaction) if f.init)
 _CACHED_KEY = "key"
-
-
-class _LiteralDumper(_Dumper):
-    pass
-
-
-def _str_representer(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in data else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
-
-
-_LiteralDumper.add_representer(str, _str_representer)
 
 
 def _readable(interaction: Interaction) -> dict[str, Any]:
@@ -191,19 +180,23 @@ def _answer_of(text: str) -> Any:
 def _pretty_body(text: str, content_type: str) -> str:
     if "json" in content_type:
         try:
-            return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+            return indented(json.loads(text))
         except ValueError:
             return text
     return text
 
 
 def scrub_interaction(interaction: Interaction, secrets: redact.Redactor | None = None) -> Interaction:
-    """A copy with every secret value replaced, in the request and in the answer."""
-    return Interaction(**redact.known(secrets).value(interaction.fields()))
+    """A copy with every secret value replaced, in the request and in the answer. The copy knows
+    which redactor made it, so ``save`` does not walk it again with the same one."""
+    redactor = redact.known(secrets)
+    clean = Interaction(**redactor.value(interaction.fields()))
+    clean._scrubbed_by = redactor
+    return clean
 
 
-def to_document(case_label: str, interactions: list[Interaction], rerecord: str) -> str:
-    """Serialise to vcrpy's version-1 layout, plus the readable ``harness:`` block."""
+def document(interactions: list[Interaction]) -> dict[str, Any]:
+    """The cassette as data: vcrpy's version-1 layout, plus the readable ``harness:`` block."""
     items = []
     for it in interactions:
         content_type = it.response_headers.get("content-type", "application/json")
@@ -212,7 +205,7 @@ def to_document(case_label: str, interactions: list[Interaction], rerecord: str)
             "request": {
                 "method": it.method,
                 "uri": it.uri,
-                "body": json.dumps(it.body, indent=2, ensure_ascii=False),
+                "body": indented(it.body),
                 "headers": {"content-type": ["application/json"]},
             },
             "response": {
@@ -221,11 +214,14 @@ def to_document(case_label: str, interactions: list[Interaction], rerecord: str)
                 "body": {"string": _pretty_body(it.response_text, content_type)},
             },
         })
+    return {"interactions": items, "version": 1}
+
+
+def to_document(case_label: str, interactions: list[Interaction], rerecord: str) -> str:
+    """The cassette's text: a header naming its case and how to re-record it, then the YAML."""
     header = (f"# harness {__version__} cassette for {case_label}\n"
               f"# Re-record: {rerecord}\n")
-    text = yaml.dump({"interactions": items, "version": 1}, Dumper=_LiteralDumper,
-                     sort_keys=False, allow_unicode=True, width=1 << 30, default_flow_style=False)
-    return header + text
+    return header + cassette_yaml.dump(document(interactions))
 
 
 def _reason(status: int) -> str:
@@ -399,19 +395,30 @@ def find(interactions: list[Interaction], key: str, role: str | None = None) -> 
     return None
 
 
+@dataclass(frozen=True)
+class OnDisk:
+    """What is at a cassette's path now, as read by a caller that holds the cassette's lock since
+    (None: no cassette). ``save`` compares with it instead of reading the file a third time: a
+    recorded case has read its cassette before locking and again under the lock."""
+
+    interactions: list[Interaction] | None
+
+
 def save(path: Path, case_label: str, interactions: list[Interaction], *, rerecord: str,
-         secrets: redact.Redactor | None = None) -> bool:
+         secrets: redact.Redactor | None = None, on_disk: OnDisk | None = None) -> bool:
     """Write atomically; return False (and leave the file alone) when nothing but timing changed."""
     secrets = redact.known(secrets)
-    clean = [scrub_interaction(it, secrets) for it in interactions]
-    try:
-        old = load(path, root=path.parent)  # never read through a symlink leading elsewhere
-    except UserError:
-        old = None
+    clean = [it if it._scrubbed_by is secrets else scrub_interaction(it, secrets) for it in interactions]
+    if on_disk is not None:
+        old = on_disk.interactions
+    else:
+        try:
+            old = load(path, root=path.parent)  # never read through a symlink leading elsewhere
+        except UserError:
+            old = None
     if old is not None and len(old) == len(clean) and all(a.same_exchange(b) for a, b in zip(old, clean, strict=True)):
         return False
     text = secrets.text(to_document(case_label, clean, rerecord))
     atomic_write(path, text)
     sweep_once(path.parent)  # temp files a killed run (SIGKILL) left behind
     return True
-

@@ -146,9 +146,11 @@ def _road(item: PlannedCase, options: RunOptions, session: LazySession, secrets:
         except (HarnessError, OSError) as exc:
             return CaseResult(item, "error", message=str(exc))
         walked = _walker(item, stored, options, session, secrets, services, send=True).walk()
+    # Under the lock, what was read is what is on disk: saving need not read the cassette again.
+    on_disk = cassettes.OnDisk(stored) if lock.held else None
     if walked.problem is not None:
-        return _unfinished(item, walked, walked.problem, stored, secrets)
-    return _finish(item, walked, stored, options, session, secrets, services)
+        return _unfinished(item, walked, walked.problem, stored, secrets, on_disk)
+    return _finish(item, walked, stored, options, session, secrets, services, on_disk)
 
 
 def _walker(item: PlannedCase, stored: list[Interaction] | None, options: RunOptions, session: LazySession,
@@ -160,7 +162,7 @@ def _walker(item: PlannedCase, stored: list[Interaction] | None, options: RunOpt
 
 
 def _unfinished(item: PlannedCase, walked: Walked, problem: Problem, stored: list[Interaction] | None,
-                secrets: Redactor) -> CaseResult:
+                secrets: Redactor, on_disk: cassettes.OnDisk | None = None) -> CaseResult:
     """A walk that ended before its episode: stale or missing at a step, or a step that could not
     be answered (an error, the budget, Ctrl-C). Steps answered live are kept in the cassette."""
     if problem.status in ("stale", "missing"):
@@ -171,7 +173,7 @@ def _unfinished(item: PlannedCase, walked: Walked, problem: Problem, stored: lis
     episode = Episode(tuple(walked.steps)) if walked.steps and item.episode_plan is not None else None
     kept = ""
     if walked.recorded:
-        failure = _save(item, marked(walked.interactions, walked.steps), [], secrets)
+        failure = _save(item, marked(walked.interactions, walked.steps), [], secrets, on_disk)
         kept = f"; {failure}" if failure else f"; the {len(walked.steps)} answer(s) received are kept in its cassette"
     elif problem.failed_call:
         kept = " (no cassette written)"
@@ -185,7 +187,8 @@ def _unfinished(item: PlannedCase, walked: Walked, problem: Problem, stored: lis
 
 
 def _finish(item: PlannedCase, walked: Walked, stored: list[Interaction] | None, options: RunOptions,
-            session: LazySession, secrets: Redactor, services: dict) -> CaseResult:
+            session: LazySession, secrets: Redactor, services: dict,
+            on_disk: cassettes.OnDisk | None = None) -> CaseResult:
     """Judge the answer (the judge may replay or record its own exchange), then save if new."""
     mode, recorded = options.record_mode, walked.recorded
     multi = item.episode_plan is not None  # turns or answering tools: results carry the episode
@@ -205,7 +208,7 @@ def _finish(item: PlannedCase, walked: Walked, stored: list[Interaction] | None,
             if output.error else [bound.run(ctx) for bound in item.checks]
     except BudgetStop as stop:
         # The answer was paid for: keep it (and any judge exchange already made) in the cassette.
-        failure = _save(item, marked(walked.interactions, walked.steps), judge.used, secrets) \
+        failure = _save(item, marked(walked.interactions, walked.steps), judge.used, secrets, on_disk) \
             if recorded or judge.recorded else ""
         if failure:
             return CaseResult(item, "error", output=output, message=failure, judge=judge.spend)
@@ -222,7 +225,7 @@ def _finish(item: PlannedCase, walked: Walked, stored: list[Interaction] | None,
     if walked.stopped:
         verdicts.insert(0, Verdict("max_steps", False, walked.stopped))
     if recorded or judge.recorded:  # a replay saves nothing, so marks nothing
-        failure = _save(item, marked(walked.interactions, walked.steps), judge.used, secrets)
+        failure = _save(item, marked(walked.interactions, walked.steps), judge.used, secrets, on_disk)
         if failure:
             return CaseResult(item, "error", verdicts, output, message=failure, judge=judge.spend)
     # An old cassette may hold an answer that is no longer recorded (one cut short, say).
@@ -247,12 +250,13 @@ def _baseline(item: PlannedCase, stored: list[Interaction] | None) -> tuple[Outp
     return (summed(old_episode) if old_episode is not None else None), old_episode
 
 
-def _save(item: PlannedCase, steps: list[Interaction], judged: list[Interaction], secrets: Redactor) -> str:
+def _save(item: PlannedCase, steps: list[Interaction], judged: list[Interaction], secrets: Redactor,
+          on_disk: cassettes.OnDisk | None = None) -> str:
     """Write the case's cassette (its steps, then its judge exchanges); the error message when it
     cannot be written, else ''."""
     try:
-        cassettes.save(item.case.cassette_path, item.case.node_id, [*steps, *judged],
-                       secrets=secrets, rerecord=rerecord_command([item.case], "all"))
+        cassettes.save(item.case.cassette_path, item.case.node_id, [*steps, *judged], secrets=secrets,
+                       rerecord=rerecord_command([item.case], "all"), on_disk=on_disk)
     except OSError as exc:
         return (f"{_shown(item.case.cassette_path)}: cannot write the cassette "
                 f"({exc.strerror or exc}); the answer was not kept")

@@ -8,6 +8,7 @@ and checks the cassette's bytes, that it still replays offline, and that no temp
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import cassettes
+from harness import cassette_files, cassettes
 from harness.testing.fake_openai import FakeOpenAI
 
 from conftest import Project
@@ -95,7 +96,7 @@ def test_a_failing_yaml_dump_leaves_the_old_cassette(project: Project, fake: Fak
         raise RuntimeError("the YAML emitter failed")
 
     with monkeypatch.context() as m, pytest.raises(RuntimeError, match="YAML emitter"):
-        m.setattr(cassettes.yaml, "dump", broken_dump)
+        m.setattr(cassettes.cassette_yaml, "dump", broken_dump)
         cassettes.save(path, "suites/s.yaml::a", [interaction], rerecord="harness run")
     _still_replays(project, path, old)
 
@@ -114,3 +115,20 @@ def test_a_failing_final_rename_leaves_the_old_cassette(project: Project, fake: 
         m.setattr(os, "replace", refuse)
         cassettes.save(path, "suites/s.yaml::a", [interaction], rerecord="harness run")
     _still_replays(project, path, old)
+
+
+def test_a_leftover_temp_file_with_the_next_name_is_left_alone(project: Project, fake: FakeOpenAI,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A temp file's name is this process's pid and a serial number; a file already there under
+    that name (a dead process's with the same pid) is neither written into nor removed by the save."""
+    path, old = _recorded(project, fake)
+    fake.stop()
+    interaction = _with_another_answer(path)
+    monkeypatch.setattr(cassette_files, "_serial", itertools.count(0))
+    leftovers = [path.parent / f"{cassette_files.temp_prefix()}{n:x}.tmp" for n in range(3)]
+    for leftover in leftovers:
+        leftover.write_text("someone else's bytes")
+    assert cassettes.save(path, "suites/s.yaml::a", [interaction], rerecord="harness run")
+    assert path.read_bytes() != old and "another answer" in path.read_text()
+    assert [p.read_text() for p in leftovers] == ["someone else's bytes"] * 3
+    assert project.cassette_files() == sorted([path, *leftovers])
