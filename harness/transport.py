@@ -19,6 +19,7 @@ import re
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -179,13 +180,14 @@ def _unreachable(exc: Any, endpoint: Endpoint, timeout: float, *, timed_out: boo
             f"server is running, that {setting} has the right host and port, and {proxy}")
 
 
-def _pool_for(target: str, tls: ssl.SSLContext) -> httpx2.BaseTransport:
+def _pool_for(target: str, tls: Callable[[], ssl.SSLContext]) -> httpx2.BaseTransport:
     """A recording thread's connections: ``http.client``'s keep-alive (record/stdlib_transport.py,
-    cheaper per request), or httpx's pool when a proxy applies (it tunnels HTTPS through one)."""
+    cheaper per request; it asks for ``tls`` at its first HTTPS connection), or httpx's pool when
+    a proxy applies (it tunnels HTTPS through one)."""
     proxy = proxy_for(target)
     if proxy is None:
         return StdlibTransport(tls)
-    return httpx2.HTTPTransport(verify=tls, proxy=proxy,
+    return httpx2.HTTPTransport(verify=tls(), proxy=proxy,
                                 limits=httpx2.Limits(max_connections=2, max_keepalive_connections=2))
 
 
@@ -212,12 +214,28 @@ class LiveSession:
         self._pools: list[httpx2.BaseTransport] = []
         self._pools_lock = threading.Lock()
         self._tls: ssl.SSLContext | None = None
+        self._tls_lock = threading.Lock()
 
     def close(self) -> None:
         with self._pools_lock:
             pools, self._pools = self._pools, []
         for pool in pools:
             pool.close()
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """One TLS context for all pools, made when the first HTTPS connection needs it: building
+        one (it loads the CA bundle) costs ~20 ms of CPU, as much as several requests; every
+        thread would build its own, and a plain-HTTP server needs none."""
+        with self._tls_lock:
+            if self._tls is None:
+                try:
+                    self._tls = httpx2.create_ssl_context()
+                except (OSError, ssl.SSLError) as exc:  # e.g. SSL_CERT_FILE naming a file that is gone
+                    named = [f"{v}={os.environ[v]}" for v in ("SSL_CERT_FILE", "SSL_CERT_DIR") if os.environ.get(v)]
+                    raise UserError("cannot load the CA certificates that HTTPS recording verifies servers with"
+                                    + (f" ({', '.join(named)})" if named else "")
+                                    + f": {exc.strerror or exc}") from None
+            return self._tls
 
     def _client(self, endpoint: Endpoint, capture: _CaptureTransport) -> Any:
         import openai  # imported lazily: replay-only runs never pay for it
@@ -288,12 +306,10 @@ class LiveSession:
             # A small pool per thread, not one shared pool: with 32+ threads the shared pool's
             # lock became the bottleneck (half of all samples waited on it).
             with self._pools_lock:
-                # One TLS context for all pools: building one (it loads the CA bundle) costs 25 ms
-                # of CPU, as much as five requests, and every thread would build its own.
-                if self._tls is None:
-                    self._tls = httpx2.create_ssl_context()
                 target = endpoint.azure_endpoint if endpoint.type == "azure" else endpoint.base_url
-                pool = _pool_for(target or "", self._tls)
+                if (target or "").lower().startswith("https:"):
+                    self._tls_context()  # here, so that a CA bundle that cannot load says so plainly
+                pool = _pool_for(target or "", self._tls_context)
                 self._pools.append(pool)
             capture = _CaptureTransport(pool)
             cache[endpoint] = (self._client(endpoint, capture), capture)

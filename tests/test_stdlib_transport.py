@@ -31,8 +31,8 @@ from conftest import CANARY, Project, network_blocked
 TIMEOUT = {"connect": 5.0, "read": 5.0, "write": 5.0, "pool": 5.0}
 
 
-def _httpx_pool(target: str, tls: ssl.SSLContext) -> httpx2.BaseTransport:
-    return httpx2.HTTPTransport(verify=tls, limits=httpx2.Limits(max_connections=2, max_keepalive_connections=2))
+def _httpx_pool(target: str, tls: Callable[[], ssl.SSLContext]) -> httpx2.BaseTransport:
+    return httpx2.HTTPTransport(verify=tls(), limits=httpx2.Limits(max_connections=2, max_keepalive_connections=2))
 
 
 def _cases(n: int, extra: str = "") -> str:
@@ -91,10 +91,10 @@ def test_a_proxied_endpoint_keeps_httpx_and_loopback_does_not(monkeypatch: pytes
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     tls = ssl.create_default_context()
-    assert isinstance(_pool_for("https://api.openai.com/v1", tls), httpx2.HTTPTransport)
-    assert isinstance(_pool_for("http://127.0.0.1:8080/v1", tls), StdlibTransport)
+    assert isinstance(_pool_for("https://api.openai.com/v1", lambda: tls), httpx2.HTTPTransport)
+    assert isinstance(_pool_for("http://127.0.0.1:8080/v1", lambda: tls), StdlibTransport)
     monkeypatch.delenv("HTTPS_PROXY")
-    assert isinstance(_pool_for("https://api.openai.com/v1", tls), StdlibTransport)
+    assert isinstance(_pool_for("https://api.openai.com/v1", lambda: tls), StdlibTransport)
 
 
 def test_a_body_of_unknown_length_goes_chunked(fake: FakeOpenAI) -> None:
@@ -159,6 +159,26 @@ def test_https_verifies_the_server_against_ssl_cert_file(project: Project, tmp_p
     with network_blocked() as attempts:
         replayed = project.run("run", "suites")
     assert replayed.code == 0 and "3 passed" in replayed.out and attempts == []
+
+
+def test_plain_http_records_whatever_the_ca_bundle_and_https_names_a_broken_one(
+        project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plain-HTTP server (a local model, a gateway on loopback) needs no CA certificates: the
+    suite records even when ``SSL_CERT_FILE`` names a file that is gone. Over HTTPS the same
+    setting is an error that says which file, for each case, and nothing is written."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "gone.pem"))
+    project.suite("s.yaml", "model: gpt-4o\n" + _cases(2))
+    with FakeOpenAI(require_key=CANARY) as server:
+        recorded = project.record(server, "suites")
+    assert recorded.code == 0 and "2 passed" in recorded.out, recorded.text
+    assert len(project.cassette_files()) == 2
+    project.suite("t.yaml", "model: gpt-4o\n" + _cases(2).replace("id: c", "id: t"))
+    with _tls_fake(trustme.CA()) as url:
+        refused = project.run("run", "suites/t.yaml", "--record-mode", "once", "--base-url", url,
+                              "--max-retries", "0", env={"OPENAI_API_KEY": CANARY})
+    assert refused.code == 1 and "Traceback" not in refused.text
+    assert refused.out.count(f"SSL_CERT_FILE={tmp_path / 'gone.pem'}") == 2, refused.out
+    assert len(project.cassette_files()) == 2
 
 
 # ---------------------------------------------------------------- a server that misbehaves

@@ -26,7 +26,7 @@ import http.client
 import select
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx2
@@ -140,11 +140,22 @@ class _Stream(httpx2.SyncByteStream):
 class StdlibTransport(httpx2.BaseTransport):
     """Keep-alive HTTP/1.1 over ``http.client``; one instance per recording thread."""
 
-    def __init__(self, tls: ssl.SSLContext) -> None:
-        # What httpcore offers in the handshake (it sets it on the same context for each connection).
-        tls.set_alpn_protocols(["http/1.1"])
-        self._tls = tls
+    def __init__(self, tls: ssl.SSLContext | Callable[[], ssl.SSLContext]) -> None:
+        """``tls``: the context for HTTPS origins, or what makes it when the first one is met
+        (loading the CA bundle costs ~20 ms of CPU before the first request, for nothing when the
+        server speaks plain HTTP: a local model, a gateway on loopback)."""
+        self._tls_source = tls
+        self._tls: ssl.SSLContext | None = None
         self._idle: dict[_Origin, list[_Connection]] = {}
+
+    def _context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            source = self._tls_source
+            tls = source if isinstance(source, ssl.SSLContext) else source()
+            # What httpcore offers in the handshake (it sets it on the same context for each connection).
+            tls.set_alpn_protocols(["http/1.1"])
+            self._tls = tls
+        return self._tls
 
     def _checkin(self, origin: _Origin, conn: _Connection) -> None:
         idle = self._idle.setdefault(origin, [])
@@ -162,7 +173,7 @@ class StdlibTransport(httpx2.BaseTransport):
                 return conn
             conn.close()  # nothing was written to it: a fresh connection takes the request
         scheme, host, port = origin
-        conn = (_TLSConnection(host, port, timeout=connect, context=self._tls) if scheme == "https"
+        conn = (_TLSConnection(host, port, timeout=connect, context=self._context()) if scheme == "https"
                 else _Connection(host, port, timeout=connect))
         try:
             conn.connect()
