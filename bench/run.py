@@ -34,8 +34,8 @@ PARTS = ("cold", "promptfoo", "pytest", "scale", "shards", "live")  # the table'
 #: The order the parts run in: live first. Recording is the one measured part that creates files
 #: by the thousand (cassettes, temp and lock files), and on an ext4 file system without a journal
 #: (this machine's) creating a file skips, one by one, every inode freed in the last minutes: run
-#: after the other parts, which remove thousands of fresh copies, recording paid ~1 ms of system
-#: time per case for the bench's own clean-up (whichever live rows came first after it).
+#: after the other parts, which remove thousands of fresh copies, recording paid up to ~2 ms of
+#: system time per case for the bench's own clean-up (README.md, "Run it").
 RUN_ORDER = ("live", "cold", "promptfoo", "pytest", "scale", "shards")
 QUICK_PARTS = ("cold", "pytest", "live")
 REPLAY_SIZES = (1_000, 5_000, 10_000)
