@@ -165,11 +165,9 @@ def print_problems(console: Console, results: list[CaseResult], mode: str, *,
                 _print_failure(console, x)
     stale = [r for r in results if r.status == "stale"]
     if stale:
-        console.print("\n[bold yellow]Stale cassettes[/] (the request changed; the recording no longer answers it)")
+        console.print(STALE_HEADING)
         for r in stale:
-            console.print(f"[yellow]~[/] {escape(_key(r))}")
-            if r.message:
-                console.print(f"    {escape(r.message)}", soft_wrap=True)
+            print_stale_case(console, _key(r), r.message)
             if r.detail:
                 console.print(escape(r.detail), highlight=False, soft_wrap=True)
             print_result_trajectory(console, r)
@@ -177,12 +175,27 @@ def print_problems(console: Console, results: list[CaseResult], mode: str, *,
                       soft_wrap=True)
     missing = [r for r in results if r.status == "missing"]
     if missing:
-        console.print("\n[bold yellow]Missing cassettes[/] (never recorded; replay needs one per case)")
-        for r in missing:
-            console.print(f"[yellow]?[/] {escape(_key(r))}: {escape(r.message)}")
-        console.print(f"  Record them: {escape(rerecord_command([r.case for r in missing], 'once'))}",
-                      soft_wrap=True)
+        print_missing(console, [(_key(r), r.message) for r in missing],
+                      rerecord_command([r.case for r in missing], "once"))
     print_skipped(console, results)
+
+
+STALE_HEADING = "\n[bold yellow]Stale cassettes[/] (the request changed; the recording no longer answers it)"
+
+
+def print_stale_case(console: Console, key: str, message: str) -> None:
+    """One stale case and why, as a run prints it and a merge of shards reprints it."""
+    console.print(f"[yellow]~[/] {escape(key)}")
+    if message:
+        console.print(f"    {escape(message)}", soft_wrap=True)
+
+
+def print_missing(console: Console, keyed: list[tuple[str, str]], command: str) -> None:
+    """Cases without a cassette ((key, message) each) and the one command that records them all."""
+    console.print("\n[bold yellow]Missing cassettes[/] (never recorded; replay needs one per case)")
+    for key, message in keyed:
+        console.print(f"[yellow]?[/] {escape(key)}: {escape(message)}")
+    console.print(f"  Record them: {escape(command)}", soft_wrap=True)
 
 
 def print_skipped(console: Console, results: list[CaseResult], *, limit: int = 10) -> None:

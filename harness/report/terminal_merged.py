@@ -24,7 +24,7 @@ from .rate_change import AGAINST_RECORDINGS, changed_samples_text
 from .records import CaseRecord, Gate, RunRecord
 from .sampled import CaseSamples, sampled_cases
 from .summary import summary_line
-from .terminal import print_gates, print_rates
+from .terminal import STALE_HEADING, print_gates, print_missing, print_rates, print_stale_case
 from .terminal_rows import LABEL, STYLE, print_estimates, print_flaky, stat_cells, stat_columns
 from .terminal_steps import print_trajectory
 
@@ -206,15 +206,10 @@ def _print_cassettes(console: Console, cases: Iterable[CaseRecord]) -> None:
     one command recording them all; the request's diff stays in each shard's own output."""
     stale = [c for c in cases if c.status == "stale"]
     if stale:
-        console.print("\n[bold yellow]Stale cassettes[/] (the request changed; the recording no longer answers it)")
+        console.print(STALE_HEADING)
         for c in stale:
-            console.print(f"[yellow]~[/] {escape(c.key)}")
-            if c.message:
-                console.print(f"    {escape(c.message)}", soft_wrap=True)
+            print_stale_case(console, c.key, c.message)
         console.print(f"  Re-record them: {escape(rerecord_command(stale))}", soft_wrap=True)
     missing = [c for c in cases if c.status == "missing"]
     if missing:
-        console.print("\n[bold yellow]Missing cassettes[/] (never recorded; replay needs one per case)")
-        for c in missing:
-            console.print(f"[yellow]?[/] {escape(c.key)}: {escape(c.message)}")
-        console.print(f"  Record them: {escape(rerecord_command(missing, 'once'))}", soft_wrap=True)
+        print_missing(console, [(c.key, c.message) for c in missing], rerecord_command(missing, "once"))
