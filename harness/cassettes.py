@@ -28,10 +28,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
-from . import __version__, apis, cassette_parse, cassette_yaml, redact
-from .apis.base import readable_text
+from . import __version__, cassette_parse, cassette_yaml, redact
 from .cassette_files import atomic_write, sweep_once
 from .cassette_json import indented
+from .cassette_readable import answer_of, review_view
 from .cassette_vcrpy import decoded, foreign_address, foreign_body
 from .errors import UserError
 from .parse_cache import CACHE
@@ -98,7 +98,7 @@ class Interaction:
     def same_exchange(self, other: Interaction) -> bool:
         """Equal request and answer; timing and server address do not count as a change."""
         return (self._unchained_key() == other._unchained_key() and self.status == other.status
-                and _answer_of(self.response_text) == _answer_of(other.response_text)
+                and answer_of(self.response_text) == answer_of(other.response_text)
                 and self.response_headers == other.response_headers and self.extra == other.extra)
 
 
@@ -115,66 +115,6 @@ class Interaction:
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Interaction) if f.init)
 _CACHED_KEY = "key"
-
-
-def _readable(interaction: Interaction) -> dict[str, Any]:
-    """The review view: who said what, and what came back."""
-    view: dict[str, Any] = {"path": interaction.path}
-    if interaction.query:
-        view["query"] = dict(interaction.query)
-    view.update(interaction.extra)
-    api = apis.for_path(interaction.path)
-    prompt = api.prompt(interaction.body)
-    if prompt:
-        view["prompt"] = prompt
-    out = apis.parse_answer(api, interaction.status, interaction.response_headers, interaction.response_text)
-    if out.error:
-        view["error"] = out.error
-    else:
-        if out.content is not None:
-            view["answer"] = readable_text(out.content)
-        if out.tool_calls:
-            view["tool_calls"] = [
-                {c.name: c.arguments if c.arguments is not None else c.raw_arguments}
-                for c in out.tool_calls]
-        view["finish_reason"] = out.finish_reason
-    if interaction.latency_ms is not None:
-        view["latency_ms"] = round(interaction.latency_ms)
-    if interaction.ttft_ms is not None:
-        view["ttft_ms"] = round(interaction.ttft_ms)
-    return view
-
-
-#: Response fields a server makes up anew for every call, even for the very same answer
-#: (``created_at`` and ``completed_at``: the Responses API's timestamps; ``previous_response_id``:
-#: the Responses API's echo of the id of the step before, in a chained episode).
-_VOLATILE_FIELDS = frozenset({"id", "created", "system_fingerprint", "created_at", "completed_at",
-                              "previous_response_id"})
-
-
-def _strip_volatile(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _strip_volatile(v) for k, v in value.items() if k not in _VOLATILE_FIELDS}
-    if isinstance(value, list):
-        return [_strip_volatile(v) for v in value]
-    return value
-
-
-def _answer_of(text: str) -> Any:
-    """A response body without its per-call ids and timestamps (JSON, or each SSE event)."""
-    try:
-        return _strip_volatile(json.loads(text))
-    except ValueError:
-        pass
-    events = []
-    for line in text.splitlines():
-        if line.startswith("data:"):
-            payload = line[5:].strip()
-            try:
-                events.append(_strip_volatile(json.loads(payload)))
-            except ValueError:
-                events.append(payload)
-    return events if events else text
 
 
 def _pretty_body(text: str, content_type: str) -> str:
@@ -201,7 +141,7 @@ def document(interactions: list[Interaction]) -> dict[str, Any]:
     for it in interactions:
         content_type = it.response_headers.get("content-type", "application/json")
         items.append({
-            "harness": _readable(it),
+            "harness": review_view(it),
             "request": {
                 "method": it.method,
                 "uri": it.uri,

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from harness import cassette_yaml, cassettes
+from harness import apis, cassette_yaml, cassettes
 from harness.testing.fake_openai import FakeOpenAI, Rule
 
 from conftest import Project
@@ -141,7 +141,7 @@ def test_recorded_cassettes_are_pyyamls_bytes(project: Project, fake: FakeOpenAI
         doc = cassettes.document(cassettes.read(path))
         assert text == cassette_yaml.pyyaml_dump(doc), path
         [interaction] = cassettes.read(path)
-        answers.add(cassettes.apis.parse_answer(cassettes.apis.for_path(interaction.path), interaction.status,
+        answers.add(apis.parse_answer(apis.for_path(interaction.path), interaction.status,
                                                 interaction.response_headers, interaction.response_text).content)
         assert yaml.safe_load(text)["version"] == 1
         fast += cassette_yaml.fast_dump(doc) is not None
