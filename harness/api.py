@@ -40,7 +40,11 @@ CheckFunction = TypeVar("CheckFunction", bound=Callable[..., "bool | Result"])
 
 
 class Progress(Protocol):
-    """Told how many cases will run, then of each finished case (the CLI's progress bar)."""
+    """Told how many cases will run, then of each finished case (the CLI's progress bar).
+
+    ``update`` is called on the thread that ran the case, one call at a time (under a lock), so
+    it needs no locking of its own; an exception from it stops the run and is raised to the
+    caller of ``run``."""
 
     def start(self, total: int) -> None: ...
 
