@@ -277,7 +277,7 @@ class CassetteLock:
     @property
     def held(self) -> bool:
         """Whether this process holds the lock now (no other harness writes the cassette)."""
-        return self._lock is not None and self._lock._fd is not None
+        return self._lock is not None and self._lock.held
 
     def release(self) -> None:
         lock, self._lock = self._lock, None

@@ -9,7 +9,7 @@ and the summary line ``harness run`` prints (its counts, pass rate and cost, by 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from rich.console import Console
 from rich.markup import escape
@@ -200,8 +200,7 @@ def print_merged(console: Console, run: RunRecord, gates: Iterable[Gate], tolera
     console.print(summary_line(run, run.elapsed_s or 0.0, tolerated=paths, sampled=sampled), highlight=False)
 
 
-
-def _print_cassettes(console: Console, cases: Iterable[CaseRecord]) -> None:
+def _print_cassettes(console: Console, cases: Sequence[CaseRecord]) -> None:
     """Stale and missing cassettes as one unsharded run prints them (terminal.print_problems), with
     one command recording them all; the request's diff stays in each shard's own output."""
     stale = [c for c in cases if c.status == "stale"]
