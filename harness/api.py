@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Literal, Protocol, TypeVar
 
 from . import suite as _suite
+from .cassette_prefetch import Prefetch
+from .cassette_prefetch import wanted as prefetch_wanted
 from .checks import registry
 from .checks.registry import CheckContext, Result
 from .collect import collect, select_cases
@@ -136,36 +138,44 @@ def run(paths: str | Path | Iterable[str | Path] | None = None, *, record_mode: 
         first = (whole_load_error(targets, wanted_models, samples, keyword) or exc) if targets else exc
         return _stopped_shard(part, "load", [ShardError(str(first), first.exit_code)], [first], [], [],
                               specs, record_mode, time.perf_counter() - started)
-    planned, problems = plan(cases, base_url=base_url, check_limits=record_mode != "none", config=pricing_file)
-    refused = _adaptive_batch_refusal(cases) if batch else None
-    if refused is not None:  # decided after planning, as one job does: it is then the only error shown
-        problems, failed = [refused[1]], [refused[0]]
-    else:
-        done = {id(p.case) for p in planned}
-        failed = [c for c in cases if id(c) not in done]  # plan() keeps the cases' order: one error each
-    if problems and part is not None:
-        place = {id(c): i for i, c in enumerate(whole_run)}
-        code = problems[0].exit_code if refused else EXIT_USER_ERROR  # what one job exits with, below
-        located = [ShardError(str(e), code, place[id(c)]) for c, e in zip(failed, problems, strict=True)]
-        return _stopped_shard(part, "batch" if refused else "plan", located, problems, suites, whole_run, specs,
-                              record_mode, time.perf_counter() - started)
-    if problems:
-        return RunResult(problems[0].exit_code if refused else EXIT_USER_ERROR, errors=tuple(problems),
-                         suites=tuple(suites))
-    options = RunOptions(record_mode=record_mode, concurrency=concurrency, base_url=base_url, keyword=keyword,
-                         timeout=timeout, max_retries=max_retries, batch=batch, batch_poll=batch_poll,
-                         max_cost=max_cost)
-    if progress is not None:
-        progress.start(len(planned))
-    # The suites and the plan live as long as the run and hold no garbage: frozen, the collector's
-    # full passes stop walking them again each time the answers piling up trigger one (a tenth of
-    # a 50,000-case replay). Unfrozen after, so a long-lived caller collects them as usual.
-    gc.freeze()
+    # A cold replay's cassettes start being parsed by a second process now, while the cases are
+    # planned (cassette_prefetch.py; None where that cannot pay or is not safe).
+    ahead = Prefetch.start([(c.cassette_path, c.cassette_root) for c in cases if not c.skip]) \
+        if record_mode == "none" and prefetch_wanted(len(cases)) else None
     try:
-        results = execute(planned, options, progress=progress.update if progress is not None else None,
-                          stop=stop, notify=notify)
+        planned, problems = plan(cases, base_url=base_url, check_limits=record_mode != "none", config=pricing_file)
+        refused = _adaptive_batch_refusal(cases) if batch else None
+        if refused is not None:  # decided after planning, as one job does: it is then the only error shown
+            problems, failed = [refused[1]], [refused[0]]
+        else:
+            done = {id(p.case) for p in planned}
+            failed = [c for c in cases if id(c) not in done]  # plan() keeps the cases' order: one error each
+        if problems and part is not None:
+            place = {id(c): i for i, c in enumerate(whole_run)}
+            code = problems[0].exit_code if refused else EXIT_USER_ERROR  # what one job exits with, below
+            located = [ShardError(str(e), code, place[id(c)]) for c, e in zip(failed, problems, strict=True)]
+            return _stopped_shard(part, "batch" if refused else "plan", located, problems, suites, whole_run, specs,
+                                  record_mode, time.perf_counter() - started)
+        if problems:
+            return RunResult(problems[0].exit_code if refused else EXIT_USER_ERROR, errors=tuple(problems),
+                             suites=tuple(suites))
+        options = RunOptions(record_mode=record_mode, concurrency=concurrency, base_url=base_url, keyword=keyword,
+                             timeout=timeout, max_retries=max_retries, batch=batch, batch_poll=batch_poll,
+                             max_cost=max_cost)
+        if progress is not None:
+            progress.start(len(planned))
+        # The suites and the plan live as long as the run and hold no garbage: frozen, the collector's
+        # full passes stop walking them again each time the answers piling up trigger one (a tenth of
+        # a 50,000-case replay). Unfrozen after, so a long-lived caller collects them as usual.
+        gc.freeze()
+        try:
+            results = execute(planned, options, progress=progress.update if progress is not None else None,
+                              stop=stop, notify=notify)
+        finally:
+            gc.unfreeze()
     finally:
-        gc.unfreeze()
+        if ahead is not None:
+            ahead.close()
     record = from_results(results, suites, record_mode=record_mode, elapsed_s=time.perf_counter() - started)
     if not wanted_models and samples is None:  # suites run as their files say: their cassettes are theirs
         whole = [s for s in suites if s.path.resolve() not in selected] if keyword is None else []

@@ -20,6 +20,8 @@ import json
 import os
 import re
 import stat
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
@@ -215,12 +217,28 @@ def _interaction(item: dict[str, Any]) -> Interaction:
         ttft_ms=meta.get("ttft_ms"), extra={k: meta[k] for k in EXTRA_KEYS if k in meta})
 
 
+#: What a helper process already parsed for a cold replay (cassette_prefetch.py): the thread
+#: that runs the replay, and the helper's ``take`` (``(value,)``, or None to read the file here).
+_ahead: tuple[int, Callable[[Path], tuple[list[Interaction] | None] | None]] | None = None
+
+
+def set_ahead(take: Callable[[Path], tuple[list[Interaction] | None] | None] | None) -> None:
+    """Let ``load`` on this thread take cassettes from ``take`` first (None: stop)."""
+    global _ahead
+    _ahead = (threading.get_ident(), take) if take is not None else None
+
+
 def load(path: Path, *, root: Path | None = None) -> list[Interaction] | None:
     """The case's interactions, or None when it has no cassette.
 
     Parsed YAML is cached under a hash of the file's bytes: reading them is cheap, parsing is what
     costs, and only the content tells whether a file changed (size and mtime can be kept by an edit).
     """
+    ahead = _ahead
+    if ahead is not None and ahead[0] == threading.get_ident():
+        found = ahead[1](path)
+        if found is not None:
+            return found[0]
     data = _read(path, root)
     if data is None:
         return None

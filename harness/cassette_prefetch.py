@@ -1,0 +1,225 @@
+"""Cassettes parsed ahead by a helper process while a cold replay runs: a second core put to work.
+
+Reading and parsing the cassettes is about a third of a cold replay (a CI job's fresh checkout has
+no parse cache), and no thread can take it over: CPython's GIL is held while yaml_rs parses and
+while Python values are built. So, on a machine with two or more cores, the run forks one helper
+that loads the cassettes from the last case backwards while the run replays from the first; where
+they meet, the helper stops, and the run takes the cassettes it parsed (pickled through a pipe,
+about a fifth of the cost of parsing one).
+
+The run never waits for the helper: a cassette is taken from it only if it has already arrived,
+and otherwise read here exactly as without a helper. What the helper sends is what
+``cassettes.load`` returned in it: the same code on the same bytes (a file it could not read is not
+sent, so the run reads that one itself and reports its error, naming the file, as always). A
+helper that dies, hangs or falls behind costs nothing but its own core.
+
+It is used only where forking is safe and can pay (``start``): Linux, two or more CPUs this
+process may run on, no other thread in the process (a fork copies only the calling thread, and
+a lock another thread held would stay locked in the copy), at least ``MIN_CASES`` cassettes, and no
+parse cache in use (a warm run reads parsed cassettes from it already; under CI=true, as in a
+fresh checkout, the cache is off). ``HARNESS_NO_PREFETCH=1`` turns it off. The pipe is made here
+and only the forked copy of this process writes to it, so unpickling what comes through it runs
+nothing that process could not have run itself.
+"""
+
+from __future__ import annotations
+
+import gc
+import mmap
+import os
+import pickle
+import select
+import signal
+import struct
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import cassettes
+from .parse_cache import CACHE
+
+#: Below this many cassettes, forking (~10 ms with a large suite in memory) costs about what the
+#: helper could save.
+MIN_CASES = 400
+#: Cassettes per message: small enough that the run finds them soon, large enough that pickling
+#: and the pipe cost little per cassette.
+_BATCH = 32
+#: A cgroup v2 container's CPU quota: "max 100000", or "150000 100000" for one and a half CPUs.
+CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+_HEADER = struct.Struct("<I")
+_CURSOR = struct.Struct("<q")
+
+
+def wanted(count: int) -> bool:
+    """Whether a helper may be forked for a replay of ``count`` cassettes (see the module's text)."""
+    return (count >= MIN_CASES and sys.platform.startswith("linux") and hasattr(os, "fork")
+            and os.environ.get("HARNESS_NO_PREFETCH", "") in ("", "0")
+            and not CACHE.active() and _single_threaded() and _cpus() >= 2)
+
+
+def _single_threaded() -> bool:
+    """No other thread in the process, counting those a C library started (Python's threading
+    module knows only its own; Python 3.12 warns on forking beside any)."""
+    if threading.active_count() != 1:
+        return False
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
+
+
+def _cpus() -> float:
+    """The CPUs this process may use: its affinity, capped by a container's CPU quota (cgroup v2),
+    where a helper would only take turns with the run on the same CPU."""
+    count: float = len(os.sched_getaffinity(0))
+    try:
+        quota, period = CPU_MAX.read_text(encoding="ascii").split()[:2]
+        if quota != "max":
+            count = min(count, int(quota) / int(period))
+    except (OSError, ValueError):
+        pass
+    return count
+
+
+class Prefetch:
+    """The run's side of one helper: ``take`` a cassette it parsed, ``close`` when the run ends."""
+
+    def __init__(self, pid: int, reader: int, index: dict[str, int], cursor: mmap.mmap) -> None:
+        self._pid: int | None = pid
+        self._reader = reader
+        self._index = index  # str(cassette path) -> its position in the run's order
+        self._cursor = cursor  # shared with the helper: the position the run has reached
+        self._buffer = bytearray()
+        self._parsed: dict[int, list[cassettes.Interaction] | None] = {}
+        self._lowest = len(index)  # the lowest position the helper has sent (it goes backwards)
+        self._ended = False
+        self.served = 0  # cassettes taken from the helper (tests and the benchmark look)
+
+    @classmethod
+    def start(cls, jobs: Sequence[tuple[Path, Path | None]]) -> Prefetch | None:
+        """Fork a helper for the cassettes of ``jobs`` (path and its folder's root, in the order
+        the run will load them); None when ``wanted`` says no or the fork fails."""
+        if not wanted(len(jobs)):
+            return None
+        cursor = mmap.mmap(-1, _CURSOR.size)  # anonymous and shared: the helper sees the run's writes
+        _CURSOR.pack_into(cursor, 0, -1)
+        reader, writer = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(reader)
+            os.close(writer)
+            return None
+        if pid == 0:  # the helper: never returns, never runs the caller's code or exit handlers
+            try:
+                os.close(reader)
+                _helper(jobs, writer, cursor)
+            finally:
+                os._exit(0)
+        os.close(writer)
+        os.set_blocking(reader, False)
+        helper = cls(pid, reader, {str(path): i for i, (path, _root) in enumerate(jobs)}, cursor)
+        cassettes.set_ahead(helper.take)  # for this thread: the one that replays
+        return helper
+
+    def take(self, path: Path) -> tuple[list[cassettes.Interaction] | None] | None:
+        """``(what cassettes.load returned for path,)`` if the helper sent it, else None."""
+        position = self._index.get(str(path))
+        if position is None:
+            return None
+        _CURSOR.pack_into(self._cursor, 0, position)
+        if position < self._lowest and not self._ended:
+            self._receive()
+        if position not in self._parsed:
+            return None
+        self.served += 1
+        return (self._parsed.pop(position),)
+
+    def join(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the helper to send all it will; True if it has. The
+        run itself never waits: this is for tools and tests that want every cassette it can give."""
+        deadline = time.monotonic() + timeout
+        while not self._ended:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            select.select([self._reader], [], [], remaining)
+            self._receive()
+        return True
+
+    def _receive(self) -> None:
+        """Read what the pipe holds now, without waiting, and unpickle the whole messages."""
+        while True:
+            try:
+                chunk = os.read(self._reader, 1 << 20)
+            except BlockingIOError:
+                break
+            except OSError:
+                chunk = b""
+            if not chunk:  # the helper is done (or gone)
+                self._ended = True
+                break
+            self._buffer += chunk
+        buffer, start = self._buffer, 0
+        while len(buffer) - start >= _HEADER.size:
+            size = _HEADER.unpack_from(buffer, start)[0]
+            end = start + _HEADER.size + size
+            if end > len(buffer):
+                break
+            batch: list[tuple[int, list[cassettes.Interaction] | None]] = pickle.loads(
+                buffer[start + _HEADER.size:end])
+            for position, value in batch:
+                self._parsed[position] = value
+                self._lowest = min(self._lowest, position)
+            start = end
+        del buffer[:start]
+
+    def close(self) -> None:
+        """Stop the helper (if it has not stopped by itself) and reap it."""
+        pid, self._pid = self._pid, None
+        if pid is None:
+            return
+        cassettes.set_ahead(None)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        os.close(self._reader)
+        self._cursor.close()
+        self._parsed.clear()
+
+
+def _helper(jobs: Sequence[tuple[Path, Path | None]], writer: int, cursor: mmap.mmap) -> None:
+    """The helper's work: load cassettes from the last backwards, until the run reaches them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle; it stops this one
+    cassettes.set_ahead(None)  # this process reads every file itself
+    gc.freeze()  # the run's objects, shared with it page by page, are never walked by the collector here
+    batch: list[tuple[int, Any]] = []
+    for position in range(len(jobs) - 1, -1, -1):
+        if _CURSOR.unpack_from(cursor, 0)[0] >= position:
+            break  # the run has reached this one: it reads the rest itself
+        path, root = jobs[position]
+        try:
+            value = cassettes.load(path, root=root)
+        except Exception:  # noqa: BLE001 - not sent: the run reads this file and reports why
+            continue
+        batch.append((position, value))
+        if len(batch) >= _BATCH:
+            _send(writer, batch)
+            batch = []
+    if batch:
+        _send(writer, batch)
+
+
+def _send(writer: int, batch: list[tuple[int, Any]]) -> None:
+    data = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+    view = memoryview(_HEADER.pack(len(data)) + data)
+    while view:
+        view = view[os.write(writer, view):]
