@@ -32,7 +32,7 @@ import glob
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -43,6 +43,7 @@ from .pytest_tallies import CaseTally, GateTally
 from .record_modes import RECORD_MODE_ALIASES, RECORD_MODES
 
 if TYPE_CHECKING:
+    from .cassette_prefetch import Prefetch
     from .shard import Shard
 
 # pytest imports this module in every session wherever harness is installed, so it imports only
@@ -181,6 +182,7 @@ _HOLDS_CACHE = pytest.StashKey[bool]()
 _GC_THRESHOLD = pytest.StashKey[tuple[int, int, int]]()
 _FROZEN = pytest.StashKey[bool]()
 _CASES_ONLY = pytest.StashKey[bool]()
+_AHEAD: pytest.StashKey[Prefetch] = pytest.StashKey()
 
 
 def _thaw(config: pytest.Config) -> None:
@@ -198,7 +200,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     cases = 0 if items is None else sum(isinstance(item, items.CaseItem) for item in session.items)
     if not cases or cases != len(session.items):
         _default_thresholds(session.config)
-    if not cases:
+    if items is None or not cases:
         return
     # Only a session that runs cases holds the parse cache: one that runs other tests may call
     # harness in-process and expects each run to write its cache as usual.
@@ -206,6 +208,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
     cassettes.CACHE.hold()
     session.stash[_HOLDS_CACHE] = True
+    _prefetch(session, [item.case for item in session.items if isinstance(item, items.CaseItem)])
     # What collection built (suites, cases, items, every plugin's modules) lives until the session
     # ends: frozen, the collector's passes stop walking it again, among them the two full ones
     # pytest makes at its end, which took a tenth of a 1,000-case replay. Unfrozen when pytest
@@ -217,6 +220,19 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         # collector thresholds (cli.entry says why), restored when the session finishes.
         _command_thresholds(session.config)
         session.config.stash[_CASES_ONLY] = True
+
+
+def _prefetch(session: pytest.Session, cases: list[Any]) -> None:
+    """A replay session's cassettes parsed ahead by a helper process, in the items' order, as
+    `harness run` has them (cassette_prefetch.py says where that is safe and pays)."""
+    from .cassette_prefetch import Prefetch, wanted
+
+    mode = session.config.getoption("--record-mode", default=None) or "none"
+    cases = [case for case in cases if not case.skip]
+    if RECORD_MODE_ALIASES.get(mode, mode) == "none" and wanted(len(cases)):
+        ahead = Prefetch.start([(case.cassette_path, case.cassette_root) for case in cases])
+        if ahead is not None:
+            session.stash[_AHEAD] = ahead
 
 
 #: Whether the last session of this process ran cases only (set as each session finishes, so a
@@ -257,6 +273,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         if not session.config.stash.get(_CASES_ONLY, False):
             gc.collect()
         gc.freeze()
+    ahead = session.stash.get(_AHEAD, None)
+    if ahead is not None:
+        ahead.close()
     if session.stash.get(_HOLDS_CACHE, False):
         from . import cassettes
 

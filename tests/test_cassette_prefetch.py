@@ -22,7 +22,7 @@ import pytest
 from harness import cassette_prefetch
 from harness.testing.fake_openai import FakeOpenAI
 
-from conftest import Project
+from conftest import OPTED_IN_PYPROJECT, Project
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux") or len(os.sched_getaffinity(0)) < 2,
                                 reason="the helper is forked only on Linux with two or more CPUs")
@@ -186,3 +186,27 @@ def test_no_helper_while_another_thread_runs(monkeypatch: pytest.MonkeyPatch) ->
     finally:
         release.set()
         other.join()
+
+
+def _door(root: Path, *, helper: bool) -> tuple[int, str]:
+    env = {k: v for k, v in os.environ.items() if "KEY" not in k and not k.startswith("PYTEST_")}
+    env.update(CI="true", COLUMNS="200")
+    env.pop("HARNESS_NO_PREFETCH", None)
+    if not helper:
+        env["HARNESS_NO_PREFETCH"] = "1"
+    done = subprocess.run([sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider", "-rA"],
+                          check=False, cwd=root, capture_output=True, text=True, env=env, timeout=300)
+    return done.returncode, re.sub(r"in \d+\.\d+s", "in _s", done.stdout)
+
+
+def test_the_pytest_door_with_the_helper_gives_what_it_gives_without(project: Project, fake: FakeOpenAI) -> None:
+    folder = _recorded(project, fake)
+    _break(folder)
+    (folder / "c399.yaml").write_text((folder / "c000.yaml").read_text().replace("Echo", "Hello"))
+    (project.root / "pyproject.toml").write_text(OPTED_IN_PYPROJECT)
+    with_code, with_text = _door(project.root, helper=True)
+    without_code, without_text = _door(project.root, helper=False)
+    assert with_code == without_code == 1
+    assert with_text == without_text
+    assert f"{COUNT - 6} passed" in with_text  # c399 fails, c401-c405 cannot be replayed
+    assert "many.yaml::c404" in with_text and "not a regular file" in with_text
