@@ -3,9 +3,11 @@
 Reading and parsing the cassettes is about a third of a cold replay (a CI job's fresh checkout has
 no parse cache), and no thread can take it over: CPython's GIL is held while yaml_rs parses and
 while Python values are built. So, on a machine with two or more cores, the run forks one helper
-that loads the cassettes from the last case backwards while the run replays from the first; where
-they meet, the helper stops, and the run takes the cassettes it parsed (pickled through a pipe,
-about a fifth of the cost of parsing one).
+before it plans the cases, and the helper loads the cassettes in the order the run will want them
+and sends each through a pipe (pickled: unpickling costs about a fifth of parsing). Loading is a
+third of what a case costs, so the helper soon runs ahead and the run parses nothing itself. Should
+the run catch up with it (large cassettes, a busy machine), the helper jumps ahead of the run
+again, so that the two never parse the same cassettes for long.
 
 The run never waits for the helper: a cassette is taken from it only if it has already arrived,
 and otherwise read here exactly as without a helper. What the helper sends is what
@@ -24,6 +26,7 @@ nothing that process could not have run itself.
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import mmap
 import os
@@ -47,6 +50,10 @@ MIN_CASES = 400
 #: Cassettes per message: small enough that the run finds them soon, large enough that pickling
 #: and the pipe cost little per cassette.
 _BATCH = 32
+#: How far ahead of the run the helper starts again when the run has caught up with it.
+_LEAD = 2 * _BATCH
+#: The run reads the pipe at least every this many cassettes it takes.
+_DRAIN_EVERY = 16
 #: A cgroup v2 container's CPU quota: "max 100000", or "150000 100000" for one and a half CPUs.
 CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 _HEADER = struct.Struct("<I")
@@ -94,8 +101,8 @@ class Prefetch:
         self._cursor = cursor  # shared with the helper: the position the run has reached
         self._buffer = bytearray()
         self._parsed: dict[int, list[cassettes.Interaction] | None] = {}
-        self._lowest = len(index)  # the lowest position the helper has sent (it goes backwards)
         self._ended = False
+        self._takes = 0
         self.served = 0  # cassettes taken from the helper (tests and the benchmark look)
 
     @classmethod
@@ -131,7 +138,10 @@ class Prefetch:
         if position is None:
             return None
         _CURSOR.pack_into(self._cursor, 0, position)
-        if position < self._lowest and not self._ended:
+        self._takes += 1
+        # Read the pipe when this one has not come yet, and now and then anyway, so that the helper
+        # is not held up by a full pipe while it is ahead.
+        if not self._ended and (position not in self._parsed or self._takes % _DRAIN_EVERY == 0):
             self._receive()
         if position not in self._parsed:
             return None
@@ -171,9 +181,7 @@ class Prefetch:
                 break
             batch: list[tuple[int, list[cassettes.Interaction] | None]] = pickle.loads(
                 buffer[start + _HEADER.size:end])
-            for position, value in batch:
-                self._parsed[position] = value
-                self._lowest = min(self._lowest, position)
+            self._parsed.update(batch)
             start = end
         del buffer[:start]
 
@@ -197,25 +205,42 @@ class Prefetch:
 
 
 def _helper(jobs: Sequence[tuple[Path, Path | None]], writer: int, cursor: mmap.mmap) -> None:
-    """The helper's work: load cassettes from the last backwards, until the run reaches them."""
+    """The helper's work: load the cassettes in the run's order, staying ahead of the run."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle; it stops this one
     cassettes.set_ahead(None)  # this process reads every file itself
     gc.freeze()  # the run's objects, shared with it page by page, are never walked by the collector here
+    _widen(writer)
     batch: list[tuple[int, Any]] = []
-    for position in range(len(jobs) - 1, -1, -1):
-        if _CURSOR.unpack_from(cursor, 0)[0] >= position:
-            break  # the run has reached this one: it reads the rest itself
+    position = 0
+    while position < len(jobs):
+        reached = _CURSOR.unpack_from(cursor, 0)[0]
+        if reached >= position:  # the run has read this one itself: go on from ahead of it
+            if batch:
+                _send(writer, batch)
+                batch = []
+            position = reached + _LEAD
+            continue
         path, root = jobs[position]
+        position += 1
         try:
             value = cassettes.load(path, root=root)
         except Exception:  # noqa: BLE001 - not sent: the run reads this file and reports why
             continue
-        batch.append((position, value))
+        batch.append((position - 1, value))
         if len(batch) >= _BATCH:
             _send(writer, batch)
             batch = []
     if batch:
         _send(writer, batch)
+
+
+def _widen(writer: int) -> None:
+    """A pipe of 1 MiB where Linux allows it (64 KiB by default, about one message): the helper
+    can then run further ahead before it waits for the run to read."""
+    try:
+        fcntl.fcntl(writer, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except OSError:
+        pass
 
 
 def _send(writer: int, batch: list[tuple[int, Any]]) -> None:
