@@ -15,7 +15,7 @@ and otherwise read here exactly as without a helper. What the helper sends is wh
 sent, so the run reads that one itself and reports its error, naming the file, as always). A
 helper that dies, hangs or falls behind costs nothing but its own core.
 
-It is used only where forking is safe and can pay (``start``): Linux, two or more CPUs this
+It is used only where forking is safe and can pay (``wanted``): Linux, two or more CPUs this
 process may run on, no other thread in the process (a fork copies only the calling thread, and
 a lock another thread held would stay locked in the copy), at least ``MIN_CASES`` cassettes, and no
 parse cache in use (a warm run reads parsed cassettes from it already; under CI=true, as in a
