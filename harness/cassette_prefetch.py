@@ -52,6 +52,10 @@ MIN_CASES = 400
 _BATCH = 32
 #: How far ahead of the run the helper starts again when the run has caught up with it.
 _LEAD = 2 * _BATCH
+#: How far ahead of the run the helper goes before it waits for the run: the parsed cassettes the
+#: run has not taken yet are held in its memory (unbounded, 50,000 cases held ~40 MB more at once).
+_MAX_AHEAD = 1024
+_PAUSE = 0.002
 #: The run reads the pipe at least every this many cassettes it takes.
 _DRAIN_EVERY = 16
 #: A cgroup v2 container's CPU quota: "max 100000", or "150000 100000" for one and a half CPUs.
@@ -219,6 +223,12 @@ def _helper(jobs: Sequence[tuple[Path, Path | None]], writer: int, cursor: mmap.
                 _send(writer, batch)
                 batch = []
             position = reached + _LEAD
+            continue
+        if position - reached > _MAX_AHEAD:  # far enough: what the run holds unread stays small
+            if batch:
+                _send(writer, batch)
+                batch = []
+            time.sleep(_PAUSE)
             continue
         path, root = jobs[position]
         position += 1
