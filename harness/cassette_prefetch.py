@@ -107,7 +107,7 @@ class Prefetch:
         self._parsed: dict[int, list[cassettes.Interaction] | None] = {}
         self._ended = False
         self._takes = 0
-        self.served = 0  # cassettes taken from the helper (tests and the benchmark look)
+        self.served = 0  # cassettes taken from the helper (the tests look)
 
     @classmethod
     def start(cls, jobs: Sequence[tuple[Path, Path | None]]) -> Prefetch | None:
