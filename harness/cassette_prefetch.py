@@ -118,6 +118,7 @@ class Prefetch:
         cursor = mmap.mmap(-1, _CURSOR.size)  # anonymous and shared: the helper sees the run's writes
         _CURSOR.pack_into(cursor, 0, -1)
         reader, writer = os.pipe()
+        run = os.getpid()
         try:
             pid = os.fork()
         except OSError:
@@ -127,7 +128,7 @@ class Prefetch:
         if pid == 0:  # the helper: never returns, never runs the caller's code or exit handlers
             try:
                 os.close(reader)
-                _helper(jobs, writer, cursor)
+                _helper(jobs, writer, cursor, run)
             finally:
                 os._exit(0)
         os.close(writer)
@@ -208,15 +209,20 @@ class Prefetch:
         self._parsed.clear()
 
 
-def _helper(jobs: Sequence[tuple[Path, Path | None]], writer: int, cursor: mmap.mmap) -> None:
-    """The helper's work: load the cassettes in the run's order, staying ahead of the run."""
+def _helper(jobs: Sequence[tuple[Path, Path | None]], writer: int, cursor: mmap.mmap, run: int) -> None:
+    """The helper's work: load the cassettes in the run's order, staying ahead of the run. It ends
+    when the run's process is gone (killed before it could stop the helper), rather than wait on."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle; it stops this one
+    # It prints nothing: whoever reads the run's output (a CI log, a pipe) must not wait for it too.
+    quiet = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(quiet, fd)
     cassettes.set_ahead(None)  # this process reads every file itself
     gc.freeze()  # the run's objects, shared with it page by page, are never walked by the collector here
     _widen(writer)
     batch: list[tuple[int, Any]] = []
     position = 0
-    while position < len(jobs):
+    while position < len(jobs) and os.getppid() == run:
         reached = _CURSOR.unpack_from(cursor, 0)[0]
         if reached >= position:  # the run has read this one itself: go on from ahead of it
             if batch:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -210,3 +211,42 @@ def test_the_pytest_door_with_the_helper_gives_what_it_gives_without(project: Pr
     assert with_text == without_text
     assert f"{COUNT - 6} passed" in with_text  # c399 fails, c401-c405 cannot be replayed
     assert "many.yaml::c404" in with_text and "not a regular file" in with_text
+
+
+def _gone(pid: int) -> bool:
+    """Whether ``pid`` has ended (a zombie nobody reaped yet counts as ended)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+    return "\nState:\tZ" in status
+
+
+def test_the_helper_ends_when_the_run_is_killed(project: Project, fake: FakeOpenAI) -> None:
+    """A run killed before it could stop its helper (SIGKILL, a CI job cancelled) leaves no process
+    behind, even one waiting for the run to catch up."""
+    folder = _recorded(project, fake)
+    script = textwrap.dedent("""
+        import os, sys, time
+        from pathlib import Path
+        from harness import cassette_prefetch
+        folder, count = Path(sys.argv[1]), int(sys.argv[2])
+        jobs = [(folder / f"c{i % count:03d}.yaml", folder.parent) for i in range(3000)]
+        helper = cassette_prefetch.Prefetch.start(jobs)
+        print(helper._pid, flush=True)
+        # The run reads what the helper sends but takes nothing: the helper goes as far ahead as it
+        # may, then waits for the run to move on.
+        assert not helper.join(1.0)
+        os._exit(0)  # no close(): as if killed
+    """)
+    env = {**os.environ, "CI": "true"}
+    env.pop("HARNESS_NO_PREFETCH", None)
+    done = subprocess.run([sys.executable, "-c", script, str(folder), str(COUNT)], check=False,
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    pid = int(done.stdout.split()[0])
+    for _ in range(200):
+        if _gone(pid):
+            break
+        time.sleep(0.05)
+    assert _gone(pid)
