@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Literal, Protocol, TypeVar
 
 from . import suite as _suite
-from .cassette_prefetch import Prefetch
-from .cassette_prefetch import wanted as prefetch_wanted
+from .cassettes.prefetch import Prefetch
+from .cassettes.prefetch import wanted as prefetch_wanted
 from .checks import registry
 from .checks.registry import CheckContext, Result
 from .collect import collect, select_cases
@@ -139,7 +139,7 @@ def run(paths: str | Path | Iterable[str | Path] | None = None, *, record_mode: 
         return _stopped_shard(part, "load", [ShardError(str(first), first.exit_code)], [first], [], [],
                               specs, record_mode, time.perf_counter() - started)
     # A cold replay's cassettes start being parsed by a second process now, while the cases are
-    # planned (cassette_prefetch.py; None where that cannot pay or is not safe).
+    # planned (cassettes/prefetch.py; None where that cannot pay or is not safe).
     ahead = Prefetch.start([(c.cassette_path, c.cassette_root) for c in cases if not c.skip]) \
         if record_mode == "none" and prefetch_wanted(len(cases)) else None
     try:

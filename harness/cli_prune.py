@@ -34,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def run(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from .cassette_files import LOCK_PREFIX, TEMP_PREFIX, sweep
+    from .cassettes.files import LOCK_PREFIX, TEMP_PREFIX, sweep
     from .collect import collect
     from .orphans import shown, survey
     from .project import run_paths

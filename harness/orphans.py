@@ -4,7 +4,7 @@ answers (and what they cost) in the repository, so a run names them and ``harnes
 
 A suite owns, in its cassette folder, the file of each of its cases (every sample; an adaptive
 case every sample up to its ``max``), under the same names the cases are recorded under
-(cassette_names.py: long ids are shortened alike). Suites that share a folder (the same ``name:``)
+(cassettes/names.py: long ids are shortened alike). Suites that share a folder (the same ``name:``)
 own it together. Only ``.yaml`` files that read as cassettes count: harness's own lock and temp
 files (hidden names), folders, other files and YAML that is not a cassette are never orphans, so
 pruning can only delete cassettes. A folder is looked at only when it lies inside its suite's
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .cassette_names import case_file_name
+from .cassettes.names import case_file_name
 from .safe_files import is_inside, project_root
 
 if TYPE_CHECKING:  # reports read Orphan back (harness merge, diff) without cassettes or suites

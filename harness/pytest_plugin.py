@@ -43,7 +43,7 @@ from .pytest_tallies import CaseTally, GateTally
 from .record_modes import RECORD_MODE_ALIASES, RECORD_MODES
 
 if TYPE_CHECKING:
-    from .cassette_prefetch import Prefetch
+    from .cassettes.prefetch import Prefetch
     from .shard import Shard
 
 # pytest imports this module in every session wherever harness is installed, so it imports only
@@ -224,8 +224,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def _prefetch(session: pytest.Session, cases: list[Any]) -> None:
     """A replay session's cassettes parsed ahead by a helper process, in the items' order, as
-    `harness run` has them (cassette_prefetch.py says where that is safe and pays)."""
-    from .cassette_prefetch import Prefetch, wanted
+    `harness run` has them (cassettes/prefetch.py says where that is safe and pays)."""
+    from .cassettes.prefetch import Prefetch, wanted
 
     mode = session.config.getoption("--record-mode", default=None) or "none"
     cases = [case for case in cases if not case.skip]

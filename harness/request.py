@@ -14,7 +14,7 @@ import json
 import os
 from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from . import apis, redact
@@ -22,7 +22,9 @@ from .endpoint import Endpoint
 from .episode import Conversation
 from .errors import UserError
 from .render import Renderer
-from .suite import Case, Message, Provider
+
+if TYPE_CHECKING:  # suite.py imports the cassettes package, which keys requests with this module
+    from .suite import Case, Message, Provider
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 

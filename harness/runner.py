@@ -15,8 +15,8 @@ from pathlib import Path
 from . import cassettes, redact
 from .batch import run_batch
 from .budget import Budget, BudgetStop
-from .cassette_files import CassetteLock
 from .cassettes import Interaction
+from .cassettes.files import CassetteLock
 from .checks.registry import CheckContext, NeedsRecording, Verdict
 from .collect import collect, select_cases  # noqa: F401 - re-exported for the doors
 from .decide import decide as _decide

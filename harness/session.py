@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 from . import cassettes
 from .budget import Budget, reserve_or_stop
-from .cassette_files import LeftLocks
 from .cassettes import Interaction
+from .cassettes.files import LeftLocks
 from .checks.registry import NeedsRecording
 from .checks.rubric import explain_judge_change, rubric_of
 from .diff import request_diff
@@ -50,7 +50,7 @@ class LazySession:
     """Opens the connection pool only when something is recorded: replay never imports openai, nor
     the HTTP client (transport.py is imported here, on the first live call). It also keeps the
     cassette lock files the run's cases unlocked, to remove them when the run ends
-    (cassette_files.LeftLocks says why not one by one)."""
+    (cassettes/files.py: LeftLocks says why not one by one)."""
 
     def __init__(self, options: RunOptions, stop: threading.Event, parking: Parking | None = None) -> None:
         self.options = options

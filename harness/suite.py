@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .case_ids import expanded_id
-from .cassette_names import case_file_name, fitted, sample_name
+from .cassettes.names import case_file_name, fitted, sample_name
 from .checks.targets import TARGET_KEYS, Target
 from .errors import UserError
 from .project import inherited, project_of
@@ -151,7 +151,7 @@ class Case:
     @cached_property
     def cassette_path(self) -> Path:
         """cassettes/<suite>/<case-id>.yaml; extra samples add ``#<n>``; over-long names are
-        shortened (cassette_names.py)."""
+        shortened (cassettes/names.py)."""
         return _cassette_folder(self.cassette_root, self.suite_name) / case_file_name(self.id, self.sample)
 
 

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .cassette_names import fitted
+from .cassettes.names import fitted
 from .errors import UserError
 from .project import project_of
 from .safe_files import is_inside, project_root

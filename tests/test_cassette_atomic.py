@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import cassette_files, cassettes
+from harness import cassettes
+from harness.cassettes import files
 from harness.testing.fake_openai import FakeOpenAI
 
 from conftest import Project
@@ -96,7 +97,7 @@ def test_a_failing_yaml_dump_leaves_the_old_cassette(project: Project, fake: Fak
         raise RuntimeError("the YAML emitter failed")
 
     with monkeypatch.context() as m, pytest.raises(RuntimeError, match="YAML emitter"):
-        m.setattr(cassettes.cassette_yaml, "dump", broken_dump)
+        m.setattr(cassettes.yaml_text, "dump", broken_dump)
         cassettes.save(path, "suites/s.yaml::a", [interaction], rerecord="harness run")
     _still_replays(project, path, old)
 
@@ -124,8 +125,8 @@ def test_a_leftover_temp_file_with_the_next_name_is_left_alone(project: Project,
     path, old = _recorded(project, fake)
     fake.stop()
     interaction = _with_another_answer(path)
-    monkeypatch.setattr(cassette_files, "_serial", itertools.count(0))
-    leftovers = [path.parent / f"{cassette_files.temp_prefix()}{n:x}.tmp" for n in range(3)]
+    monkeypatch.setattr(files, "_serial", itertools.count(0))
+    leftovers = [path.parent / f"{files.temp_prefix()}{n:x}.tmp" for n in range(3)]
     for leftover in leftovers:
         leftover.write_text("someone else's bytes")
     assert cassettes.save(path, "suites/s.yaml::a", [interaction], rerecord="harness run")

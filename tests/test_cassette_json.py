@@ -1,6 +1,6 @@
 """A cassette's pretty-printed bodies are ``json.dumps(indent=2, ensure_ascii=False)``, byte for byte.
 
-The bodies in a cassette are written by cassette_json.indented, not json.dumps; a cassette must
+The bodies in a cassette are written by harness/cassettes/json_text.py's indented, not json.dumps; a cassette must
 still read as it always did (reviews compare them as text, and vcrpy's body matcher parses them).
 Each test compares the two, on every shipped cassette's request and answer and on generated values,
 and checks that what json.dumps refuses is refused the same way.
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from harness import cassettes
-from harness.cassette_json import indented
+from harness.cassettes.json_text import indented
 
 ROOT = Path(__file__).resolve().parent.parent
 

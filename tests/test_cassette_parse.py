@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from harness import cassette_parse, cassettes
-from harness.cassettes import Interaction
+from harness import cassettes
+from harness.cassettes import Interaction, parse
 from harness.errors import UserError
 from harness.testing.fake_openai import FakeOpenAI
 
@@ -121,7 +121,7 @@ def _route(text: str) -> str:
         reference, error = yaml.load(text, Loader=yaml.CSafeLoader), None
     except yaml.YAMLError as exc:
         reference, error = None, exc
-    fast = cassette_parse.fast_parse(text)
+    fast = parse.fast_parse(text)
     if fast is None:
         return "pyyaml"
     assert error is None, f"fast loader read what PyYAML refuses ({error}):\n{text}"
@@ -163,7 +163,7 @@ def test_tricky_answers_written_by_harness_read_back_as_pyyaml_reads_them(line_e
         routes[value] = _route(text)
         if routes[value] == "fast":  # and the interaction harness makes of it is the one PyYAML's gives
             with pytest.MonkeyPatch.context() as m:
-                m.setattr(cassette_parse, "yaml_rs", None)
+                m.setattr(parse, "yaml_rs", None)
                 reference = cassettes.from_document(text, Path("c.yaml"))
             assert cassettes.from_document(text, Path("c.yaml")) == reference
     assert all(routes[value] == "fast" for value in BENIGN), routes
@@ -179,10 +179,10 @@ def test_the_shipped_cassettes_read_as_pyyaml_reads_them_and_mostly_fast() -> No
 
 def test_without_yaml_rs_everything_goes_through_pyyaml(monkeypatch: pytest.MonkeyPatch) -> None:
     text = TEMPLATE.format(**ORDINARY)
-    assert cassette_parse.fast_parse(text) is not None
-    monkeypatch.setattr(cassette_parse, "yaml_rs", None)
-    assert cassette_parse.fast_parse(text) is None
-    assert _same(cassette_parse.parse(text), yaml.load(text, Loader=yaml.CSafeLoader))
+    assert parse.fast_parse(text) is not None
+    monkeypatch.setattr(parse, "yaml_rs", None)
+    assert parse.fast_parse(text) is None
+    assert _same(parse.parse(text), yaml.load(text, Loader=yaml.CSafeLoader))
 
 
 LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
@@ -215,7 +215,7 @@ def test_a_hostile_cassette_is_no_worse_than_with_pyyaml(tmp_path: Path, name: s
 
     fast = outcome()
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(cassette_parse, "yaml_rs", None)
+        m.setattr(parse, "yaml_rs", None)
         reference = outcome()
     assert fast == reference
 
@@ -249,7 +249,7 @@ def test_a_recording_of_tricky_prompts_and_answers_replays_the_same_either_way(
         return result.code, [{k: v for k, v in c.items() if "ms" not in k and "time" not in k} for c in cases]
 
     fast = replay()
-    monkeypatch.setattr(cassette_parse, "yaml_rs", None)
+    monkeypatch.setattr(parse, "yaml_rs", None)
     assert replay() == fast
     assert fast[0] == 0 and all(c["status"] == "passed" for c in fast[1])
 

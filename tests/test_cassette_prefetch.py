@@ -1,4 +1,4 @@
-"""A cold replay's helper process (cassette_prefetch.py): it gives the run exactly what the run would
+"""A cold replay's helper process (harness/cassettes/prefetch.py): it gives the run exactly what the run would
 read itself, sends nothing for a file the run must report, never outlives the run, and a replay
 with it prints and reports what a replay without it does, broken cassettes included.
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import cassette_prefetch
+from harness.cassettes import prefetch
 from harness.testing.fake_openai import FakeOpenAI
 
 from conftest import OPTED_IN_PYPROJECT, Project
@@ -28,7 +28,7 @@ from conftest import OPTED_IN_PYPROJECT, Project
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux") or len(os.sched_getaffinity(0)) < 2,
                                 reason="the helper is forked only on Linux with two or more CPUs")
 
-COUNT = cassette_prefetch.MIN_CASES + 20
+COUNT = prefetch.MIN_CASES + 20
 
 SUITE = "name: many\nmodel: gpt-4o\nprompt: Say hi to the reviewer.\nchecks:\n  - contains: Echo\ncases:\n" + \
     "".join(f"  - id: c{i:03d}\n" for i in range(COUNT))
@@ -63,11 +63,12 @@ def _break(folder: Path) -> None:
 HELPER_SCRIPT = textwrap.dedent("""
     import json, os, sys
     from pathlib import Path
-    from harness import cassette_prefetch, cassettes
+    from harness import cassettes
+    from harness.cassettes import prefetch
     folder, count = Path(sys.argv[1]), int(sys.argv[2])
     root = folder.parent
     jobs = [(folder / f"c{i:03d}.yaml", root) for i in range(count)]
-    helper = cassette_prefetch.Prefetch.start(jobs)
+    helper = prefetch.Prefetch.start(jobs)
     assert helper is not None, "the helper was not started"
     pid = helper._pid
     assert helper.join(60), "the helper did not finish"
@@ -148,42 +149,42 @@ def test_a_replay_with_the_helper_prints_and_reports_what_one_without_it_does(
 
 def test_no_helper_for_few_cases_a_warm_run_or_when_turned_off(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(cassette_prefetch.CACHE, "active", lambda: False)
+    monkeypatch.setattr(prefetch.CACHE, "active", lambda: False)
     monkeypatch.delenv("HARNESS_NO_PREFETCH", raising=False)
-    monkeypatch.setattr(cassette_prefetch, "_single_threaded", lambda: True)  # a pytest worker has threads
-    monkeypatch.setattr(cassette_prefetch, "CPU_MAX", tmp_path / "missing")
-    assert cassette_prefetch.wanted(cassette_prefetch.MIN_CASES)
-    assert not cassette_prefetch.wanted(cassette_prefetch.MIN_CASES - 1)
+    monkeypatch.setattr(prefetch, "_single_threaded", lambda: True)  # a pytest worker has threads
+    monkeypatch.setattr(prefetch, "CPU_MAX", tmp_path / "missing")
+    assert prefetch.wanted(prefetch.MIN_CASES)
+    assert not prefetch.wanted(prefetch.MIN_CASES - 1)
     monkeypatch.setenv("HARNESS_NO_PREFETCH", "1")
-    assert not cassette_prefetch.wanted(10_000)
+    assert not prefetch.wanted(10_000)
     monkeypatch.delenv("HARNESS_NO_PREFETCH")
-    monkeypatch.setattr(cassette_prefetch.CACHE, "active", lambda: True)  # a warm run reads its cache
-    assert not cassette_prefetch.wanted(10_000)
+    monkeypatch.setattr(prefetch.CACHE, "active", lambda: True)  # a warm run reads its cache
+    assert not prefetch.wanted(10_000)
 
 
 def test_no_helper_in_a_container_limited_to_one_cpu(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(cassette_prefetch.CACHE, "active", lambda: False)
-    monkeypatch.setattr(cassette_prefetch, "_single_threaded", lambda: True)
+    monkeypatch.setattr(prefetch.CACHE, "active", lambda: False)
+    monkeypatch.setattr(prefetch, "_single_threaded", lambda: True)
     monkeypatch.delenv("HARNESS_NO_PREFETCH", raising=False)
     quota = tmp_path / "cpu.max"
-    monkeypatch.setattr(cassette_prefetch, "CPU_MAX", quota)
+    monkeypatch.setattr(prefetch, "CPU_MAX", quota)
     quota.write_text("100000 100000\n")  # one CPU's worth of time, whatever the affinity says
-    assert not cassette_prefetch.wanted(10_000)
+    assert not prefetch.wanted(10_000)
     quota.write_text("200000 100000\n")
-    assert cassette_prefetch.wanted(10_000)
+    assert prefetch.wanted(10_000)
     quota.write_text("max 100000\n")
-    assert cassette_prefetch.wanted(10_000)
+    assert prefetch.wanted(10_000)
 
 
 def test_no_helper_while_another_thread_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cassette_prefetch.CACHE, "active", lambda: False)
+    monkeypatch.setattr(prefetch.CACHE, "active", lambda: False)
     monkeypatch.delenv("HARNESS_NO_PREFETCH", raising=False)
     release = threading.Event()
     other = threading.Thread(target=release.wait)
     other.start()
     try:
-        assert not cassette_prefetch.wanted(10_000)
-        assert cassette_prefetch.Prefetch.start([(Path("x.yaml"), None)] * 10_000) is None
+        assert not prefetch.wanted(10_000)
+        assert prefetch.Prefetch.start([(Path("x.yaml"), None)] * 10_000) is None
     finally:
         release.set()
         other.join()
@@ -229,10 +230,10 @@ def test_the_helper_ends_when_the_run_is_killed(project: Project, fake: FakeOpen
     script = textwrap.dedent("""
         import os, sys, time
         from pathlib import Path
-        from harness import cassette_prefetch
+        from harness.cassettes import prefetch
         folder, count = Path(sys.argv[1]), int(sys.argv[2])
         jobs = [(folder / f"c{i % count:03d}.yaml", folder.parent) for i in range(3000)]
-        helper = cassette_prefetch.Prefetch.start(jobs)
+        helper = prefetch.Prefetch.start(jobs)
         print(helper._pid, flush=True)
         # The run reads what the helper sends but takes nothing: the helper goes as far ahead as it
         # may, then waits for the run to move on.

@@ -1,6 +1,6 @@
 """A cassette's YAML is PyYAML's, byte for byte, whichever way it was written.
 
-Recording writes most cassettes without PyYAML (cassette_yaml.fast_dump) and leaves the rest to
+Recording writes most cassettes without PyYAML (harness/cassettes/yaml_text.py's fast_dump) and leaves the rest to
 it. Cassettes are reviewed in git diffs and replayed by plain vcrpy: a cassette written the fast way
 that differed by one quote or one space from PyYAML's would show as a change in every review and
 could read back as another value. Each test compares the fast writer with PyYAML itself, on
@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from harness import apis, cassette_yaml, cassettes
+from harness import apis, cassettes
+from harness.cassettes import yaml_text
 from harness.testing.fake_openai import FakeOpenAI, Rule
 
 from conftest import Project
@@ -41,10 +42,10 @@ HARD = [
 
 def _equal_when_fast(doc: dict[str, Any]) -> bool:
     """Whether the fast writer wrote ``doc`` (it must then be PyYAML's text exactly)."""
-    fast = cassette_yaml.fast_dump(doc)
-    reference = cassette_yaml.pyyaml_dump(doc)
+    fast = yaml_text.fast_dump(doc)
+    reference = yaml_text.pyyaml_dump(doc)
     assert fast is None or fast == reference, (doc, fast, reference)
-    assert cassette_yaml.dump(doc) == reference
+    assert yaml_text.dump(doc) == reference
     return fast is not None
 
 
@@ -59,26 +60,26 @@ def test_hard_strings_as_values_keys_and_list_items() -> None:
         fast += _equal_when_fast(_doc([text, [text], {"k": text}, {}]))
         fast += _equal_when_fast({"interactions": [{text: 1, "b": {text: [text]}}], "version": 1})
     for text in ("Echo: hello", "a\n\nb", "a\n\n", "\na", "200", "it's", "日本語の文", ""):
-        assert cassette_yaml.fast_dump(_doc(text)) is not None, text
+        assert yaml_text.fast_dump(_doc(text)) is not None, text
     assert fast > len(HARD)  # multi-line keys and odd characters are PyYAML's
 
 
 def test_literal_blocks_that_keep_their_final_line_breaks_end_the_document() -> None:
     # libyaml closes a stream whose last literal block kept its line breaks ("|+") with "...".
-    assert cassette_yaml.fast_dump(_doc("a\n\n")) == cassette_yaml.pyyaml_dump(_doc("a\n\n"))
-    assert cassette_yaml.fast_dump(_doc("a\n\n")).endswith("version: 1\n...\n")  # type: ignore[union-attr]
+    assert yaml_text.fast_dump(_doc("a\n\n")) == yaml_text.pyyaml_dump(_doc("a\n\n"))
+    assert yaml_text.fast_dump(_doc("a\n\n")).endswith("version: 1\n...\n")  # type: ignore[union-attr]
     later = {"interactions": [{"a": "x\n\n", "b": "y\nz"}], "version": 1}  # a later block resets it
-    assert _equal_when_fast(later) and not cassette_yaml.dump(later).endswith("...\n")
+    assert _equal_when_fast(later) and not yaml_text.dump(later).endswith("...\n")
 
 
 def test_what_only_pyyaml_writes_is_left_to_it() -> None:
     shared = ["same", "list"]
     doc = {"interactions": [{"a": shared, "b": shared}], "version": 1}  # PyYAML writes an anchor
-    assert cassette_yaml.fast_dump(doc) is None
-    assert "&id001" in cassette_yaml.dump(doc) and cassette_yaml.dump(doc) == cassette_yaml.pyyaml_dump(doc)
+    assert yaml_text.fast_dump(doc) is None
+    assert "&id001" in yaml_text.dump(doc) and yaml_text.dump(doc) == yaml_text.pyyaml_dump(doc)
     for value in (1.5, "emoji 😀", "tab\there", "a\nb ", ("tuple",), b"bytes"):
-        assert cassette_yaml.fast_dump(_doc(value)) is None, value
-    assert cassette_yaml.fast_dump({"interactions": [{"k" * 129: 1}]}) is None  # not a simple key
+        assert yaml_text.fast_dump(_doc(value)) is None, value
+    assert yaml_text.fast_dump({"interactions": [{"k" * 129: 1}]}) is None  # not a simple key
 
 
 def test_generated_documents() -> None:
@@ -139,12 +140,12 @@ def test_recorded_cassettes_are_pyyamls_bytes(project: Project, fake: FakeOpenAI
         header, text = path.read_text().split("\n", 2)[:2], path.read_text().split("\n", 2)[2]
         assert header[0].startswith("# harness ") and header[1].startswith("# Re-record: ")
         doc = cassettes.document(cassettes.read(path))
-        assert text == cassette_yaml.pyyaml_dump(doc), path
+        assert text == yaml_text.pyyaml_dump(doc), path
         [interaction] = cassettes.read(path)
         answers.add(apis.parse_answer(apis.for_path(interaction.path), interaction.status,
                                                 interaction.response_headers, interaction.response_text).content)
         assert yaml.safe_load(text)["version"] == 1
-        fast += cassette_yaml.fast_dump(doc) is not None
+        fast += yaml_text.fast_dump(doc) is not None
     assert answers == set(ANSWERS.values())
     assert fast == len(ANSWERS)  # all but the emoji, and the streamed one
     assert (project.root / "cassettes" / "s" / "streamed.yaml").read_text().endswith("\n...\n")

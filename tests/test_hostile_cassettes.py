@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import cassette_files
+from harness.cassettes import files
 from harness.testing.fake_openai import FakeOpenAI, Rule
 
 from conftest import CANARY, Project, RunResult
@@ -244,16 +244,16 @@ def test_the_sweep_removes_only_harness_leftovers(project: Project, fake: FakeOp
     foreign = folder / ".notes.yaml.tmp"  # another program's temp file, however old
     foreign.write_text("mine")
     os.utime(foreign, (old, old))
-    dead = cassette_files.temp_name(pid=_dead_pid())
+    dead = files.temp_name(pid=_dead_pid())
     (folder / dead).write_text("half a cassette")
-    alive = cassette_files.temp_name(pid=os.getppid())  # a writer still running: its write may be in progress
+    alive = files.temp_name(pid=os.getppid())  # a writer still running: its write may be in progress
     (folder / alive).write_text("a write in progress")
-    (folder / f"{cassette_files.LOCK_PREFIX}0123456789abcdef").write_text("")  # a killed run's lock, held by nobody
+    (folder / f"{files.LOCK_PREFIX}0123456789abcdef").write_text("")  # a killed run's lock, held by nobody
     assert project.record(fake, "suites").code == 0
     names = sorted(p.name for p in folder.iterdir())
     assert names == sorted([".notes.yaml.tmp", alive, "a.yaml", "b.yaml"])
     os.utime(folder / alive, (old, old))  # the same writer's file, hours later: a leftover after all
-    cassette_files.forget_sweeps()  # as a new process would
+    files.forget_sweeps()  # as a new process would
     assert project.record(fake, "suites", mode="all").code == 0
     assert sorted(p.name for p in folder.iterdir()) == [".notes.yaml.tmp", "a.yaml", "b.yaml"]
 

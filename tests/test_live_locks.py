@@ -10,8 +10,8 @@ import pytest
 import harness
 from harness import runner
 from harness.budget import estimate
-from harness.cassette_files import LOCK_PREFIX, CassetteLock, LeftLocks
 from harness.cassettes import Interaction
+from harness.cassettes.files import LOCK_PREFIX, CassetteLock, LeftLocks
 from harness.decide import Decision
 from harness.planning import PlannedCase
 from harness.pricing import PriceTable

@@ -8,7 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
-from harness.cassette_files import LOCK_PREFIX, temp_name
+from harness.cassettes.files import LOCK_PREFIX, temp_name
 from harness.testing.fake_openai import FakeOpenAI
 
 from conftest import Project, network_blocked

@@ -301,7 +301,8 @@ def test_only_the_suites_a_project_names_are_collected(pytester: pytest.Pytester
 
 def test_a_cold_run_writes_the_parse_cache_once(recorded: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """Once per session, not once per item (the whole folder's file each time: quadratic)."""
-    from harness import cassettes, parse_cache
+    from harness import cassettes
+    from harness.cassettes import parse_cache
 
     monkeypatch.delenv("CI", raising=False)  # CI=true reads the cache but writes none
     fresh = parse_cache.ParseCache()

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..cassette_names import sample_name
+from ..cassettes.names import sample_name
 from ..diff import Change
 from ..judge_spend import JudgeSpend
 from ..orphans import Orphan

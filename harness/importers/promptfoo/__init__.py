@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from ...cassette_files import atomic_write
+from ...cassettes.files import atomic_write
 from ...errors import HarnessError, UserError
 from ...safe_files import project_root
 from ...yamlio import load_yaml, plain

@@ -33,7 +33,7 @@ matter, and PyYAML reads it otherwise (a slower file, never a different answer):
   date, bytes or anything else goes to PyYAML.
 
 tests/test_cassette_parse.py proves it on a corpus of tricky scalars in every field of a cassette,
-quoted and plain, hand-written and written by cassettes.py: for every file the fast answer equals
+quoted and plain, hand-written and written by cassettes/__init__.py: for every file the fast answer equals
 PyYAML's exactly (types and key order included), or the file went to PyYAML.
 """
 

@@ -3,7 +3,7 @@
 Each interaction of a cassette carries a ``harness:`` block (the prompt and the answer as text, the
 finish reason, timings) made for ``git diff``; and a re-recording that got the same answer leaves
 its file untouched, which needs the answer without the ids and timestamps a server makes up for
-every call. Both are views of one recorded exchange, apart from the file format (cassettes.py).
+every call. Both are views of one recorded exchange, apart from the file format (cassettes/__init__.py).
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from . import apis
-from .apis.base import readable_text
+from .. import apis
+from ..apis.base import readable_text
 
 if TYPE_CHECKING:
-    from .cassettes import Interaction
+    from . import Interaction
 
 
 def review_view(interaction: Interaction) -> dict[str, Any]:

@@ -7,7 +7,7 @@ folder harness runs in (keep ``.harness/`` out of git); it is JSON, never pickle
 can at worst hold a wrong answer — as a cassette could — never run code. Set HARNESS_NO_CACHE=1
 to bypass it. Under CI=true it is read but not written: a CI job starts from a fresh checkout and
 throws its folder away, so a cache it wrote would never be read, and writing it costs about as
-much as the fast cassette loader (cassette_parse.py) saves on such a cold run (0.5 s of CPU per
+much as the fast cassette loader (parse.py) saves on such a cold run (0.5 s of CPU per
 5,000 cassettes). Elsewhere it still pays: a repeated replay of 5,000 or 10,000 cases costs
 13-16% less CPU with it than a replay parsing every cassette with the fast loader.
 """
@@ -22,10 +22,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from . import __version__, redact
-from .cassette_files import atomic_write, sweep_once
-from .errors import UserError
-from .safe_files import state_dir
+from .. import __version__, redact
+from ..errors import UserError
+from ..safe_files import state_dir
+from .files import atomic_write, sweep_once
 
 CACHE_DIR = Path(".harness") / "cache"
 _FORMAT = f"harness-parse-cache/3/{__version__}"

@@ -41,7 +41,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import cassettes
+from .. import cassettes
 from .parse_cache import CACHE
 
 #: Below this many cassettes, forking (~10 ms with a large suite in memory) costs about what the

@@ -1,6 +1,6 @@
 """How vcrpy (and pytest-recording, which uses it) writes what harness writes differently.
 
-cassettes.py owns the format; this is its reading of cassettes another tool recorded, kept apart
+cassettes/__init__.py owns the format; this is its reading of cassettes another tool recorded, kept apart
 so the module stays one screenful. A vcrpy cassette holds the full URL (host, ``/v1`` prefix, any
 query), the request body as the text or bytes sent, and the response body as the bytes received,
 base64 and gzip-compressed unless the recording asked ``decode_compressed_response``. harness keys
@@ -17,7 +17,7 @@ import zlib
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlunsplit
 
-from . import apis
+from .. import apis
 
 
 def decoded(body: Any, encoding: str | None) -> str:

@@ -9,6 +9,12 @@ string, in every form it may be written in (redact.py: escaped in a JSON or SSE 
 Writes are atomic (temp file + rename), and a re-recording that got the same answer leaves
 the file untouched. Reading is defensive: whatever sits where a cassette should be (a folder, a
 device, bytes that are not UTF-8 or YAML) is a UserError naming the file, for that case alone.
+
+The package's other modules each do one part of that job for this one: parse.py and yaml_text.py
+read and write the YAML, json_text.py the bodies, readable.py the review block, foreign.py what
+vcrpy wrote, files.py the temp and lock files, names.py the file names, parse_cache.py the cache
+of parsed files. This module imports them as it loads, so they never import from it at module
+level (a cycle); prefetch.py, which it does not import, is the one that builds on it.
 """
 
 from __future__ import annotations
@@ -30,15 +36,16 @@ from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
-from . import __version__, cassette_parse, cassette_yaml, redact
-from .cassette_files import atomic_write, sweep_once
-from .cassette_json import indented
-from .cassette_readable import answer_of, review_view
-from .cassette_vcrpy import decoded, foreign_address, foreign_body
-from .errors import UserError
+from .. import __version__, redact
+from ..errors import UserError
+from ..request import canonical_form, request_key
+from ..safe_files import is_inside
+from . import parse, yaml_text
+from .files import atomic_write, sweep_once
+from .foreign import decoded, foreign_address, foreign_body
+from .json_text import indented
 from .parse_cache import CACHE
-from .request import canonical_form, request_key
-from .safe_files import is_inside
+from .readable import answer_of, review_view
 
 #: Headers worth keeping. content-type lets vcrpy's body matcher compare JSON bodies semantically;
 #: everything else (auth, cookies, dates, ids, rate-limit counters, SDK fingerprints) is dropped.
@@ -163,7 +170,7 @@ def to_document(case_label: str, interactions: list[Interaction], rerecord: str)
     """The cassette's text: a header naming its case and how to re-record it, then the YAML."""
     header = (f"# harness {__version__} cassette for {case_label}\n"
               f"# Re-record: {rerecord}\n")
-    return header + cassette_yaml.dump(document(interactions))
+    return header + yaml_text.dump(document(interactions))
 
 
 def _reason(status: int) -> str:
@@ -176,7 +183,7 @@ def _reason(status: int) -> str:
 def from_document(text: str, path: Path) -> list[Interaction]:
     """Parse a cassette written by harness (or by vcrpy / pytest-recording for the same requests)."""
     try:
-        data = cassette_parse.parse(text)
+        data = parse.parse(text)
         out = []
         for item in data["interactions"]:
             out.append(_interaction(item))
@@ -217,7 +224,7 @@ def _interaction(item: dict[str, Any]) -> Interaction:
         ttft_ms=meta.get("ttft_ms"), extra={k: meta[k] for k in EXTRA_KEYS if k in meta})
 
 
-#: What a helper process already parsed for a cold replay (cassette_prefetch.py): the thread
+#: What a helper process already parsed for a cold replay (prefetch.py): the thread
 #: that runs the replay, and the helper's ``take`` (``(value,)``, or None to read the file here).
 _ahead: tuple[int, Callable[[Path], tuple[list[Interaction] | None] | None]] | None = None
 
