@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Literal, Protocol, TypeVar
 
 from . import suite as _suite
-from .cassettes.prefetch import Prefetch
-from .cassettes.prefetch import wanted as prefetch_wanted
+from .cassettes import prefetch
 from .checks import registry
 from .checks.registry import CheckContext, Result
 from .collect import collect, select_cases
@@ -140,8 +139,7 @@ def run(paths: str | Path | Iterable[str | Path] | None = None, *, record_mode: 
                               specs, record_mode, time.perf_counter() - started)
     # A cold replay's cassettes start being parsed by a second process now, while the cases are
     # planned (cassettes/prefetch.py; None where that cannot pay or is not safe).
-    ahead = Prefetch.start([(c.cassette_path, c.cassette_root) for c in cases if not c.skip]) \
-        if record_mode == "none" and prefetch_wanted(len(cases)) else None
+    ahead = prefetch.start_for(cases) if record_mode == "none" else None
     try:
         planned, problems = plan(cases, base_url=base_url, check_limits=record_mode != "none", config=pricing_file)
         refused = _adaptive_batch_refusal(cases) if batch else None

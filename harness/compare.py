@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
+from .cassettes import prefetch
 from .diff import DiffOptions
 from .diff_steps import case_change
 from .errors import HarnessError, UserError
@@ -143,11 +144,17 @@ def replay_tree(paths: Iterable[str], *, keyword: str | None = None, label: str 
     """Replay the working tree's suites here (replay only: a diff never records)."""
     start = time.perf_counter()
     suites, selected = collect(list(paths))
-    planned, errors = plan(select_cases(suites, selected, keyword))
-    if errors:
-        shown = "\n".join(str(e) for e in errors[:20])
-        raise UserError(f"{len(errors)} error(s) in the working tree's suites:\n{shown}")
-    results = execute(planned, RunOptions(keyword=keyword))
+    cases = select_cases(suites, selected, keyword)
+    ahead = prefetch.start_for(cases)  # a second process parses the cassettes meanwhile, where it can
+    try:
+        planned, errors = plan(cases)
+        if errors:
+            shown = "\n".join(str(e) for e in errors[:20])
+            raise UserError(f"{len(errors)} error(s) in the working tree's suites:\n{shown}")
+        results = execute(planned, RunOptions(keyword=keyword))
+    finally:
+        if ahead is not None:
+            ahead.close()
     return from_results(results, suites, label=label, elapsed_s=time.perf_counter() - start)
 
 

@@ -225,12 +225,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def _prefetch(session: pytest.Session, cases: list[Any]) -> None:
     """A replay session's cassettes parsed ahead by a helper process, in the items' order, as
     `harness run` has them (cassettes/prefetch.py says where that is safe and pays)."""
-    from .cassettes.prefetch import Prefetch, wanted
+    from .cassettes.prefetch import start_for
 
     mode = session.config.getoption("--record-mode", default=None) or "none"
-    cases = [case for case in cases if not case.skip]
-    if RECORD_MODE_ALIASES.get(mode, mode) == "none" and wanted(len(cases)):
-        ahead = Prefetch.start([(case.cassette_path, case.cassette_root) for case in cases])
+    if RECORD_MODE_ALIASES.get(mode, mode) == "none":
+        ahead = start_for(cases)
         if ahead is not None:
             session.stash[_AHEAD] = ahead
 

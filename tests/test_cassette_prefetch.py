@@ -251,3 +251,28 @@ def test_the_helper_ends_when_the_run_is_killed(project: Project, fake: FakeOpen
             break
         time.sleep(0.05)
     assert _gone(pid)
+
+
+def test_harness_diff_with_the_helper_gives_what_it_gives_without(project: Project, fake: FakeOpenAI) -> None:
+    """`harness diff --base REF` replays two trees; with helpers (one per tree) its comparison is the
+    one made without them."""
+    from test_diff_git import git
+
+    folder = _recorded(project, fake)
+    git(project.root, "init", "-q")
+    git(project.root, "add", "-A")
+    git(project.root, "commit", "-q", "-m", "base")
+    (folder / "c399.yaml").write_text((folder / "c000.yaml").read_text().replace("Echo", "Hello"))
+    (folder / "c010.yaml").unlink()
+    outputs = []
+    for helper in (True, False):
+        env = {k: v for k, v in os.environ.items() if "KEY" not in k}
+        env.update(CI="true", COLUMNS="200")
+        env.pop("HARNESS_NO_PREFETCH", None)
+        if not helper:
+            env["HARNESS_NO_PREFETCH"] = "1"
+        done = subprocess.run([sys.executable, "-m", "harness.cli", "diff", "--base", "HEAD", "suites"],
+                              check=False, cwd=project.root, capture_output=True, text=True, env=env, timeout=300)
+        outputs.append((done.returncode, re.sub(r"\d+\.\d+ ?s\b", "_s", done.stdout + done.stderr)))
+    assert outputs[0] == outputs[1]
+    assert outputs[0][0] != 0 and "c399" in outputs[0][1] and "c010" in outputs[0][1]

@@ -39,7 +39,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .. import cassettes
 from .parse_cache import CACHE
@@ -62,6 +62,26 @@ _DRAIN_EVERY = 16
 CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 _HEADER = struct.Struct("<I")
 _CURSOR = struct.Struct("<q")
+
+
+class Replayed(Protocol):
+    """What a helper needs of a case (suite.Case): where its cassette is, and whether it runs."""
+
+    @property
+    def cassette_path(self) -> Path: ...
+    @property
+    def cassette_root(self) -> Path: ...
+    @property
+    def skip(self) -> str | None: ...
+
+
+def start_for(cases: Sequence[Replayed]) -> Prefetch | None:
+    """A helper for the cassettes of a replay's ``cases``, in the order the replay runs them; None
+    where ``wanted`` says no. The caller closes it when the replay ends."""
+    running = [case for case in cases if not case.skip]
+    if not wanted(len(running)):
+        return None
+    return Prefetch.start([(case.cassette_path, case.cassette_root) for case in running])
 
 
 def wanted(count: int) -> bool:
