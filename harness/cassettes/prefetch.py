@@ -55,6 +55,7 @@ _LEAD = 2 * _BATCH
 #: How far ahead of the run the helper goes before it waits for the run: the parsed cassettes the
 #: run has not taken yet are held in its memory (unbounded, 50,000 cases held ~40 MB more at once).
 _MAX_AHEAD = 1024
+#: How long the helper waits then before it looks at where the run is again (seconds).
 _PAUSE = 0.002
 #: The run reads the pipe at least every this many cassettes it takes.
 _DRAIN_EVERY = 16
