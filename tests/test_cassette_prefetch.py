@@ -46,6 +46,17 @@ def _recorded(project: Project, fake: FakeOpenAI) -> Path:
     return folder
 
 
+def _env(*, helper: bool = True) -> dict[str, str]:
+    """A command's environment as a CI job's (CI=true: no parse cache, so the helper's case), without
+    keys or pytest's own variables; ``helper=False`` turns the helper off."""
+    env = {k: v for k, v in os.environ.items()
+           if "KEY" not in k and not k.startswith("PYTEST_") and k != "HARNESS_NO_PREFETCH"}
+    env.update(CI="true", COLUMNS="200")
+    if not helper:
+        env["HARNESS_NO_PREFETCH"] = "1"
+    return env
+
+
 def _break(folder: Path) -> None:
     """Cassettes a replay must report, each naming its file: not YAML, not UTF-8, gone, a folder,
     a symlink leading out of the cassette folder."""
@@ -101,8 +112,7 @@ def test_the_helper_gives_what_load_gives_and_nothing_for_a_file_the_run_must_re
         project: Project, fake: FakeOpenAI) -> None:
     folder = _recorded(project, fake)
     _break(folder)
-    env = {**os.environ, "CI": "true"}  # no parse cache: the helper's case
-    env.pop("HARNESS_NO_PREFETCH", None)
+    env = _env()
     done = subprocess.run([sys.executable, "-c", HELPER_SCRIPT, str(folder), str(COUNT)], cwd=project.root,
                           check=False, capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -118,11 +128,7 @@ def test_the_helper_gives_what_load_gives_and_nothing_for_a_file_the_run_must_re
 
 
 def _replay(root: Path, *, helper: bool) -> tuple[int, str, dict[str, object]]:
-    env = {k: v for k, v in os.environ.items() if "KEY" not in k}
-    env.update(CI="true", COLUMNS="200")
-    env.pop("HARNESS_NO_PREFETCH", None)
-    if not helper:
-        env["HARNESS_NO_PREFETCH"] = "1"
+    env = _env(helper=helper)
     report = root / ("with.json" if helper else "without.json")
     done = subprocess.run([sys.executable, "-m", "harness.cli", "run", "suites", "--report", f"json={report}"],
                           cwd=root, check=False, capture_output=True, text=True, env=env, timeout=300)
@@ -191,11 +197,7 @@ def test_no_helper_while_another_thread_runs(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def _door(root: Path, *, helper: bool) -> tuple[int, str]:
-    env = {k: v for k, v in os.environ.items() if "KEY" not in k and not k.startswith("PYTEST_")}
-    env.update(CI="true", COLUMNS="200")
-    env.pop("HARNESS_NO_PREFETCH", None)
-    if not helper:
-        env["HARNESS_NO_PREFETCH"] = "1"
+    env = _env(helper=helper)
     done = subprocess.run([sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider", "-rA"],
                           check=False, cwd=root, capture_output=True, text=True, env=env, timeout=300)
     return done.returncode, re.sub(r"in \d+\.\d+s", "in _s", done.stdout)
@@ -240,8 +242,7 @@ def test_the_helper_ends_when_the_run_is_killed(project: Project, fake: FakeOpen
         assert not helper.join(1.0)
         os._exit(0)  # no close(): as if killed
     """)
-    env = {**os.environ, "CI": "true"}
-    env.pop("HARNESS_NO_PREFETCH", None)
+    env = _env()
     done = subprocess.run([sys.executable, "-c", script, str(folder), str(COUNT)], check=False,
                           capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -266,13 +267,9 @@ def test_harness_diff_with_the_helper_gives_what_it_gives_without(project: Proje
     (folder / "c010.yaml").unlink()
     outputs = []
     for helper in (True, False):
-        env = {k: v for k, v in os.environ.items() if "KEY" not in k}
-        env.update(CI="true", COLUMNS="200")
-        env.pop("HARNESS_NO_PREFETCH", None)
-        if not helper:
-            env["HARNESS_NO_PREFETCH"] = "1"
         done = subprocess.run([sys.executable, "-m", "harness.cli", "diff", "--base", "HEAD", "suites"],
-                              check=False, cwd=project.root, capture_output=True, text=True, env=env, timeout=300)
+                              check=False, cwd=project.root, capture_output=True, text=True,
+                              env=_env(helper=helper), timeout=300)
         outputs.append((done.returncode, re.sub(r"\d+\.\d+ ?s\b", "_s", done.stdout + done.stderr)))
     assert outputs[0] == outputs[1]
     assert outputs[0][0] != 0 and "c399" in outputs[0][1] and "c010" in outputs[0][1]
