@@ -30,9 +30,10 @@ import atexit
 import gc
 import glob
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -43,7 +44,7 @@ from .pytest_tallies import CaseTally, GateTally
 from .record_modes import RECORD_MODE_ALIASES, RECORD_MODES
 
 if TYPE_CHECKING:
-    from .cassettes.prefetch import Prefetch
+    from .cassettes.prefetch import Prefetch, Replayed
     from .shard import Shard
 
 # pytest imports this module in every session wherever harness is installed, so it imports only
@@ -222,7 +223,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         session.config.stash[_CASES_ONLY] = True
 
 
-def _prefetch(session: pytest.Session, cases: list[Any]) -> None:
+def _prefetch(session: pytest.Session, cases: Sequence[Replayed]) -> None:
     """A replay session's cassettes parsed ahead by a helper process, in the items' order, as
     `harness run` has them (cassettes/prefetch.py says where that is safe and pays)."""
     from .cassettes.prefetch import start_for

@@ -82,7 +82,7 @@ def start_for(cases: Sequence[Replayed]) -> Prefetch | None:
     running = [case for case in cases if not case.skip]
     if not wanted(len(running)):
         return None
-    return Prefetch.start([(case.cassette_path, case.cassette_root) for case in running])
+    return Prefetch.fork([(case.cassette_path, case.cassette_root) for case in running])
 
 
 def wanted(count: int) -> bool:
@@ -134,8 +134,11 @@ class Prefetch:
     def start(cls, jobs: Sequence[tuple[Path, Path | None]]) -> Prefetch | None:
         """Fork a helper for the cassettes of ``jobs`` (path and its folder's root, in the order
         the run will load them); None when ``wanted`` says no or the fork fails."""
-        if not wanted(len(jobs)):
-            return None
+        return cls.fork(jobs) if wanted(len(jobs)) else None
+
+    @classmethod
+    def fork(cls, jobs: Sequence[tuple[Path, Path | None]]) -> Prefetch | None:
+        """``start`` once ``wanted`` has said yes; None when the fork fails."""
         cursor = mmap.mmap(-1, _CURSOR.size)  # anonymous and shared: the helper sees the run's writes
         _CURSOR.pack_into(cursor, 0, -1)
         reader, writer = os.pipe()
